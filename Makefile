@@ -1,0 +1,119 @@
+# modgate: one Makefile.  `make run` and `make test` are the quick start;
+# both install missing Debian packages first (scripts/deps.sh).
+#
+#   make [all]        build modgated and modgate into $(BUILD)/
+#   make run          start modgated in the foreground on ./run/modgated.sock
+#   make test         unit tests, then integration tests against the daemon
+#   make test SAN=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make bench        benchmarks (figures and ratios)
+#   make model        retrain the shipped model from ../shared/data
+#   make install      PREFIX, DESTDIR, SYSCONFDIR honoured
+
+VERSION		= 0.1.0
+PREFIX		?= /usr/local
+BINDIR		?= $(PREFIX)/bin
+SBINDIR		?= $(PREFIX)/sbin
+DATADIR		?= $(PREFIX)/share
+MANDIR		?= $(DATADIR)/man
+SYSCONFDIR	?= $(PREFIX)/etc
+
+CC		?= cc
+PKG_CONFIG	?= pkg-config
+PKGS		= libevent libevent_pthreads libpcre2-8 openblas libconfig \
+		  jansson libutf8proc libhs libsodium libsystemd
+
+SAN		?= 0
+ifeq ($(SAN),1)
+BUILD		?= build-san
+SANFLAGS	= -fsanitize=address,undefined -fno-omit-frame-pointer \
+		  -fno-sanitize-recover=undefined
+OPTFLAGS	= -O1 -g
+else
+BUILD		?= build
+SANFLAGS	=
+OPTFLAGS	= -O2 -g -D_FORTIFY_SOURCE=2
+endif
+
+WARNFLAGS	= -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+		  -Wmissing-prototypes -Wno-unused-parameter -Wformat=2
+HARDFLAGS	= -fstack-protector-strong -fPIE
+DEFS		= -D_GNU_SOURCE -DMODGATE_VERSION='"$(VERSION)"' \
+		  -DSYSCONFDIR='"$(SYSCONFDIR)"' -DDATADIR='"$(DATADIR)"'
+PKG_CFLAGS	= $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	= $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS	= -std=c11 $(OPTFLAGS) $(WARNFLAGS) $(HARDFLAGS) $(SANFLAGS) \
+		  $(DEFS) -Iinclude $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS	= -pie -Wl,-z,relro,-z,now $(SANFLAGS) $(LDFLAGS)
+LIBS		= $(PKG_LIBS) -lstdc++ -lm -pthread
+
+# src/modgated.c and src/modgate.c hold main(); src/cmd-*.c are the
+# subcommands of modgate; everything else is the shared library of modules.
+MAIN_SRCS	= src/modgated.c src/modgate.c
+CMD_SRCS	= $(wildcard src/cmd-*.c)
+LIB_SRCS	= $(filter-out $(MAIN_SRCS) $(CMD_SRCS),$(wildcard src/*.c))
+LIB_OBJS	= $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
+CMD_OBJS	= $(CMD_SRCS:src/%.c=$(BUILD)/%.o)
+UNIT_SRCS	= $(wildcard tests/unit/test-*.c)
+UNIT_BINS	= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRCS	= $(wildcard bench/*.c)
+BENCH_BINS	= $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+all: $(BUILD)/modgated $(BUILD)/modgate
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libmodgate.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+$(BUILD)/modgated: $(BUILD)/modgated.o $(BUILD)/libmodgate.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(BUILD)/modgated.o $(BUILD)/libmodgate.a $(LIBS)
+
+$(BUILD)/modgate: $(BUILD)/modgate.o $(CMD_OBJS) $(BUILD)/libmodgate.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $(BUILD)/modgate.o $(CMD_OBJS) \
+	    $(BUILD)/libmodgate.a $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmodgate.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libmodgate.a \
+	    $(LIBS) -lcmocka
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmodgate.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libmodgate.a $(LIBS)
+
+# The quick start: build, then serve ./run/modgated.sock in the foreground
+# with the shipped config, rules and model; audit log and state in ./run/.
+run: deps
+	$(MAKE) all
+	@mkdir -p run
+	$(BUILD)/modgated -F -c etc/modgated.conf -s run/modgated.sock
+
+test: deps-test
+	$(MAKE) all unit-bins
+	BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
+
+unit-bins: $(UNIT_BINS)
+
+bench: deps-test
+	$(MAKE) all $(BENCH_BINS)
+	BUILD=$(BUILD) bench/run.sh
+
+model:
+	@scripts/deps.sh model
+	/usr/bin/python3 train/make_model.py
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all deps deps-test run test unit-bins bench model clean
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)

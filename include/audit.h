@@ -1,0 +1,30 @@
+/*
+ * audit: the hash-chained JSON Lines audit log (man 5 modgate.audit).
+ * One record per answered request, written before the answer is sent.
+ */
+#ifndef MODGATE_AUDIT_H
+#define MODGATE_AUDIT_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "pipeline.h"
+
+struct audit;
+
+/* Open (or resume) the log of CONF.  NULL after logging why. */
+struct audit	*audit_open(const struct audit_conf *conf);
+void		 audit_close(struct audit *);
+
+/*
+ * Append the record of REQ/RES under POLICY_VERSION and set RES->audit_seq.
+ * Thread-safe.  Returns 0, or -1 when the record could not be written
+ * (the caller applies on_failure).
+ */
+int		 audit_append(struct audit *, const struct request *req,
+		    struct result *res, const char *policy_version);
+
+/* Reopen the file (SIGUSR1, logrotate).  0 or -1. */
+int		 audit_reopen(struct audit *);
+
+#endif

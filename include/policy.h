@@ -1,0 +1,23 @@
+/*
+ * policy: turn stage results into a verdict.  Precedence: block over
+ * rewrite over allow; monitor-mode rules and monitor policies record what
+ * would have happened without changing the answer.
+ */
+#ifndef MODGATE_POLICY_H
+#define MODGATE_POLICY_H
+
+#include "config.h"
+#include "pipeline.h"
+
+/* The policy a request runs under (its own, else the peer's default). */
+const struct policy_conf *policy_select(const struct config *,
+		    const struct request *);
+
+/*
+ * Fill RES->verdict, text, message and flagged from RES->matches and scores
+ * under P.  0, or -1 on allocation failure.
+ */
+int		 policy_apply(const struct policy_conf *p, const struct request *req,
+		    struct result *res);
+
+#endif

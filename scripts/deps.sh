@@ -1,0 +1,38 @@
+#!/bin/sh
+# deps.sh [build|test|model]: install the Debian packages modgate needs for
+# that purpose when they are missing.  As root it runs apt-get; otherwise it
+# prints the exact apt-get line and fails.
+set -eu
+
+build="make gcc pkg-config libevent-dev libpcre2-dev libopenblas-dev
+libconfig-dev libjansson-dev libutf8proc-dev libhyperscan-dev libsodium-dev
+libsystemd-dev"
+test="$build libcmocka-dev socat python3 clang libclang-rt-14-dev mandoc
+python3-torch python3-numpy"
+model="python3-torch python3-numpy"
+
+case "${1:-build}" in
+build)	want=$build ;;
+test)	want=$test ;;
+model)	want=$model ;;
+*)	echo "usage: deps.sh [build|test|model]" >&2; exit 64 ;;
+esac
+
+missing=
+for p in $want; do
+	if ! dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null |
+	    grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "modgate needs these Debian packages; run as root:" >&2
+	echo "  apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends $missing >&2

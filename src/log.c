@@ -1,0 +1,118 @@
+/* log: see include/log.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "log.h"
+
+static int		 log_foreground = 1;
+static int		 log_verbose;
+static const char	*log_prog = "modgate";
+static _Thread_local char log_request[80];
+
+void
+log_init(const char *progname, int foreground, int verbose)
+{
+	log_prog = progname;
+	log_foreground = foreground;
+	log_verbose = verbose;
+	if (!foreground)
+		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_set_request(const char *id)
+{
+	if (id == NULL)
+		log_request[0] = '\0';
+	else
+		snprintf(log_request, sizeof(log_request), "[%s] ", id);
+}
+
+static void
+vlog(int pri, const char *fmt, va_list ap, const char *suffix)
+{
+	char	 msg[2048];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_foreground) {
+		if (suffix != NULL)
+			fprintf(stderr, "%s: %s%s: %s\n", log_prog, log_request,
+			    msg, suffix);
+		else
+			fprintf(stderr, "%s: %s%s\n", log_prog, log_request, msg);
+		fflush(stderr);
+	} else if (suffix != NULL)
+		syslog(pri, "%s%s: %s", log_request, msg, suffix);
+	else
+		syslog(pri, "%s%s", log_request, msg);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, fmt, ap, strerror(saved));
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_INFO, fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, fmt, ap, NULL);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 saved = errno;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, strerror(saved));
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_CRIT, fmt, ap, NULL);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,43 @@
+#!/bin/sh
+# run.sh: every test, each under a timeout.  Unit tests are the cmocka
+# binaries in $BUILD/tests/; integration tests are tests/integration/test_*.py
+# (Python standard library), which start the real daemon from $BUILD on a
+# temporary socket.  Ends with "N passed, N failed".
+set -u
+BUILD=${BUILD:-build}
+export BUILD
+export MODGATE_TOP=$(pwd)
+pass=0
+fail=0
+failed=
+
+note() {
+	if [ "$1" -eq 0 ]; then
+		pass=$((pass + 1)); echo "ok   $2"
+	else
+		fail=$((fail + 1)); failed="$failed $2"; echo "FAIL $2 (exit $1)"
+	fi
+}
+
+for t in "$BUILD"/tests/test-*; do
+	[ -x "$t" ] || continue
+	log="$BUILD/tests/$(basename "$t").log"
+	timeout 300 "$t" >"$log" 2>&1
+	rc=$?
+	[ $rc -ne 0 ] && cat "$log"
+	note $rc "unit/$(basename "$t")"
+done
+
+for t in tests/integration/test_*.py; do
+	[ -f "$t" ] || continue
+	log="$BUILD/tests/$(basename "$t" .py).log"
+	mkdir -p "$BUILD/tests"
+	timeout 600 python3 "$t" >"$log" 2>&1
+	rc=$?
+	[ $rc -ne 0 ] && cat "$log"
+	note $rc "integration/$(basename "$t")"
+done
+
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
