@@ -107,13 +107,36 @@ bench: deps-test
 	$(MAKE) all $(BENCH_BINS)
 	BUILD=$(BUILD) bench/run.sh
 
+# libFuzzer targets (clang): fuzz/fuzz-NAME.c against the library built with
+# the fuzzer and sanitizers; `make fuzz` runs each for FUZZ_SECONDS on its
+# seeds in fuzz/corpus/NAME/ (and fuzz/NAME.dict when present).
+FUZZ_CC		= clang
+FUZZ_BUILD	= build-fuzz
+FUZZ_SECONDS	?= 20
+FUZZ_FLAGS	= -fsanitize=fuzzer-no-link,address,undefined -g -O1
+FUZZ_SRCS	= $(wildcard fuzz/fuzz-*.c)
+FUZZ_BINS	= $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJS	= $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 $(FUZZ_FLAGS) $(DEFS) -Iinclude $(PKG_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz-%: fuzz/fuzz-%.c $(FUZZ_LIB_OBJS)
+	$(FUZZ_CC) -std=c11 $(DEFS) -Iinclude $(PKG_CFLAGS) -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB_OBJS) $(LIBS)
+
+fuzz: deps-test
+	$(MAKE) $(FUZZ_BINS)
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
 model:
 	@scripts/deps.sh model
 	/usr/bin/python3 train/make_model.py
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
-.PHONY: all deps deps-test run test unit-bins bench model clean
+.PHONY: all deps deps-test run test unit-bins bench fuzz model clean
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)
