@@ -134,6 +134,92 @@ model:
 	@scripts/deps.sh model
 	/usr/bin/python3 train/make_model.py
 
+# Installation (FHS).  PREFIX, DESTDIR and SYSCONFDIR are honoured; the
+# installed modgated.conf names the installed rules and model.  systemd
+# places the socket, audit log and state under /run, /var/log and /var/lib
+# (RUNSTATEDIR and LOCALSTATEDIR only change what the config file says).
+LOCALSTATEDIR	?= /var
+RUNSTATEDIR	?= /run
+SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
+INSTALL		?= install
+MAN1		= $(wildcard man/*.1)
+MAN5		= $(wildcard man/*.5)
+MAN8		= $(wildcard man/*.8)
+CONFDIR		= $(SYSCONFDIR)/modgate
+MODELDIR	= $(DATADIR)/modgate/models
+INSTALL_SED	= sed -e 's|"\.\./rules/|"$(CONFDIR)/rules/|g' \
+		  -e 's|"\.\./models/|"$(MODELDIR)/|g' \
+		  -e 's|"\.\./run/modgated\.sock"|"$(RUNSTATEDIR)/modgate/modgated.sock"|g' \
+		  -e 's|"\.\./run/cache|"$(LOCALSTATEDIR)/lib/modgate/cache|g' \
+		  -e 's|"\.\./run/|"$(LOCALSTATEDIR)/log/modgate/|g' \
+		  -e 's|/usr/sbin/modgated|$(SBINDIR)/modgated|g' \
+		  -e 's|/etc/modgate/|$(CONFDIR)/|g' \
+		  -e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g' \
+		  -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g'
+
+# An existing modgated.conf is kept; the new one goes beside it as .new.
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(CONFDIR)/rules $(DESTDIR)$(MODELDIR)/default \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	$(INSTALL) -m 755 $(BUILD)/modgated $(DESTDIR)$(SBINDIR)/modgated
+	$(INSTALL) -m 755 $(BUILD)/modgate $(DESTDIR)$(BINDIR)/modgate
+	$(INSTALL) -m 644 rules/*.rules $(DESTDIR)$(CONFDIR)/rules/
+	$(INSTALL) -m 644 models/default/* $(DESTDIR)$(MODELDIR)/default/
+	$(INSTALL_SED) etc/modgated.conf > $(BUILD)/modgated.conf.inst
+	if [ -e $(DESTDIR)$(CONFDIR)/modgated.conf ] && \
+	    ! cmp -s $(BUILD)/modgated.conf.inst $(DESTDIR)$(CONFDIR)/modgated.conf; then \
+		$(INSTALL) -m 644 $(BUILD)/modgated.conf.inst \
+		    $(DESTDIR)$(CONFDIR)/modgated.conf.new; \
+		echo "kept $(DESTDIR)$(CONFDIR)/modgated.conf; new one is modgated.conf.new"; \
+	else \
+		$(INSTALL) -m 644 $(BUILD)/modgated.conf.inst \
+		    $(DESTDIR)$(CONFDIR)/modgated.conf; \
+	fi
+	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL_SED) systemd/modgated.service > $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.service
+	$(INSTALL_SED) systemd/modgated.socket > $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.socket
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.service \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.socket
+	$(INSTALL) -m 644 systemd/modgate.sysusers $(DESTDIR)$(SYSUSERSDIR)/modgate.conf
+	$(INSTALL_SED) etc/modgate.logrotate > $(DESTDIR)$(SYSCONFDIR)/logrotate.d/modgate
+	chmod 644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/modgate
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && \
+	    command -v systemd-sysusers >/dev/null; then \
+		echo "systemd-sysusers $(SYSUSERSDIR)/modgate.conf"; \
+		systemd-sysusers $(SYSUSERSDIR)/modgate.conf; \
+	fi
+
+# The configuration is left in place when it differs from the shipped one.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/modgated $(DESTDIR)$(BINDIR)/modgate
+	for f in rules/*.rules; do rm -f $(DESTDIR)$(CONFDIR)/$$f; done
+	rm -rf $(DESTDIR)$(MODELDIR)/default
+	-rmdir $(DESTDIR)$(MODELDIR) $(DESTDIR)$(DATADIR)/modgate
+	$(INSTALL_SED) etc/modgated.conf > $(BUILD)/modgated.conf.inst
+	if cmp -s $(BUILD)/modgated.conf.inst $(DESTDIR)$(CONFDIR)/modgated.conf; then \
+		rm -f $(DESTDIR)$(CONFDIR)/modgated.conf; fi
+	rm -f $(DESTDIR)$(CONFDIR)/modgated.conf.new
+	-rmdir $(DESTDIR)$(CONFDIR)/rules $(DESTDIR)$(CONFDIR)
+	for f in $(notdir $(MAN1)); do rm -f $(DESTDIR)$(MANDIR)/man1/$$f; done
+	for f in $(notdir $(MAN5)); do rm -f $(DESTDIR)$(MANDIR)/man5/$$f; done
+	for f in $(notdir $(MAN8)); do rm -f $(DESTDIR)$(MANDIR)/man8/$$f; done
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.service \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.socket \
+	    $(DESTDIR)$(SYSUSERSDIR)/modgate.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/modgate
+
+# Every man page must be clean under mandoc -Tlint.
+man-lint:
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN8)
+
+.PHONY: install uninstall man-lint
+
 clean:
 	rm -rf build build-san build-fuzz
 
