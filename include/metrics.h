@@ -1,0 +1,56 @@
+/*
+ * metrics: process-wide counters and latency histograms, rendered in the
+ * Prometheus text exposition format (version 0.0.4) for {"op": "metrics"}
+ * and `modgate stats --prometheus`.  Every function is thread-safe: workers
+ * count with atomic adds; a labelled series (policy, category, rule) is
+ * created once under a lock and never freed.  Series with dynamic labels
+ * are capped (METRICS_MAX_SERIES); what does not fit is counted under the
+ * label value "_other".
+ */
+#ifndef MODGATE_METRICS_H
+#define MODGATE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipeline.h"
+
+#define METRICS_MAX_SERIES	4096
+
+/* Values the server owns, read when the metrics are rendered. */
+struct metrics_gauges {
+	long		 queue_depth;	/* requests waiting for a worker */
+	long		 queue_max;
+	long		 connections;	/* open client connections */
+	long		 workers;
+	unsigned long	 generation;	/* snapshot generation serving */
+	const char	*policy_version;	/* may be NULL */
+};
+
+/*
+ * Count one pipeline_run: for a verdict, the verdict by policy, rule hits,
+ * flagged categories and degraded; for an error result (error_code set),
+ * the error by code; in both cases per-stage and total latency and a failed
+ * audit stage.
+ */
+void	 metrics_request(const struct result *res);
+/* Count an error answered before the pipeline ran (bad_request,
+ * too_large, overloaded, timeout, ...). */
+void	 metrics_error(const char *code);
+/* Count a refused connection; REASON is "not_allowed", "uid_cap" or "max". */
+void	 metrics_refused(const char *reason);
+/* Count a reload attempt; OK is 1 when the new snapshot went live. */
+void	 metrics_reload(int ok);
+/* Count an audit write failure outside a request (reopen, checkpoint). */
+void	 metrics_audit_failure(void);
+
+/*
+ * Render every metric.  Returns a NUL-terminated malloc'd string the caller
+ * frees and sets *LEN to its length, or NULL when memory ran out.
+ */
+char	*metrics_render(const struct metrics_gauges *g, size_t *len);
+
+/* Forget every count (tests). */
+void	 metrics_reset(void);
+
+#endif
