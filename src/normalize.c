@@ -1,10 +1,533 @@
-/* normalize: see include/normalize.h. */
+/*
+ * normalize: see include/normalize.h.
+ *
+ * Each form is computed in three steps over an array of units (one code
+ * point of the form, with the range of original bytes it came from):
+ *
+ * 1. decode: every code point of the text is NFKD-decomposed and case
+ *    folded by utf8proc (UTF8PROC_COMPAT | CASEFOLD | IGNORE | LUMP), which
+ *    also drops default-ignorable code points (zero-width characters, bidi
+ *    controls, soft hyphen, variation selectors, ...).  A starter and the
+ *    combining marks after it are reordered and recomposed (NFKC) as one
+ *    segment mapped to the bytes of the whole segment.  The skeleton form
+ *    strips the marks instead and maps every confusable code point to
+ *    ASCII (src/confusables.h, from UTS #39).  ASCII takes a table path.
+ * 2. collapse separators: a run of three or more one-character words
+ *    (a letter or digit with no letter, digit or mark beside it) whose gaps
+ *    are each 1-3 separators (white space, punctuation, symbols) is joined:
+ *    "k i l l", "k.i.l.l", "k - i - l - l" become "kill".  Every other run
+ *    of white space becomes one space.  Skeleton then folds leetspeak in
+ *    each word that holds an ASCII letter (see leet_fold).
+ * 3. emit UTF-8 and the offset maps, collapsing a run of three or more of
+ *    the same letter into one letter ("fuuuuck" -> "fuck"; a pair such as
+ *    "cool" stays).  Digits and other characters are never collapsed.
+ */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "normalize.h"
+#include "confusables.h"
+
+enum { C_LETTER = 1, C_DIGIT = 2, C_MARK = 4, C_SPACE = 8, C_PUNCT = 16,
+    C_OTHER = 32, C_DROP = 64 };
+#define C_WORD	(C_LETTER | C_DIGIT | C_MARK)
+#define C_SEP	(C_SPACE | C_PUNCT)
+
+#define CHAIN_MIN	3	/* one-character words joined from this many */
+#define GAP_MAX		3	/* separators between them */
+#define REPEAT_MIN	3	/* same letter this often collapses to one */
+
+struct unit {
+	uint32_t	 cp;
+	uint32_t	 cls;
+	size_t		 a, b;		/* original bytes [a, b) */
+};
+
+struct scratch {
+	struct unit	*u;
+	size_t		 n, cap;
+};
+
+static pthread_key_t	 scratch_key;
+static pthread_once_t	 scratch_once = PTHREAD_ONCE_INIT;
+static unsigned char	 ascii_cls[128];
+static unsigned char	 ascii_lower[128];
+
+static void
+scratch_free(void *p)
+{
+	struct scratch *s = p;
+
+	if (s != NULL)
+		free(s->u);
+	free(s);
+}
+
+static void
+scratch_init(void)
+{
+	int	 c;
+
+	(void)pthread_key_create(&scratch_key, scratch_free);
+	for (c = 0; c < 128; c++) {
+		ascii_lower[c] = (unsigned char)c;
+		if (c >= 'A' && c <= 'Z')
+			ascii_lower[c] = (unsigned char)(c + 32);
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+			ascii_cls[c] = C_LETTER;
+		else if (c >= '0' && c <= '9')
+			ascii_cls[c] = C_DIGIT;
+		else if (c == ' ' || (c >= '\t' && c <= '\r'))
+			ascii_cls[c] = C_SPACE;
+		else if (c > ' ' && c < 127)
+			ascii_cls[c] = C_PUNCT;
+		else
+			ascii_cls[c] = C_OTHER;
+	}
+}
+
+static struct scratch *
+scratch_get(void)
+{
+	struct scratch	*s;
+
+	pthread_once(&scratch_once, scratch_init);
+	if ((s = pthread_getspecific(scratch_key)) != NULL)
+		return s;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	if (pthread_setspecific(scratch_key, s) != 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int
+scratch_reserve(struct scratch *s, size_t more)
+{
+	struct unit	*nu;
+	size_t		 ncap;
+
+	if (s->cap - s->n >= more)
+		return 0;
+	ncap = s->cap ? s->cap : 256;
+	while (ncap - s->n < more) {
+		if (ncap > SIZE_MAX / 2 / sizeof(*nu))
+			return -1;
+		ncap *= 2;
+	}
+	if ((nu = realloc(s->u, ncap * sizeof(*nu))) == NULL)
+		return -1;
+	s->u = nu;
+	s->cap = ncap;
+	return 0;
+}
+
+static uint32_t
+cp_class(uint32_t cp)
+{
+	if (cp < 128)
+		return ascii_cls[cp];
+	switch (utf8proc_category((utf8proc_int32_t)cp)) {
+	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_LO:
+		return C_LETTER;
+	case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL:
+	case UTF8PROC_CATEGORY_NO:
+		return C_DIGIT;
+	case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC:
+	case UTF8PROC_CATEGORY_ME:
+		return C_MARK;
+	case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL:
+	case UTF8PROC_CATEGORY_ZP:
+		return C_SPACE;
+	case UTF8PROC_CATEGORY_PC: case UTF8PROC_CATEGORY_PD:
+	case UTF8PROC_CATEGORY_PS: case UTF8PROC_CATEGORY_PE:
+	case UTF8PROC_CATEGORY_PI: case UTF8PROC_CATEGORY_PF:
+	case UTF8PROC_CATEGORY_PO: case UTF8PROC_CATEGORY_SM:
+	case UTF8PROC_CATEGORY_SC: case UTF8PROC_CATEGORY_SK:
+	case UTF8PROC_CATEGORY_SO:
+		return C_PUNCT;
+	default:
+		return cp == 0x85 ? C_SPACE : C_OTHER;
+	}
+}
+
+/* ASCII text confusable with CP (lowercase letters or digits), or NULL. */
+static const char *
+confusable(uint32_t cp)
+{
+	size_t	 lo = 0, hi = sizeof(confusables) / sizeof(confusables[0]), mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (confusables[mid].cp == cp)
+			return confusables[mid].to;
+		if (confusables[mid].cp < cp)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Hangul vowel and trailing jamo compose with the syllable before them. */
+static int
+cp_joins(uint32_t cp, uint32_t cls)
+{
+	return cls == C_MARK || (cp >= 0x1161 && cp <= 0x1175) ||
+	    (cp >= 0x11a8 && cp <= 0x11c2);
+}
+
+/*
+ * Reorder and compose units [from, s->n) (a starter and what joins it) in
+ * place, mapped to the range of the whole segment.
+ */
+static void
+compose_segment(struct scratch *s, size_t from)
+{
+	utf8proc_int32_t buf[64];
+	size_t		 n = s->n - from, i, j, a, b;
+	utf8proc_ssize_t m;
+	struct unit	 t;
+
+	if (n < 2 || n > sizeof(buf) / sizeof(buf[0]))
+		return;
+	/* canonical ordering: stable sort of marks by combining class */
+	for (i = from + 2; i < s->n; i++)
+		for (j = i; j > from + 1 &&
+		    utf8proc_get_property((utf8proc_int32_t)s->u[j - 1].cp)->combining_class >
+		    utf8proc_get_property((utf8proc_int32_t)s->u[j].cp)->combining_class; j--) {
+			t = s->u[j];
+			s->u[j] = s->u[j - 1];
+			s->u[j - 1] = t;
+		}
+	a = s->u[from].a;
+	b = s->u[from].b;
+	for (i = 0; i < n; i++) {
+		buf[i] = (utf8proc_int32_t)s->u[from + i].cp;
+		if (s->u[from + i].a < a)
+			a = s->u[from + i].a;
+		if (s->u[from + i].b > b)
+			b = s->u[from + i].b;
+	}
+	m = utf8proc_normalize_utf32(buf, (utf8proc_ssize_t)n,
+	    UTF8PROC_COMPOSE | UTF8PROC_STABLE);
+	if (m <= 0)
+		return;
+	for (i = 0; i < (size_t)m; i++) {
+		s->u[from + i].cp = (uint32_t)buf[i];
+		s->u[from + i].cls = cp_class((uint32_t)buf[i]);
+		s->u[from + i].a = a;
+		s->u[from + i].b = b;
+	}
+	s->n = from + (size_t)m;
+}
+
+static int
+push(struct scratch *s, uint32_t cp, uint32_t cls, size_t a, size_t b)
+{
+	if (s->n == s->cap && scratch_reserve(s, 1) == -1)
+		return -1;
+	s->u[s->n].cp = cp;
+	s->u[s->n].cls = cls;
+	s->u[s->n].a = a;
+	s->u[s->n].b = b;
+	s->n++;
+	return 0;
+}
+
+/* Step 1: decode TEXT into units of FORM. */
+static int
+decode(struct scratch *s, const unsigned char *p, size_t len,
+    enum norm_form form)
+{
+	utf8proc_int32_t cp, dst[32];
+	utf8proc_ssize_t k, m, j;
+	utf8proc_option_t opt;
+	size_t		 i = 0, seg = 0;
+	const char	*conf;
+	int		 bound = 0, skel = form == FORM_SKELETON;
+	uint32_t	 cls;
+	unsigned char	 c;
+
+	opt = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+	    UTF8PROC_IGNORE | UTF8PROC_LUMP;
+	if (skel)
+		opt |= UTF8PROC_STRIPMARK;
+	if (scratch_reserve(s, len + 1) == -1)
+		return -1;
+	while (i < len) {
+		c = p[i];
+		if (c < 0x80) {
+			if (!skel && seg + 1 < s->n)
+				compose_segment(s, seg);
+			seg = s->n;
+			if (s->n == s->cap && scratch_reserve(s, len - i) == -1)
+				return -1;
+			s->u[s->n].cp = ascii_lower[c];
+			s->u[s->n].cls = ascii_cls[c];
+			s->u[s->n].a = i;
+			s->u[s->n].b = i + 1;
+			s->n++;
+			i++;
+			continue;
+		}
+		k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+		if (k <= 0) {
+			errno = EILSEQ;
+			return -1;
+		}
+		m = utf8proc_decompose_char(cp, dst, 32, opt, &bound);
+		if (m < 0 || m > 32)
+			m = 0;
+		for (j = 0; j < m; j++) {
+			cls = cp_class((uint32_t)dst[j]);
+			if (skel && dst[j] >= 0x80 &&
+			    (conf = confusable((uint32_t)dst[j])) != NULL) {
+				for (; *conf; conf++)
+					if (push(s, (unsigned char)*conf,
+					    ascii_cls[(unsigned char)*conf], i,
+					    i + (size_t)k) == -1)
+						return -1;
+				seg = s->n - 1;
+				continue;
+			}
+			if (!skel && !cp_joins((uint32_t)dst[j], cls)) {
+				if (seg + 1 < s->n)
+					compose_segment(s, seg);
+				seg = s->n;
+			}
+			if (push(s, (uint32_t)dst[j], cls, i, i + (size_t)k) == -1)
+				return -1;
+		}
+		i += (size_t)k;
+	}
+	if (!skel && seg + 1 < s->n)
+		compose_segment(s, seg);
+	return 0;
+}
+
+/* A one-character word at unit I (units [0, n)). */
+static int
+single(const struct unit *u, size_t n, size_t i)
+{
+	return (u[i].cls & (C_LETTER | C_DIGIT)) &&
+	    (i == 0 || !(u[i - 1].cls & C_WORD)) &&
+	    (i + 1 == n || !(u[i + 1].cls & C_WORD));
+}
+
+/*
+ * Step 2: mark separators to drop.  Joins chains of one-character words;
+ * every white space unit after the first of a run is dropped (the first
+ * becomes a space covering the run, see emit).
+ */
+static void
+collapse(struct unit *u, size_t n)
+{
+	size_t	 i, j, k, cnt, last;
+
+	for (i = 0; i < n; i++) {
+		if (!(u[i].cls & (C_LETTER | C_DIGIT)))
+			continue;
+		if (i + 1 < n && (u[i + 1].cls & C_WORD)) {
+			/* skip to the end of this word */
+			while (i + 1 < n && (u[i + 1].cls & C_WORD))
+				i++;
+			continue;
+		}
+		if (!single(u, n, i))
+			continue;
+		/* follow the chain from the one-character word at i */
+		cnt = 1;
+		last = i;
+		for (j = i + 1; ; ) {
+			for (k = j; k < n && k - j < GAP_MAX + 1 &&
+			    (u[k].cls & C_SEP); k++)
+				;
+			if (k == j || k - j > GAP_MAX || k == n ||
+			    !single(u, n, k))
+				break;
+			cnt++;
+			last = k;
+			j = k + 1;
+		}
+		if (cnt < CHAIN_MIN)
+			continue;
+		for (k = i + 1; k < last; k++)
+			if (u[k].cls & C_SEP)
+				u[k].cls = C_DROP;
+		i = last;
+	}
+}
+
+static char
+leet(uint32_t cp)
+{
+	switch (cp) {
+	case '0': return 'o';
+	case '1': return 'i';
+	case '3': return 'e';
+	case '4': return 'a';
+	case '5': return 's';
+	case '7': return 't';
+	case '8': return 'b';
+	case '9': return 'g';
+	case '@': return 'a';
+	case '$': return 's';
+	case '!': return 'i';
+	case '|': return 'l';
+	case '+': return 't';
+	case '(': return 'c';
+	default: return 0;
+	}
+}
+
+/*
+ * Skeleton: in each word (a run of letters, digits and leet symbols, the
+ * dropped separators of a joined chain skipped) that holds an ASCII letter,
+ * digits, '$' and '@' become letters (0 o, 1 i, 3 e, 4 a, 5 s, 7 t, 8 b,
+ * 9 g, @ a, $ s), and so do '!' (i), '|' (l), '+' (t), '(' (c) between two
+ * characters of the word.
+ */
+static void
+leet_fold(struct unit *u, size_t n)
+{
+	size_t	 i, j, k, nx;
+	int	 letter;
+	char	 l;
+
+	for (i = 0; i < n; ) {
+		if (u[i].cls == C_DROP ||
+		    !((u[i].cls & C_WORD) || (u[i].cp < 128 && leet(u[i].cp)))) {
+			i++;
+			continue;
+		}
+		letter = 0;
+		for (j = i; j < n; j++) {
+			if (u[j].cls == C_DROP)
+				continue;
+			if (!((u[j].cls & C_WORD) ||
+			    (u[j].cp < 128 && leet(u[j].cp))))
+				break;
+			if (u[j].cp < 128 && (u[j].cls & C_LETTER))
+				letter = 1;
+		}
+		if (letter) {
+			for (k = i; k < j; k++) {
+				if (u[k].cls == C_DROP || u[k].cp >= 128 ||
+				    !(l = leet(u[k].cp)))
+					continue;
+				if (u[k].cls & C_PUNCT && u[k].cp != '$' &&
+				    u[k].cp != '@') {
+					nx = k + 1;
+					while (nx < j && u[nx].cls == C_DROP)
+						nx++;
+					if (k == i || nx >= j)
+						continue;
+				}
+				u[k].cp = (unsigned char)l;
+				u[k].cls = C_LETTER;
+			}
+		}
+		i = j;
+	}
+}
+
+static size_t
+utf8_put(uint32_t cp, char *o)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xe0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* Step 3: write the units of S into OUT. */
+static int
+emit(const struct scratch *s, struct normtext *out)
+{
+	const struct unit *u = s->u;
+	size_t		 n = s->n, i, j, o = 0, k, cap = 0;
+	size_t		 rep_pos = 0, rep_len = 0, rep_second = 0, b;
+	uint32_t	 rep_cp = 0;
+	unsigned	 rep_cnt = 0;
+
+	for (i = 0; i < n; i++)
+		cap += u[i].cp < 0x80 ? 1 : u[i].cp < 0x800 ? 2 :
+		    u[i].cp < 0x10000 ? 3 : 4;
+	out->s = malloc(cap + 1);
+	out->start = malloc((cap + 1) * sizeof(size_t));
+	out->end = malloc((cap + 1) * sizeof(size_t));
+	if (out->s == NULL || out->start == NULL || out->end == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (u[i].cls == C_DROP)
+			continue;
+		if (u[i].cls == C_SPACE) {
+			b = u[i].b;
+			for (j = i + 1; j < n && (u[j].cls == C_SPACE ||
+			    u[j].cls == C_DROP); j++)
+				if (u[j].cls == C_SPACE)
+					b = u[j].b;
+			out->s[o] = ' ';
+			out->start[o] = u[i].a;
+			out->end[o] = b;
+			o++;
+			rep_cnt = 0;
+			i = j - 1;
+			continue;
+		}
+		if ((u[i].cls & C_LETTER) && rep_cnt > 0 && u[i].cp == rep_cp) {
+			if (++rep_cnt >= REPEAT_MIN) {
+				o = rep_second;	/* forget the pair's second */
+				for (k = rep_pos; k < rep_pos + rep_len; k++)
+					out->end[k] = u[i].b;
+				continue;
+			}
+			rep_second = o;
+		} else if (u[i].cls & C_LETTER) {
+			rep_cp = u[i].cp;
+			rep_cnt = 1;
+			rep_pos = o;
+		} else
+			rep_cnt = 0;
+		k = utf8_put(u[i].cp, out->s + o);
+		if (rep_cnt == 1)
+			rep_len = k;
+		for (j = o; j < o + k; j++) {
+			out->start[j] = u[i].a;
+			out->end[j] = u[i].b;
+		}
+		o += k;
+	}
+	out->s[o] = '\0';
+	out->len = o;
+	return 0;
+}
 
 int
 utf8_valid(const char *text, size_t len)
@@ -71,24 +594,16 @@ normtext_clear(struct normtext *nt)
 	memset(nt, 0, sizeof(*nt));
 }
 
-int
-normalize(const char *text, size_t len, enum norm_form form,
-    struct normtext *out)
+static int
+normalize_raw(const char *text, size_t len, struct normtext *out)
 {
 	size_t	 i;
 
-	memset(out, 0, sizeof(*out));
-	if (form != FORM_RAW) {
-		errno = ENOSYS;	/* normalized and skeleton forms: next commit */
-		return -1;
-	}
 	out->s = malloc(len + 1);
-	out->start = calloc(len + 1, sizeof(size_t));
-	out->end = calloc(len + 1, sizeof(size_t));
-	if (out->s == NULL || out->start == NULL || out->end == NULL) {
-		normtext_clear(out);
+	out->start = malloc((len + 1) * sizeof(size_t));
+	out->end = malloc((len + 1) * sizeof(size_t));
+	if (out->s == NULL || out->start == NULL || out->end == NULL)
 		return -1;
-	}
 	if (len > 0)
 		memcpy(out->s, text, len);
 	out->s[len] = '\0';
@@ -98,4 +613,41 @@ normalize(const char *text, size_t len, enum norm_form form,
 	}
 	out->len = len;
 	return 0;
+}
+
+int
+normalize(const char *text, size_t len, enum norm_form form,
+    struct normtext *out)
+{
+	struct scratch	*s;
+	int		 rv = -1;
+
+	memset(out, 0, sizeof(*out));
+	if ((unsigned)form >= FORM_COUNT || len > SIZE_MAX / 64) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (form == FORM_RAW) {
+		rv = normalize_raw(text, len, out);
+		goto done;
+	}
+	if ((s = scratch_get()) == NULL)
+		goto done;
+	s->n = 0;
+	if (decode(s, (const unsigned char *)text, len, form) == -1)
+		goto done;
+	collapse(s->u, s->n);
+	if (form == FORM_SKELETON)
+		leet_fold(s->u, s->n);
+	rv = emit(s, out);
+	if (s->cap > 65536) {		/* don't keep a huge request's scratch */
+		free(s->u);
+		s->u = NULL;
+		s->cap = 0;
+	}
+	s->n = 0;
+done:
+	if (rv == -1)
+		normtext_clear(out);
+	return rv;
 }

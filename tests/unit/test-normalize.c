@@ -1,8 +1,12 @@
-/* test-normalize: strict UTF-8 validation. */
+/*
+ * test-normalize: strict UTF-8 validation, and the data-driven cases of
+ * tests/data/normalize.cases (each form, evasions, offset maps).
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,12 +60,174 @@ test_utf8_invalid(void **state)
 	assert_true(utf8_valid("ab\xc3", 2));		/* length honoured */
 }
 
+/* Decode the escapes of a case field into OUT (size CAP); its length. */
+static size_t
+unescape(const char *in, char *out, size_t cap)
+{
+	size_t		 o = 0;
+	unsigned long	 cp;
+	char		*end;
+
+	while (*in != '\0' && o + 4 < cap) {
+		if (*in != '\\') {
+			out[o++] = *in++;
+			continue;
+		}
+		in++;
+		switch (*in) {
+		case 't': out[o++] = '\t'; in++; break;
+		case 'n': out[o++] = '\n'; in++; break;
+		case 'r': out[o++] = '\r'; in++; break;
+		case '\\': out[o++] = '\\'; in++; break;
+		case 'x':
+			cp = strtoul(in + 1, &end, 16);
+			assert_true(end == in + 3);
+			out[o++] = (char)cp;
+			in = end;
+			break;
+		case 'u':
+			assert_true(in[1] == '{');
+			cp = strtoul(in + 2, &end, 16);
+			assert_true(*end == '}');
+			in = end + 1;
+			if (cp < 0x80)
+				out[o++] = (char)cp;
+			else if (cp < 0x800) {
+				out[o++] = (char)(0xc0 | (cp >> 6));
+				out[o++] = (char)(0x80 | (cp & 0x3f));
+			} else if (cp < 0x10000) {
+				out[o++] = (char)(0xe0 | (cp >> 12));
+				out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				out[o++] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				out[o++] = (char)(0xf0 | (cp >> 18));
+				out[o++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+				out[o++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				out[o++] = (char)(0x80 | (cp & 0x3f));
+			}
+			break;
+		default:
+			fail_msg("bad escape \\%c", *in);
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static void
+test_cases(void **state)
+{
+	const char	*top = getenv("MODGATE_TOP");
+	char		 path[4096], line[8192], in[4096], want[4096], sub[512];
+	char		*f[16], *p, *eq;
+	FILE		*fp;
+	int		 lineno = 0, nf, form, ncases = 0;
+	size_t		 inlen, sublen;
+	struct normtext	 nt;
+	unsigned long	 a, b;
+	const char	*hit;
+
+	snprintf(path, sizeof(path), "%s/tests/data/normalize.cases",
+	    top ? top : ".");
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		for (nf = 0, p = line; nf < 16; ) {
+			f[nf++] = p;
+			if ((p = strchr(p, '\t')) == NULL)
+				break;
+			*p++ = '\0';
+		}
+		if (nf < 3)
+			fail_msg("%s:%d: need 3 fields", path, lineno);
+		for (form = 0; form < FORM_COUNT; form++)
+			if (strcmp(f[0], norm_form_name(form)) == 0)
+				break;
+		if (form == FORM_COUNT)
+			fail_msg("%s:%d: bad form %s", path, lineno, f[0]);
+		inlen = unescape(f[1], in, sizeof(in));
+		unescape(f[2], want, sizeof(want));
+		assert_true(utf8_valid(in, inlen));
+		if (normalize(in, inlen, form, &nt) == -1)
+			fail_msg("%s:%d: normalize failed", path, lineno);
+		if (strcmp(nt.s, want) != 0 || nt.len != strlen(want))
+			fail_msg("%s:%d: %s: got \"%s\", want \"%s\"", path,
+			    lineno, f[0], nt.s, want);
+		for (int i = 3; i < nf; i++) {
+			if ((eq = strrchr(f[i], '=')) == NULL ||
+			    sscanf(eq + 1, "%lu,%lu", &a, &b) != 2)
+				fail_msg("%s:%d: bad offset check", path, lineno);
+			*eq = '\0';
+			sublen = unescape(f[i], sub, sizeof(sub));
+			if ((hit = strstr(nt.s, sub)) == NULL || sublen == 0)
+				fail_msg("%s:%d: \"%s\" not in output", path,
+				    lineno, sub);
+			if (nt.start[hit - nt.s] != a ||
+			    nt.end[hit - nt.s + sublen - 1] != b)
+				fail_msg("%s:%d: %s maps to [%zu,%zu), want "
+				    "[%lu,%lu)", path, lineno, f[i],
+				    nt.start[hit - nt.s],
+				    nt.end[hit - nt.s + sublen - 1], a, b);
+		}
+		normtext_clear(&nt);
+		ncases++;
+	}
+	fclose(fp);
+	assert_true(ncases >= 50);
+}
+
+/* Every form of every valid prefix keeps maps inside the text, ordered. */
+static void
+test_maps_bounded(void **state)
+{
+	const char	*samples[] = {
+		"k i l l \xe2\x80\x8b h\xc3\xa9llo \xef\xbc\xa6 \xd1\x80\xd0\xb0",
+		"\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab  a  b  c",
+		"aaaa.b.b.b.b 1 2 3 $$$ @@@ !!! |||",
+		"\xef\xb7\xba x \xef\xb7\xba",		/* U+FDFA expands to 18 */
+		"",
+	};
+	struct normtext	 nt;
+	size_t		 i, k, len, cut;
+	int		 form;
+
+	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		len = strlen(samples[i]);
+		for (cut = 0; cut <= len; cut++) {
+			if (!utf8_valid(samples[i], cut))
+				continue;
+			for (form = 0; form < FORM_COUNT; form++) {
+				assert_int_equal(normalize(samples[i], cut,
+				    form, &nt), 0);
+				assert_int_equal(strlen(nt.s), nt.len);
+				assert_true(utf8_valid(nt.s, nt.len));
+				for (k = 0; k < nt.len; k++) {
+					assert_true(nt.start[k] < nt.end[k]);
+					assert_true(nt.end[k] <= cut);
+					if (k > 0)
+						assert_true(nt.start[k] >=
+						    nt.start[k - 1]);
+				}
+				normtext_clear(&nt);
+			}
+		}
+	}
+	normtext_clear(NULL);
+	assert_string_equal(norm_form_name(FORM_SKELETON), "skeleton");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_utf8_invalid),
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_maps_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
