@@ -1,0 +1,67 @@
+/*
+ * model: the inside of a loaded model directory, shared by model.c (load
+ * and checks), classifier.c (scoring) and the eval tool.  Everything here
+ * is immutable after model_load, except the pool of scratch slots, which
+ * is guarded by its mutex.
+ */
+#ifndef MODGATE_MODEL_H
+#define MODGATE_MODEL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipeline.h"
+#include "safetensors.h"
+#include "tokenizer.h"
+#include "transformer.h"
+
+#define MODEL_FORMAT		"modgate-encoder-v1"
+#define MODEL_BATCH_MAX		16	/* windows per forward pass, at most */
+#define MODEL_LABEL_MAX		64	/* bytes of a label name */
+
+/* The scratch one scoring call uses: taken from the pool, given back. */
+struct model_slot {
+	struct model_slot *next;	/* free list */
+	struct transformer_state *ts;
+	struct token	*toks;		/* [toks_cap] the text's tokens */
+	size_t		 toks_cap;
+	uint32_t	*ids;		/* [MODEL_BATCH_MAX * max_positions] */
+	size_t		 lens[MODEL_BATCH_MAX];
+	size_t		 starts[MODEL_BATCH_MAX];	/* first token index */
+	float		*logits;	/* [MODEL_BATCH_MAX, n_labels] */
+};
+
+struct model {
+	char		*dir;
+	struct transformer_config cfg;
+	struct transformer_weights w;	/* into st */
+	struct safetensors st;
+	struct tokenizer *tok;
+	size_t		 n_labels;
+	char		*labels[MAX_LABELS];
+	float		 scale[MAX_LABELS];	/* calibration */
+	float		 bias[MAX_LABELS];
+	int		 max_word_chars;
+	unsigned char	 digest[32];	/* SHA-256 over the three files */
+
+	pthread_mutex_t	 lock;		/* guards free_slots */
+	struct model_slot *free_slots;
+	size_t		 n_slots;
+};
+
+/*
+ * A scratch slot of M for the calling thread: from the pool, or a new one
+ * when every slot is busy (the pool grows to the number of threads that
+ * score at once, then stays).  NULL after logging on allocation failure.
+ */
+struct model_slot *model_slot_get(const struct model *m);
+void		 model_slot_put(const struct model *m, struct model_slot *s);
+
+/*
+ * Make S able to hold N tokens.  0, or -1 after logging.
+ */
+int		 model_slot_reserve(const struct model *m, struct model_slot *s,
+		    size_t n);
+
+#endif

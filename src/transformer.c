@@ -1,0 +1,259 @@
+/* transformer: see include/transformer.h. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "log.h"
+#include "transformer.h"
+
+struct transformer_state {
+	size_t	 max_windows;		/* B */
+	size_t	 max_tokens;		/* N = B * max_positions */
+	float	*x;			/* [N, d] residual stream */
+	float	*xb;			/* [N, d] LayerNorm out, attention out */
+	float	*qkv;			/* [N, 3d] q | k | v per row */
+	float	*hb;			/* [N, d_ff] feed-forward hidden */
+	float	*att;			/* [max_positions, max_positions] */
+	float	*pooled;		/* [B, d] mean of the final states */
+};
+
+static void *
+scratch(size_t n, int *bad)
+{
+	void	*p;
+
+	if (*bad || n > SIZE_MAX / sizeof(float) ||
+	    posix_memalign(&p, 64, (n > 0 ? n : 16) * sizeof(float))
+	    != 0) {
+		*bad = 1;
+		return NULL;
+	}
+	return p;
+}
+
+struct transformer_state *
+transformer_state_new(const struct transformer_config *c, size_t max_windows)
+{
+	struct transformer_state *s;
+	size_t		 n, d = c->d_model, t = c->max_positions;
+	int		 bad = 0;
+
+	if (max_windows == 0 || t == 0 || max_windows > SIZE_MAX / t / 4 /
+	    (c->d_ff + 4 * d)) {
+		log_warnx("transformer: scratch size overflows");
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("transformer");
+		return NULL;
+	}
+	s->max_windows = max_windows;
+	s->max_tokens = n = max_windows * t;
+	s->x = scratch(n * d, &bad);
+	s->xb = scratch(n * d, &bad);
+	s->qkv = scratch(n * 3 * d, &bad);
+	s->hb = scratch(n * c->d_ff, &bad);
+	s->att = scratch(t * t, &bad);
+	s->pooled = scratch(max_windows * d, &bad);
+	if (bad) {
+		log_warnx("transformer: no memory for scratch of %zu windows",
+		    max_windows);
+		transformer_state_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+transformer_state_free(struct transformer_state *s)
+{
+	if (s == NULL)
+		return;
+	free(s->x);
+	free(s->xb);
+	free(s->qkv);
+	free(s->hb);
+	free(s->att);
+	free(s->pooled);
+	free(s);
+}
+
+size_t
+transformer_state_windows(const struct transformer_state *s)
+{
+	return s->max_windows;
+}
+
+void
+transformer_set_threads(int n)
+{
+	openblas_set_num_threads(n < 1 ? 1 : n);
+}
+
+double
+transformer_flops(const struct transformer_config *c, size_t t)
+{
+	double	 d = (double)c->d_model, f = (double)c->d_ff, T = (double)t;
+
+	/* qkv, out, up, down; q k^T and a v */
+	return (double)c->n_layers * (2 * T * d * (3 * d + d + 2 * f) +
+	    4 * T * T * d) + 2 * d * (double)c->n_labels;
+}
+
+/* out[n, d] = LN(in[n, d]; w, b) */
+static void
+layernorm(float *out, const float *in, const float *w, const float *b,
+    size_t n, size_t d, float eps)
+{
+	size_t		 r, i;
+	const float	*x;
+	float		*o, mean, var, inv;
+
+	for (r = 0; r < n; r++) {
+		x = in + r * d;
+		o = out + r * d;
+		mean = 0;
+		for (i = 0; i < d; i++)
+			mean += x[i];
+		mean /= (float)d;
+		var = 0;
+		for (i = 0; i < d; i++)
+			var += (x[i] - mean) * (x[i] - mean);
+		var /= (float)d;
+		inv = 1.0f / sqrtf(var + eps);
+		for (i = 0; i < d; i++)
+			o[i] = (x[i] - mean) * inv * w[i] + b[i];
+	}
+}
+
+/* out[n, o] = in[n, i] W^T + b, or out += in W^T + b when ACC */
+static void
+linear(float *out, const float *in, const float *w, const float *b,
+    size_t n, size_t din, size_t dout, int acc)
+{
+	size_t		 r, j;
+	float		*o;
+
+	for (r = 0; r < n; r++) {
+		o = out + r * dout;
+		if (!acc)
+			memcpy(o, b, dout * sizeof(float));
+		else
+			for (j = 0; j < dout; j++)
+				o[j] += b[j];
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)dout,
+	    (int)din, 1.0f, in, (int)din, w, (int)din, 1.0f, out, (int)dout);
+}
+
+/* x[n] = gelu(x[n]), the exact form 0.5 x (1 + erf(x / sqrt 2)) */
+static void
+gelu(float *x, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+/* x[n] = softmax(x[n]) */
+static void
+softmax(float *x, size_t n)
+{
+	size_t	 i;
+	float	 max = x[0], sum = 0;
+
+	for (i = 1; i < n; i++)
+		if (x[i] > max)
+			max = x[i];
+	for (i = 0; i < n; i++) {
+		x[i] = expf(x[i] - max);
+		sum += x[i];
+	}
+	for (i = 0; i < n; i++)
+		x[i] /= sum;
+}
+
+/*
+ * Self-attention of one window of T rows: QKV [T, 3d] (row stride 3d) into
+ * OUT [T, d] (row stride d), every head over all T positions.
+ */
+static void
+attention(const struct transformer_config *c, struct transformer_state *s,
+    const float *qkv, float *out, size_t t)
+{
+	size_t		 d = c->d_model, hd = d / c->n_heads, h, r;
+	float		 scale = 1.0f / sqrtf((float)hd);
+	const float	*q, *k, *v;
+
+	for (h = 0; h < c->n_heads; h++) {
+		q = qkv + h * hd;
+		k = qkv + d + h * hd;
+		v = qkv + 2 * d + h * hd;
+		/* att[T, T] = q k^T / sqrt(hd) */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t,
+		    (int)t, (int)hd, scale, q, (int)(3 * d), k, (int)(3 * d),
+		    0.0f, s->att, (int)t);
+		for (r = 0; r < t; r++)
+			softmax(s->att + r * t, t);
+		/* out[T, hd] (head h's columns) = att v */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t,
+		    (int)hd, (int)t, 1.0f, s->att, (int)t, v, (int)(3 * d),
+		    0.0f, out + h * hd, (int)d);
+	}
+}
+
+int
+transformer_forward(const struct transformer_config *c,
+    const struct transformer_weights *w, struct transformer_state *s,
+    const uint32_t *ids, const size_t *lens, size_t nw, float *logits)
+{
+	size_t		 d = c->d_model, n = 0, b, t, l, r, i, row;
+	const struct transformer_layer *L;
+	float		*x, *p;
+
+	if (nw == 0 || nw > s->max_windows)
+		return -1;
+	/* x[N, d] = tok_emb[ids] + pos_emb[position in its window] */
+	for (b = 0; b < nw; b++) {
+		if (lens[b] == 0 || lens[b] > c->max_positions)
+			return -1;
+		for (t = 0; t < lens[b]; t++, n++) {
+			if (ids[n] >= c->vocab_size)
+				return -1;
+			x = s->x + n * d;
+			for (i = 0; i < d; i++)
+				x[i] = w->tok_emb[ids[n] * d + i] +
+				    w->pos_emb[t * d + i];
+		}
+	}
+	for (l = 0; l < c->n_layers; l++) {
+		L = &w->layers[l];
+		layernorm(s->xb, s->x, L->ln1_w, L->ln1_b, n, d, c->norm_eps);
+		linear(s->qkv, s->xb, L->qkv_w, L->qkv_b, n, d, 3 * d, 0);
+		for (b = 0, row = 0; b < nw; row += lens[b], b++)
+			attention(c, s, s->qkv + row * 3 * d, s->xb + row * d,
+			    lens[b]);
+		linear(s->x, s->xb, L->out_w, L->out_b, n, d, d, 1);
+		layernorm(s->xb, s->x, L->ln2_w, L->ln2_b, n, d, c->norm_eps);
+		linear(s->hb, s->xb, L->up_w, L->up_b, n, d, c->d_ff, 0);
+		gelu(s->hb, n * c->d_ff);
+		linear(s->x, s->hb, L->down_w, L->down_b, n, c->d_ff, d, 1);
+	}
+	layernorm(s->xb, s->x, w->lnf_w, w->lnf_b, n, d, c->norm_eps);
+	/* pooled[b, d] = mean over the window's rows */
+	for (b = 0, row = 0; b < nw; row += lens[b], b++) {
+		p = s->pooled + b * d;
+		memset(p, 0, d * sizeof(float));
+		for (r = 0; r < lens[b]; r++)
+			for (i = 0; i < d; i++)
+				p[i] += s->xb[(row + r) * d + i];
+		for (i = 0; i < d; i++)
+			p[i] /= (float)lens[b];
+	}
+	linear(logits, s->pooled, w->head_w, w->head_b, nw, d, c->n_labels, 0);
+	return 0;
+}

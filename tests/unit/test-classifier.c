@@ -1,0 +1,253 @@
+/*
+ * test-classifier: the C engine against PyTorch on the golden fixtures of
+ * tests/data/model-golden (written by train/golden.py): token ids and byte
+ * spans exactly, logits of every window (alone and batched) and the
+ * calibrated scores within 1e-4, the span of the best window exactly.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "classifier.h"
+#include "model.h"
+
+#define TOL	1e-4
+
+static char	 dir[4096];
+static double	 max_logit_diff, max_batch_diff, max_score_diff;
+static size_t	 n_cases, n_windows, n_tokens;
+
+static struct model *
+golden(void)
+{
+	static struct model *m;
+	const char	*top = getenv("MODGATE_TOP");
+
+	if (m == NULL) {
+		snprintf(dir, sizeof(dir), "%s/tests/data/model-golden",
+		    top ? top : ".");
+		m = model_load(dir);
+	}
+	return m;
+}
+
+static double
+logits_diff(json_t *want, const float *got, size_t n)
+{
+	double	 d, max = 0;
+	size_t	 j;
+
+	assert_int_equal(json_array_size(want), n);
+	for (j = 0; j < n; j++) {
+		d = fabs(json_real_value(json_array_get(want, j)) - got[j]);
+		if (!(d <= max))
+			max = d;	/* NaN sticks */
+	}
+	return max;
+}
+
+static void
+check_case(struct model *m, json_t *c, size_t lineno)
+{
+	const char	*text = json_string_value(json_object_get(c, "text"));
+	size_t		 len = json_string_length(json_object_get(c, "text"));
+	json_t		*ids = json_object_get(c, "ids");
+	json_t		*spans = json_object_get(c, "spans");
+	json_t		*wins = json_object_get(c, "windows"), *w;
+	struct classifier_conf conf = { 0 };
+	struct classifier_out out;
+	struct model_slot *s;
+	struct token	*toks;
+	uint32_t	*bids;
+	size_t		 n, i, k, start, wl, used, blens[MODEL_BATCH_MAX], nb;
+	float		 logits[MAX_LABELS];
+	double		 d;
+
+	assert_non_null(text);
+	toks = calloc(len + 1, sizeof(*toks));
+	assert_non_null(toks);
+	n = tokenizer_encode(m->tok, text, len, toks, len + 1);
+	if (n != json_array_size(ids))
+		fail_msg("line %zu: %zu tokens, want %zu", lineno, n,
+		    json_array_size(ids));
+	for (i = 0; i < n; i++) {
+		json_t *sp = json_array_get(spans, i);
+		if (toks[i].id != json_integer_value(json_array_get(ids, i)) ||
+		    toks[i].start != (size_t)json_integer_value(
+		    json_array_get(sp, 0)) ||
+		    toks[i].end != (size_t)json_integer_value(
+		    json_array_get(sp, 1)))
+			fail_msg("line %zu: token %zu: id %u [%zu, %zu), want "
+			    "%lld [%lld, %lld)", lineno, i, toks[i].id,
+			    toks[i].start, toks[i].end,
+			    json_integer_value(json_array_get(ids, i)),
+			    json_integer_value(json_array_get(sp, 0)),
+			    json_integer_value(json_array_get(sp, 1)));
+	}
+	n_tokens += n;
+
+	/* Every window alone, then all of them in batches. */
+	s = model_slot_get(m);
+	assert_non_null(s);
+	bids = calloc(MODEL_BATCH_MAX * m->cfg.max_positions, sizeof(*bids));
+	assert_non_null(bids);
+	nb = used = 0;
+	for (k = 0; k < json_array_size(wins); k++) {
+		w = json_array_get(wins, k);
+		start = (size_t)json_integer_value(json_object_get(w, "start"));
+		wl = (size_t)json_integer_value(json_object_get(w, "len"));
+		assert_true(wl >= 1 && start + wl - 1 <= n);
+		s->ids[0] = TOKEN_CLS;
+		for (i = 1; i < wl; i++)
+			s->ids[i] = toks[start + i - 1].id;
+		assert_int_equal(transformer_forward(&m->cfg, &m->w, s->ts,
+		    s->ids, &wl, 1, logits), 0);
+		d = logits_diff(json_object_get(w, "logits"), logits,
+		    m->n_labels);
+		if (!(d <= TOL))
+			fail_msg("line %zu: window %zu: |logit diff| %g", lineno,
+			    k, d);
+		if (d > max_logit_diff)
+			max_logit_diff = d;
+		n_windows++;
+
+		memcpy(bids + used, s->ids, wl * sizeof(*bids));
+		used += wl;
+		blens[nb++] = wl;
+		if (nb == MODEL_BATCH_MAX || k + 1 == json_array_size(wins)) {
+			assert_int_equal(transformer_forward(&m->cfg, &m->w,
+			    s->ts, bids, blens, nb, s->logits), 0);
+			for (i = 0; i < nb; i++) {
+				w = json_array_get(wins, k + 1 - nb + i);
+				d = logits_diff(json_object_get(w, "logits"),
+				    s->logits + i * m->n_labels, m->n_labels);
+				if (!(d <= TOL))
+					fail_msg("line %zu: batched window "
+					    "%zu: |logit diff| %g", lineno,
+					    k + 1 - nb + i, d);
+				if (d > max_batch_diff)
+					max_batch_diff = d;
+			}
+			nb = used = 0;
+		}
+	}
+	free(bids);
+	model_slot_put(m, s);
+
+	/* The whole text through classifier_score. */
+	conf.window = (int)json_integer_value(json_object_get(c, "window"));
+	conf.stride = (int)json_integer_value(json_object_get(c, "stride"));
+	conf.batch_max = 3;
+	assert_int_equal(classifier_score(m, &conf, text, len, &out), 0);
+	d = logits_diff(json_object_get(c, "scores"), out.scores, m->n_labels);
+	if (!(d <= TOL))
+		fail_msg("line %zu: |score diff| %g", lineno, d);
+	if (d > max_score_diff)
+		max_score_diff = d;
+	for (i = m->n_labels; i < MAX_LABELS; i++)
+		assert_true(out.scores[i] == 0);
+	if (out.span_start != (size_t)json_integer_value(json_array_get(
+	    json_object_get(c, "span"), 0)) ||
+	    out.span_end != (size_t)json_integer_value(json_array_get(
+	    json_object_get(c, "span"), 1)))
+		fail_msg("line %zu: span [%zu, %zu) differs", lineno,
+		    out.span_start, out.span_end);
+	free(toks);
+	n_cases++;
+}
+
+static void
+test_golden(void **state)
+{
+	struct model	*m = golden();
+	char		 path[4200], *line = NULL;
+	size_t		 cap = 0, lineno = 0;
+	json_error_t	 jerr;
+	json_t		*c;
+	FILE		*f;
+
+	assert_non_null(m);
+	snprintf(path, sizeof(path), "%s/cases.jsonl", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (getline(&line, &cap, f) != -1) {
+		lineno++;
+		c = json_loads(line, 0, &jerr);
+		if (c == NULL)
+			fail_msg("%s:%zu: %s", path, lineno, jerr.text);
+		check_case(m, c, lineno);
+		json_decref(c);
+	}
+	free(line);
+	fclose(f);
+	assert_true(n_cases > 500);
+	printf("golden: %zu cases, %zu tokens, %zu windows; max |C - torch| "
+	    "logits %.3g (alone) %.3g (batched), scores %.3g\n", n_cases,
+	    n_tokens, n_windows, max_logit_diff, max_batch_diff,
+	    max_score_diff);
+}
+
+static void
+test_labels(void **state)
+{
+	struct model	*m = golden();
+	const char *const *labels;
+
+	assert_non_null(m);
+	assert_int_equal(model_labels(m, &labels), 6);
+	assert_string_equal(labels[0], "hate");
+	assert_string_equal(labels[5], "jailbreak");
+}
+
+/* Windows and strides the config may hold that the model cannot. */
+static void
+test_geometry(void **state)
+{
+	struct model	*m = golden();
+	struct classifier_conf conf = { .window = 1000, .stride = 1000,
+	    .batch_max = 1000 };
+	struct classifier_out out;
+	char		*text;
+	size_t		 i;
+
+	assert_non_null(m);
+	/* 3000 words: many windows, nothing skipped even with stride huge */
+	text = malloc(3000 * 4 + 1);
+	assert_non_null(text);
+	for (i = 0; i < 3000; i++)
+		memcpy(text + 4 * i, "the ", 4);
+	memcpy(text + 2990 * 4, "zzz!", 4);
+	assert_int_equal(classifier_score(m, &conf, text, 3000 * 4, &out), 0);
+	assert_true(out.span_end <= 3000 * 4);
+	assert_true(out.span_start < out.span_end);
+	conf.window = 1;
+	assert_int_equal(classifier_score(m, &conf, text, 12, &out), -1);
+	conf.window = 2;
+	conf.stride = 0;
+	conf.batch_max = 0;
+	assert_int_equal(classifier_score(m, &conf, text, 12, &out), 0);
+	free(text);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_labels),
+		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_geometry),
+	};
+	int	 rc;
+
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	model_free(golden());
+	return rc;
+}
