@@ -27,4 +27,15 @@ int		 audit_append(struct audit *, const struct request *req,
 /* Reopen the file (SIGUSR1, logrotate).  0 or -1. */
 int		 audit_reopen(struct audit *);
 
+struct audit_stats {
+	uint64_t	 seq;		/* last record in the chain */
+	uint64_t	 written;	/* request records written since open */
+	uint64_t	 failures;	/* appends that could not be written */
+	uint64_t	 lost;		/* of those, answered with on_failure allow */
+	int		 failing;	/* the last append failed */
+};
+
+/* Counters for the stats operation.  Thread-safe. */
+void		 audit_stats(struct audit *, struct audit_stats *);
+
 #endif
