@@ -8,7 +8,7 @@ build="make gcc pkg-config libevent-dev libpcre2-dev libopenblas-dev
 libconfig-dev libjansson-dev libutf8proc-dev libhyperscan-dev libsodium-dev
 libsystemd-dev"
 test="$build libcmocka-dev socat python3 clang libclang-rt-14-dev mandoc
-python3-torch python3-numpy prometheus systemd"
+python3-torch python3-numpy prometheus systemd logrotate"
 model="python3-torch python3-numpy"
 
 case "${1:-build}" in
