@@ -1,0 +1,43 @@
+/*
+ * server: the libevent loop of modgated.  Accepts connections on the Unix
+ * socket, frames request lines, hands moderation work to the worker pool
+ * and writes answers back in request order per connection.  Signals:
+ * SIGHUP reload, SIGTERM/SIGINT graceful stop, SIGUSR1 audit reopen hook.
+ */
+#ifndef MODGATE_SERVER_H
+#define MODGATE_SERVER_H
+
+struct server;
+struct snapshot;
+struct audit;
+
+/*
+ * A server for SNAP (its reference passes to the server), reloading from
+ * CONFIG_FILE with SOCKET (may be NULL) overriding server.socket.  NULL
+ * after logging.
+ */
+struct server	*server_new(const char *config_file, const char *socket,
+		    struct snapshot *snap);
+void		 server_free(struct server *);
+
+/* The audit log passed to every pipeline run (NULL: none). */
+void		 server_set_audit(struct server *, struct audit *);
+/* FN(ARG) runs on SIGUSR1 (audit log reopen). */
+void		 server_set_reopen_hook(struct server *, void (*fn)(void *),
+		    void *arg);
+
+/*
+ * Create, bind and listen on the socket of the snapshot's config: umask
+ * before bind, mode and group from the config, a stale socket removed only
+ * when nothing listens on it.  0, or -1 after logging.
+ */
+int		 server_listen(struct server *);
+
+/*
+ * Start the workers and serve until SIGTERM or SIGINT, then finish the
+ * requests in flight.  Call after any fork.  0 on a graceful stop, -1 when
+ * the loop could not start.
+ */
+int		 server_run(struct server *);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * modgate: the command-line tool (man 1 modgate).  One subcommand per
+ * src/cmd-NAME.c; this file only dispatches.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "cmd.h"
+#include "log.h"
+
+static const struct subcommand {
+	const char	*name;
+	int		(*fn)(int, char **);
+	const char	*usage;
+} subcommands[] = {
+	{ "check",	cmd_check,	"check [-j] [-i id] [-p policy] [-s socket] [text | -]" },
+	{ "reload",	cmd_reload,	"reload [-s socket]" },
+	{ "stats",	cmd_stats,	"stats [-j] [-s socket]" },
+};
+
+#define NSUBCOMMANDS	(sizeof(subcommands) / sizeof(subcommands[0]))
+
+static int
+usage(void)
+{
+	size_t	 i;
+
+	fprintf(stderr, "usage:");
+	for (i = 0; i < NSUBCOMMANDS; i++)
+		fprintf(stderr, "%s modgate %s\n", i == 0 ? "" : "      ",
+		    subcommands[i].usage);
+	return EX_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t	 i;
+
+	log_init("modgate", 1, 0);
+	if (argc < 2)
+		return usage();
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("modgate %s\n", MODGATE_VERSION);
+		return 0;
+	}
+	for (i = 0; i < NSUBCOMMANDS; i++)
+		if (strcmp(argv[1], subcommands[i].name) == 0)
+			return subcommands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "modgate: unknown command %s\n", argv[1]);
+	return usage();
+}

@@ -1,0 +1,103 @@
+/*
+ * modgated: the moderation daemon (man 8 modgated).
+ *
+ *	modgated [-FtVv] [-c file] [-s socket]
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "snapshot.h"
+
+#define DEFAULT_CONFIG	SYSCONFDIR "/modgate/modgated.conf"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: modgated [-FtVv] [-c file] [-s socket]\n");
+	exit(EX_USAGE);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct snapshot	*snap;
+	struct server	*srv;
+	const char	*conffile = DEFAULT_CONFIG;
+	char		*sock = NULL, *sockbuf = NULL, *cwd;
+	int		 ch, foreground = 0, check = 0, verbose = 0, rv;
+
+	while ((ch = getopt(argc, argv, "c:Fs:tVv")) != -1) {
+		switch (ch) {
+		case 'c':
+			conffile = optarg;
+			break;
+		case 'F':
+			foreground = 1;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			printf("modgated %s (protocol 1)\n", MODGATE_VERSION);
+			return 0;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	/* Errors of the start-up go to stderr; syslog once daemonized. */
+	log_init("modgated", 1, verbose);
+
+	/* The socket path given here is relative to where we start. */
+	if (sock != NULL && sock[0] != '/') {
+		if ((cwd = realpath(".", NULL)) == NULL)
+			fatal("getcwd");
+		if (asprintf(&sockbuf, "%s/%s", cwd, sock) == -1)
+			fatal("asprintf");
+		free(cwd);
+		sock = sockbuf;
+	}
+	snap = snapshot_load(conffile, sock);
+	if (check) {
+		rv = snap != NULL ? 0 : 1;
+		if (rv == 0)
+			printf("configuration OK\n");
+		snapshot_unref(snap);
+		free(sockbuf);
+		return rv;
+	}
+	if (snap == NULL ||
+	    (srv = server_new(snap->cfg->file, sock, snap)) == NULL) {
+		snapshot_unref(snap);
+		free(sockbuf);
+		return 1;
+	}
+	if (server_listen(srv) == -1) {
+		server_free(srv);
+		free(sockbuf);
+		return 1;
+	}
+	if (!foreground) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("modgated", 0, verbose);
+	}
+	rv = server_run(srv);
+	server_free(srv);
+	free(sockbuf);
+	return rv == 0 ? 0 : 1;
+}

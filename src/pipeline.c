@@ -1,0 +1,265 @@
+/*
+ * pipeline: the fixed sequence of stages of one request.  See
+ * include/pipeline.h.
+ *
+ * Each stage is a function of the run state; it records its state in
+ * res->stage[] and the pipeline records its time in res->stage_us[].  A stage
+ * returns 0 to go on, or -1 when the answer becomes an error
+ * (res->error_code, res->error_msg).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "normalize.h"
+#include "pipeline.h"
+#include "policy.h"
+#include "snapshot.h"
+
+struct run {
+	const struct snapshot	*snap;
+	struct audit		*audit;
+	const struct request	*req;
+	struct result		*res;
+	const struct policy_conf *policy;
+};
+
+static uint64_t
+now_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static int
+fail(struct result *res, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct result *res, const char *code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	res->error_code = code;
+	va_start(ap, fmt);
+	vsnprintf(res->error_msg, sizeof(res->error_msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Validate the text and pick the policy the request runs under. */
+static int
+stage_normalize(struct run *r)
+{
+	struct result	*res = r->res;
+
+	if (!utf8_valid(r->req->text, r->req->len)) {
+		res->stage[STAGE_NORMALIZE] = STAGE_FAILED;
+		return fail(res, "bad_request", "%s",
+		    "text is not valid UTF-8 or contains NUL");
+	}
+	r->policy = policy_select(r->snap->cfg, r->req);
+	if (r->policy == NULL) {
+		res->stage[STAGE_NORMALIZE] = STAGE_FAILED;
+		return fail(res, "unknown_policy", "no policy named \"%s\"",
+		    r->req->policy != NULL ? r->req->policy :
+		    r->snap->cfg->server.default_policy);
+	}
+	res->policy = r->policy;
+	res->stage[STAGE_NORMALIZE] = STAGE_OK;
+	return 0;
+}
+
+static int
+stage_rules(struct run *r)
+{
+	struct result	*res = r->res;
+
+	if (!r->policy->stage_rules) {
+		res->stage[STAGE_RULES] = STAGE_NOT_RUN;
+		return 0;
+	}
+	/*
+	 * No rule set in the snapshot (the rules module is not wired in):
+	 * the text passes through, and the answer says so.
+	 */
+	res->stage[STAGE_RULES] = STAGE_PASSTHROUGH;
+	return 0;
+}
+
+/* 1 when an enforce-mode rule hit already blocks under the policy. */
+static int
+already_blocked(const struct run *r)
+{
+	const struct match	*m;
+	size_t			 i;
+
+	if (r->policy->monitor)
+		return 0;
+	for (i = 0; i < r->res->matches.n; i++) {
+		m = &r->res->matches.v[i];
+		if (!m->monitor && m->action == ACTION_BLOCK)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+stage_classifier(struct run *r)
+{
+	struct result	*res = r->res;
+
+	if (!r->policy->stage_classifier || !r->snap->cfg->classifier.enabled) {
+		res->stage[STAGE_CLASSIFIER] = STAGE_NOT_RUN;
+		return 0;
+	}
+	if (already_blocked(r)) {
+		res->stage[STAGE_CLASSIFIER] = STAGE_SKIPPED;
+		return 0;
+	}
+	/* No model in the snapshot: no scores, visibly. */
+	res->stage[STAGE_CLASSIFIER] = STAGE_PASSTHROUGH;
+	return 0;
+}
+
+static int
+stage_policy(struct run *r)
+{
+	struct result	*res = r->res;
+
+	if (policy_apply(r->policy, r->req, res) == -1) {
+		res->stage[STAGE_POLICY] = STAGE_FAILED;
+		return fail(res, "internal", "%s", "policy stage failed");
+	}
+	res->stage[STAGE_POLICY] = STAGE_OK;
+	return 0;
+}
+
+static int
+stage_audit(struct run *r)
+{
+	/* The audit log is wired in by the audit module (audit_append). */
+	r->res->stage[STAGE_AUDIT] = STAGE_NOT_RUN;
+	return 0;
+}
+
+static const struct {
+	enum stage_id	  id;
+	int		(*run)(struct run *);
+} stages[] = {
+	{ STAGE_NORMALIZE,	stage_normalize },
+	{ STAGE_RULES,		stage_rules },
+	{ STAGE_CLASSIFIER,	stage_classifier },
+	{ STAGE_POLICY,		stage_policy },
+	{ STAGE_AUDIT,		stage_audit },
+};
+
+int
+pipeline_run(const struct snapshot *snap, struct audit *audit,
+    const struct request *req, struct result *res)
+{
+	struct run	 r;
+	uint64_t	 t0, t;
+	size_t		 i;
+	int		 rv = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.snap = snap;
+	r.audit = audit;
+	r.req = req;
+	r.res = res;
+	t0 = t = now_us();
+	for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
+		rv = stages[i].run(&r);
+		res->stage_us[stages[i].id] = now_us() - t;
+		t += res->stage_us[stages[i].id];
+		if (rv == -1)
+			break;
+		if (res->stage[stages[i].id] == STAGE_FAILED)
+			res->degraded = 1;
+	}
+	res->elapsed_us = now_us() - t0;
+	return rv;
+}
+
+void
+result_init(struct result *res)
+{
+	memset(res, 0, sizeof(*res));
+}
+
+void
+result_clear(struct result *res)
+{
+	free(res->text);
+	res->text = NULL;
+	res->text_len = 0;
+	match_list_clear(&res->matches);
+}
+
+int
+match_list_push(struct match_list *l, const struct match *m)
+{
+	struct match	*v;
+	size_t		 cap;
+
+	if (l->n == l->cap) {
+		cap = l->cap == 0 ? 8 : l->cap * 2;
+		if ((v = reallocarray(l->v, cap, sizeof(*v))) == NULL)
+			return -1;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = *m;
+	return 0;
+}
+
+void
+match_list_clear(struct match_list *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].replacement);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
+const char *
+verdict_name(enum verdict v)
+{
+	switch (v) {
+	case VERDICT_ALLOW:
+		return "allow";
+	case VERDICT_REWRITE:
+		return "rewrite";
+	case VERDICT_BLOCK:
+		return "block";
+	}
+	return "unknown";
+}
+
+const char *
+stage_state_name(enum stage_state s)
+{
+	switch (s) {
+	case STAGE_NOT_RUN:
+		return "not_run";
+	case STAGE_SKIPPED:
+		return "skipped";
+	case STAGE_PASSTHROUGH:
+		return "passthrough";
+	case STAGE_OK:
+		return "ok";
+	case STAGE_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}

@@ -1,0 +1,1108 @@
+/*
+ * server: connections, framing, ordering and signals of modgated.  See
+ * include/server.h.
+ *
+ * Every connection keeps a queue of pending requests in arrival order.  A
+ * request is answered in place (an error, an op) or becomes a job for the
+ * worker pool; when a job comes back, or its request_timeout fires first,
+ * its pending entry gets its answer line, and answers are flushed from the
+ * head of the queue while the head is complete.  All of this state lives on
+ * the event loop thread; a job only touches its own request and result.
+ * When a connection goes away with jobs in flight, the jobs are detached
+ * (job->pending = NULL) and free themselves when they come back.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "log.h"
+#include "pipeline.h"
+#include "protocol.h"
+#include "server.h"
+#include "snapshot.h"
+#include "worker.h"
+
+#define CONN_MAX_PENDING	256		/* pipelined requests per connection */
+#define CONN_MAX_OUTPUT		(4 * 1024 * 1024) /* unread answer bytes */
+#define DRAIN_GRACE_MS		2000		/* after request_timeout, at stop */
+#define LAT_BUCKETS		128		/* 4 per power of two */
+
+struct stats {
+	time_t		 started;
+	uint64_t	 connections_total;
+	uint64_t	 connections_refused;
+	uint64_t	 requests;
+	uint64_t	 verdicts[3];		/* by enum verdict */
+	uint64_t	 errors_bad_request, errors_too_large,
+			 errors_unknown_policy, errors_overloaded,
+			 errors_timeout, errors_internal;
+	uint64_t	 degraded;
+	uint64_t	 reloads, reload_failures;
+	uint64_t	 lat[LAT_BUCKETS];	/* elapsed_us histogram */
+	uint64_t	 lat_n;
+};
+
+TAILQ_HEAD(conn_list, conn);
+TAILQ_HEAD(pending_list, pending);
+
+struct server {
+	char			*config_file;
+	char			*socket_override;
+	char			*socket_path;	/* the one we bound */
+	struct snapshot		*snap;		/* current */
+	struct audit		*audit;
+	void			(*reopen_fn)(void *);
+	void			*reopen_arg;
+	int			 listen_fd;
+	struct event_base	*base;
+	struct event		*ev_listen, *ev_hup, *ev_term, *ev_int, *ev_usr1;
+	struct event		*ev_deadline;
+	struct worker_pool	*workers;
+	struct conn_list	 conns;
+	int			 nconns;
+	int			 draining;
+	uint64_t		 next_conn_id;
+	struct stats		 stats;
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 entry;
+	struct server		*srv;
+	struct bufferevent	*bev;
+	struct peer		 peer;
+	uint64_t		 id;
+	struct pending_list	 pending;
+	int			 npending;
+	int			 discarding;	/* dropping the rest of a long line */
+	int			 eof;		/* no more requests: close when done */
+	int			 paused;	/* reading stopped for back-pressure */
+};
+
+struct job;
+
+struct pending {
+	TAILQ_ENTRY(pending)	 entry;
+	struct conn		*conn;
+	struct job		*job;		/* in flight, else NULL */
+	json_t			*id;		/* copy of the request id */
+	char			*answer;	/* complete line, else NULL */
+	size_t			 len;
+	struct event		*timer;		/* request_timeout */
+};
+
+struct job {
+	struct worker_job	 wj;		/* first: the pool's handle */
+	struct pending		*pending;	/* NULL once nobody waits */
+	struct server		*srv;
+	struct snapshot		*snap;
+	struct audit		*audit;
+	struct proto_request	 pr;
+	struct result		 res;
+	int			 rv;
+};
+
+static void	conn_read(struct conn *);
+static int	conn_flush(struct conn *);
+static void	conn_free(struct conn *);
+
+/* Stats. */
+
+static void
+stats_latency(struct stats *st, uint64_t us)
+{
+	unsigned int	 b = 0, lg;
+
+	if (us >= 4) {
+		lg = 63 - (unsigned int)__builtin_clzll(us);
+		b = lg * 4 + (unsigned int)((us >> (lg - 2)) & 3);
+	} else
+		b = (unsigned int)us;
+	if (b >= LAT_BUCKETS)
+		b = LAT_BUCKETS - 1;
+	st->lat[b]++;
+	st->lat_n++;
+}
+
+/* Lower bound of the bucket holding quantile Q. */
+static uint64_t
+stats_quantile(const struct stats *st, double q)
+{
+	uint64_t	 want, seen = 0;
+	unsigned int	 b, lg;
+
+	if (st->lat_n == 0)
+		return 0;
+	want = (uint64_t)(q * (double)st->lat_n);
+	if (want >= st->lat_n)
+		want = st->lat_n - 1;
+	for (b = 0; b < LAT_BUCKETS; b++) {
+		seen += st->lat[b];
+		if (seen > want)
+			break;
+	}
+	if (b < 4)
+		return b;
+	lg = b / 4;
+	return ((uint64_t)4 + (b & 3)) << (lg - 2);
+}
+
+static void
+stats_error(struct stats *st, const char *code)
+{
+	if (strcmp(code, "bad_request") == 0)
+		st->errors_bad_request++;
+	else if (strcmp(code, "too_large") == 0)
+		st->errors_too_large++;
+	else if (strcmp(code, "unknown_policy") == 0)
+		st->errors_unknown_policy++;
+	else if (strcmp(code, "overloaded") == 0)
+		st->errors_overloaded++;
+	else if (strcmp(code, "timeout") == 0)
+		st->errors_timeout++;
+	else
+		st->errors_internal++;
+}
+
+static json_t *
+stats_json(struct server *srv)
+{
+	struct stats	*st = &srv->stats;
+
+	return json_pack("{s:s, s:I, s:s, s:I, s:i, s:I, s:I, s:I,"
+	    " s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I,"
+	    " s:i, s:i, s:i, s:I, s:I, s:{s:I, s:I, s:I, s:I}}",
+	    "op", "stats",
+	    "uptime_s", (json_int_t)(time(NULL) - st->started),
+	    "policy_version", srv->snap->version,
+	    "generation", (json_int_t)srv->snap->generation,
+	    "connections", srv->nconns,
+	    "connections_total", (json_int_t)st->connections_total,
+	    "connections_refused", (json_int_t)st->connections_refused,
+	    "requests", (json_int_t)st->requests,
+	    "verdicts",
+	    "allow", (json_int_t)st->verdicts[VERDICT_ALLOW],
+	    "rewrite", (json_int_t)st->verdicts[VERDICT_REWRITE],
+	    "block", (json_int_t)st->verdicts[VERDICT_BLOCK],
+	    "errors",
+	    "bad_request", (json_int_t)st->errors_bad_request,
+	    "too_large", (json_int_t)st->errors_too_large,
+	    "unknown_policy", (json_int_t)st->errors_unknown_policy,
+	    "overloaded", (json_int_t)st->errors_overloaded,
+	    "timeout", (json_int_t)st->errors_timeout,
+	    "internal", (json_int_t)st->errors_internal,
+	    "degraded", (json_int_t)st->degraded,
+	    "workers", worker_threads(srv->workers),
+	    "queued", worker_queued(srv->workers),
+	    "running", worker_running(srv->workers),
+	    "reloads", (json_int_t)st->reloads,
+	    "reload_failures", (json_int_t)st->reload_failures,
+	    "latency_us",
+	    "p50", (json_int_t)stats_quantile(st, 0.50),
+	    "p90", (json_int_t)stats_quantile(st, 0.90),
+	    "p99", (json_int_t)stats_quantile(st, 0.99),
+	    "p999", (json_int_t)stats_quantile(st, 0.999));
+}
+
+/* Reload. */
+
+/* Load a new snapshot and swap it in; the old one serves on if it fails. */
+static int
+server_reload(struct server *srv)
+{
+	struct snapshot	*snap, *old = srv->snap;
+
+	log_info("reloading %s", srv->config_file);
+	if ((snap = snapshot_load(srv->config_file,
+	    srv->socket_override)) == NULL) {
+		srv->stats.reload_failures++;
+		log_warnx("reload failed; still serving %s", old->version);
+		return -1;
+	}
+	if (strcmp(snap->cfg->server.socket, srv->socket_path) != 0)
+		log_warnx("server.socket changed to %s: takes effect at the "
+		    "next restart", snap->cfg->server.socket);
+	srv->snap = snap;
+	snapshot_unref(old);		/* in-flight jobs hold their own */
+	srv->stats.reloads++;
+	log_info("serving %s (generation %lu)", snap->version,
+	    snap->generation);
+	return 0;
+}
+
+/* Pending requests. */
+
+static struct pending *
+pending_new(struct conn *c, json_t *id)
+{
+	struct pending	*p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	p->conn = c;
+	p->id = id != NULL ? json_deep_copy(id) : NULL;
+	TAILQ_INSERT_TAIL(&c->pending, p, entry);
+	c->npending++;
+	return p;
+}
+
+static void
+pending_free(struct conn *c, struct pending *p)
+{
+	TAILQ_REMOVE(&c->pending, p, entry);
+	c->npending--;
+	if (p->job != NULL)
+		p->job->pending = NULL;		/* it frees itself */
+	if (p->timer != NULL)
+		event_free(p->timer);
+	json_decref(p->id);
+	free(p->answer);
+	free(p);
+}
+
+/* Complete P with ANSWER (malloc'd line, or NULL: out of memory). */
+static void
+pending_answer(struct pending *p, char *answer, size_t len)
+{
+	static const char	 oom[] = "{\"id\":null,\"error\":{\"code\":"
+	    "\"internal\",\"message\":\"out of memory\"}}\n";
+
+	if (answer == NULL) {
+		log_warnx("cannot build an answer: out of memory");
+		answer = strdup(oom);
+		len = answer != NULL ? sizeof(oom) - 1 : 0;
+	}
+	free(p->answer);
+	p->answer = answer;
+	p->len = len;
+	if (p->timer != NULL) {
+		event_free(p->timer);
+		p->timer = NULL;
+	}
+	if (p->job != NULL) {
+		p->job->pending = NULL;
+		p->job = NULL;
+	}
+}
+
+static void
+pending_error(struct server *srv, struct pending *p, const char *code,
+    const char *msg)
+{
+	size_t	 len = 0;
+	char	*line;
+
+	stats_error(&srv->stats, code);
+	line = protocol_error(p->id, code, msg, &len);
+	pending_answer(p, line, len);
+}
+
+/* An error answer queued in order on C, for a request that never parsed. */
+static void
+conn_error(struct conn *c, json_t *id, const char *code, const char *msg)
+{
+	struct pending	*p;
+
+	if ((p = pending_new(c, id)) == NULL) {
+		log_warn("conn %llu", (unsigned long long)c->id);
+		return;
+	}
+	pending_error(c->srv, p, code, msg);
+}
+
+/* Jobs. */
+
+static void
+job_free(struct job *job)
+{
+	result_clear(&job->res);
+	protocol_request_clear(&job->pr);
+	snapshot_unref(job->snap);
+	free(job);
+}
+
+/* On a worker thread. */
+static void
+job_run(struct worker_job *wj)
+{
+	struct job	*job = (struct job *)wj;
+	json_t		*id = job->pr.req.id;
+
+	if (id != NULL && json_is_string(id))
+		log_set_request(json_string_value(id));
+	job->rv = pipeline_run(job->snap, job->audit, &job->pr.req, &job->res);
+	log_set_request(NULL);
+}
+
+/* Back on the event loop thread. */
+static void
+job_done(struct worker_job *wj)
+{
+	struct job	*job = (struct job *)wj;
+	struct pending	*p = job->pending;
+	struct server	*srv = job->srv;
+	struct conn	*c;
+	char		*line;
+	size_t		 len = 0;
+
+	if (p == NULL) {		/* timed out, or the client left */
+		job_free(job);
+		return;
+	}
+	if (job->rv == -1) {
+		pending_error(srv, p, job->res.error_code != NULL ?
+		    job->res.error_code : "internal", job->res.error_msg);
+	} else {
+		srv->stats.verdicts[job->res.verdict]++;
+		if (job->res.degraded)
+			srv->stats.degraded++;
+		stats_latency(&srv->stats, job->res.elapsed_us);
+		line = protocol_answer(&job->pr.req, &job->res,
+		    job->snap->version, &len);
+		pending_answer(p, line, len);
+	}
+	c = p->conn;
+	job_free(job);
+	conn_flush(c);
+}
+
+static void
+request_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending	*p = arg;
+	struct conn	*c = p->conn;
+
+	pending_error(c->srv, p, "timeout", "no verdict within "
+	    "server.request_timeout");
+	conn_flush(c);
+}
+
+/* Ops. */
+
+static int
+peer_is_admin(const struct server *srv, const struct peer *peer)
+{
+	const struct server_conf	*sv = &srv->snap->cfg->server;
+	size_t				 i;
+
+	if (peer->uid == 0 || peer->uid == geteuid())
+		return 1;
+	for (i = 0; i < sv->n_admin_uids; i++)
+		if (sv->admin_uids[i] == peer->uid)
+			return 1;
+	return 0;
+}
+
+static void
+conn_op(struct conn *c, struct pending *p, enum proto_op op)
+{
+	struct server	*srv = c->srv;
+	json_t		*o = NULL;
+	char		*line;
+	size_t		 len = 0;
+
+	switch (op) {
+	case OP_PING:
+		o = json_pack("{s:s, s:b}", "op", "ping", "ok", 1);
+		break;
+	case OP_VERSION:
+		o = json_pack("{s:s, s:s, s:i, s:s, s:I}", "op", "version",
+		    "version", MODGATE_VERSION, "protocol", PROTOCOL_VERSION,
+		    "policy_version", srv->snap->version, "generation",
+		    (json_int_t)srv->snap->generation);
+		break;
+	case OP_STATS:
+		o = stats_json(srv);
+		break;
+	case OP_RELOAD:
+		if (!peer_is_admin(srv, &c->peer)) {
+			pending_error(srv, p, "bad_request", "op reload needs "
+			    "an admin uid (server.admin_uids)");
+			return;
+		}
+		if (server_reload(srv) == -1) {
+			pending_error(srv, p, "internal", "reload failed (see "
+			    "the daemon's log); the previous configuration "
+			    "keeps serving");
+			return;
+		}
+		o = json_pack("{s:s, s:b, s:s, s:I}", "op", "reload", "ok", 1,
+		    "policy_version", srv->snap->version, "generation",
+		    (json_int_t)srv->snap->generation);
+		break;
+	case OP_CHECK:
+		break;
+	}
+	line = protocol_object(p->id, o, &len);
+	pending_answer(p, line, len);
+}
+
+/* Requests. */
+
+static void
+conn_request(struct conn *c, const char *line, size_t len)
+{
+	struct server		*srv = c->srv;
+	const struct server_conf *sv = &srv->snap->cfg->server;
+	struct proto_error	 err;
+	struct job		*job;
+	struct pending		*p;
+	struct timeval		 tv;
+
+	srv->stats.requests++;
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		conn_error(c, NULL, "internal", "out of memory");
+		return;
+	}
+	if (protocol_parse(line, len, &job->pr, &err) == -1) {
+		conn_error(c, err.id, err.code, err.message);
+		json_decref(err.id);
+		free(job);
+		return;
+	}
+	if ((p = pending_new(c, job->pr.req.id)) == NULL) {
+		protocol_request_clear(&job->pr);
+		free(job);
+		conn_error(c, NULL, "internal", "out of memory");
+		return;
+	}
+	if (job->pr.op != OP_CHECK) {
+		conn_op(c, p, job->pr.op);
+		protocol_request_clear(&job->pr);
+		free(job);
+		return;
+	}
+	job->pr.req.peer = c->peer;
+	job->wj.run = job_run;
+	job->wj.done = job_done;
+	job->srv = srv;
+	job->snap = snapshot_ref(srv->snap);
+	job->audit = srv->audit;
+	job->pending = p;
+	result_init(&job->res);
+	p->timer = evtimer_new(srv->base, request_timeout_cb, p);
+	tv.tv_sec = sv->request_timeout / 1000;
+	tv.tv_usec = (sv->request_timeout % 1000) * 1000;
+	if (p->timer == NULL || evtimer_add(p->timer, &tv) == -1) {
+		job_free(job);
+		pending_error(srv, p, "internal", "cannot arm the timer");
+		return;
+	}
+	if (worker_submit(srv->workers, &job->wj) == -1) {
+		job_free(job);
+		pending_error(srv, p, "overloaded", "too many requests "
+		    "waiting (server.queue_max)");
+		return;
+	}
+	p->job = job;
+}
+
+/* Connections. */
+
+static void
+conn_pause(struct conn *c, int pause)
+{
+	if (pause && !c->paused) {
+		bufferevent_disable(c->bev, EV_READ);
+		c->paused = 1;
+	} else if (!pause && c->paused) {
+		c->paused = 0;
+		if (!c->eof && !c->srv->draining)
+			bufferevent_enable(c->bev, EV_READ);
+	}
+}
+
+static int
+conn_congested(struct conn *c)
+{
+	return c->npending >= CONN_MAX_PENDING ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) >=
+	    CONN_MAX_OUTPUT;
+}
+
+/* Close C when it has nothing more to say.  1 when C was freed. */
+static int
+conn_maybe_close(struct conn *c)
+{
+	if (c->eof && c->npending == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_free(c);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Write the complete answers at the head of C's queue, then read on if the
+ * queue has room.  1 when C was freed.
+ */
+static int
+conn_flush(struct conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	struct pending	*p;
+
+	while ((p = TAILQ_FIRST(&c->pending)) != NULL && p->answer != NULL) {
+		if (evbuffer_add(out, p->answer, p->len) == -1)
+			log_warnx("conn %llu: answer lost: out of memory",
+			    (unsigned long long)c->id);
+		pending_free(c, p);
+	}
+	if (c->paused && !conn_congested(c)) {
+		conn_pause(c, 0);
+		conn_read(c);		/* lines that waited in the buffer */
+		if (c->eof)
+			return conn_maybe_close(c);
+		return 0;
+	}
+	return conn_maybe_close(c);
+}
+
+/*
+ * Frame and handle the complete lines in C's input, bounded by
+ * server.max_request_bytes.  An over-long line is answered too_large and
+ * the rest of it discarded up to its newline.
+ */
+static void
+conn_read(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr pos;
+	size_t		 max, avail, len, eol, used;
+	char		*line;
+
+	while (!conn_congested(c)) {
+		max = (size_t)c->srv->snap->cfg->server.max_request_bytes;
+		avail = evbuffer_get_length(in);
+		if (avail == 0)
+			break;
+		pos = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_LF);
+		if (c->discarding) {
+			if (pos.pos == -1) {
+				evbuffer_drain(in, avail);
+				break;
+			}
+			evbuffer_drain(in, (size_t)pos.pos + eol);
+			c->discarding = 0;
+			continue;
+		}
+		if (pos.pos == -1) {
+			if (avail > max + 1) {	/* room for a "\r" */
+				conn_error(c, NULL, "too_large", "request "
+				    "line longer than server.max_request_bytes");
+				c->discarding = 1;
+				evbuffer_drain(in, avail);
+				continue;
+			}
+			if (!c->eof)
+				break;
+			/* The last line of the stream lacks its newline. */
+			len = avail;
+			eol = 0;
+		} else {
+			len = (size_t)pos.pos;
+		}
+		if (len > max + 1) {
+			conn_error(c, NULL, "too_large", "request line longer "
+			    "than server.max_request_bytes");
+			evbuffer_drain(in, len + eol);
+			continue;
+		}
+		line = (char *)evbuffer_pullup(in, (ssize_t)len);
+		if (line == NULL && len > 0) {
+			conn_error(c, NULL, "internal", "out of memory");
+			evbuffer_drain(in, len + eol);
+			continue;
+		}
+		/* A "\r" before the newline does not count. */
+		if (len == max + 1 && line[max] != '\r') {
+			conn_error(c, NULL, "too_large", "request line longer "
+			    "than server.max_request_bytes");
+			evbuffer_drain(in, len + eol);
+			continue;
+		}
+		used = len + eol;
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		if (len > 0)
+			conn_request(c, line, len);
+		evbuffer_drain(in, used);
+	}
+	if (conn_congested(c))
+		conn_pause(c, 1);
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	conn_read(c);
+	conn_flush(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	/* The output drained: read on, or close a finished connection. */
+	conn_flush(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		/* Half close: answer what was sent, then close. */
+		c->eof = 1;
+		conn_read(c);
+		conn_flush(c);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    c->npending > 0) {
+		bufferevent_enable(bev, EV_READ);	/* waiting, not idle */
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		log_debug("conn %llu: %s timeout", (unsigned long long)c->id,
+		    (what & BEV_EVENT_READING) ? "idle" : "write");
+	else if (what & BEV_EVENT_ERROR)
+		log_debug("conn %llu: %s", (unsigned long long)c->id,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	conn_free(c);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct server	*srv = c->srv;
+	struct pending	*p;
+
+	while ((p = TAILQ_FIRST(&c->pending)) != NULL)
+		pending_free(c, p);
+	bufferevent_free(c->bev);
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	log_debug("conn %llu: closed", (unsigned long long)c->id);
+	free(c);
+	if (srv->draining && srv->nconns == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static int
+peer_allowed(const struct server_conf *sv, const struct peer *peer)
+{
+	size_t	 i;
+
+	if (sv->n_allowed_uids == 0 && sv->n_allowed_gids == 0)
+		return 1;
+	if (peer->uid == 0 || peer->uid == geteuid())
+		return 1;
+	for (i = 0; i < sv->n_allowed_uids; i++)
+		if (sv->allowed_uids[i] == peer->uid)
+			return 1;
+	for (i = 0; i < sv->n_allowed_gids; i++)
+		if (sv->allowed_gids[i] == peer->gid)
+			return 1;
+	return 0;
+}
+
+/* Tell a refused client why, without waiting for it, and close. */
+static void
+refuse(int fd, const char *code, const char *msg)
+{
+	char	*line;
+	size_t	 len = 0;
+
+	if ((line = protocol_error(NULL, code, msg, &len)) != NULL) {
+		(void)send(fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		free(line);
+	}
+	close(fd);
+}
+
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server			*srv = arg;
+	const struct server_conf	*sv = &srv->snap->cfg->server;
+	struct ucred			 cred;
+	socklen_t			 clen = sizeof(cred);
+	struct conn			*c, *o;
+	struct timeval			 idle;
+	int				 fd, peruid;
+
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept");
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
+		    &clen) == -1) {
+			log_warn("SO_PEERCRED");
+			close(fd);
+			continue;
+		}
+		if (!peer_allowed(sv, &(struct peer){ cred.pid, cred.uid,
+		    cred.gid })) {
+			log_warnx("refused pid %d uid %u gid %u: not in "
+			    "allowed_uids or allowed_gids", (int)cred.pid,
+			    (unsigned int)cred.uid, (unsigned int)cred.gid);
+			srv->stats.connections_refused++;
+			refuse(fd, "bad_request", "peer not allowed");
+			continue;
+		}
+		peruid = 0;
+		TAILQ_FOREACH(o, &srv->conns, entry)
+			if (o->peer.uid == cred.uid)
+				peruid++;
+		if (srv->nconns >= sv->max_connections ||
+		    peruid >= sv->max_connections_per_uid) {
+			log_warnx("refused pid %d uid %u: %s", (int)cred.pid,
+			    (unsigned int)cred.uid,
+			    srv->nconns >= sv->max_connections ?
+			    "max_connections" : "max_connections_per_uid");
+			srv->stats.connections_refused++;
+			refuse(fd, "overloaded", "too many connections");
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			log_warn("accept");
+			close(fd);
+			continue;
+		}
+		c->srv = srv;
+		c->id = ++srv->next_conn_id;
+		c->peer.pid = cred.pid;
+		c->peer.uid = cred.uid;
+		c->peer.gid = cred.gid;
+		TAILQ_INIT(&c->pending);
+		c->bev = bufferevent_socket_new(srv->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL) {
+			log_warnx("accept: bufferevent_socket_new failed");
+			close(fd);
+			free(c);
+			continue;
+		}
+		bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb,
+		    conn_event_cb, c);
+		idle.tv_sec = sv->idle_timeout;
+		idle.tv_usec = 0;
+		bufferevent_set_timeouts(c->bev, &idle, &idle);
+		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+		srv->nconns++;
+		srv->stats.connections_total++;
+		log_debug("conn %llu: pid %d uid %u gid %u",
+		    (unsigned long long)c->id, (int)cred.pid,
+		    (unsigned int)cred.uid, (unsigned int)cred.gid);
+	}
+}
+
+/* Signals. */
+
+static void
+server_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	log_warnx("stop: %d connection%s still open after the grace "
+	    "period; closing", srv->nconns, srv->nconns == 1 ? "" : "s");
+	event_base_loopexit(srv->base, NULL);
+}
+
+/* Stop accepting, answer what was sent, then leave the loop. */
+static void
+server_stop(struct server *srv)
+{
+	struct conn	*c, *next;
+	struct timeval	 tv;
+	int		 ms;
+
+	if (srv->draining) {
+		log_warnx("second stop signal: exiting now");
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	srv->draining = 1;
+	log_info("stopping: %d connection%s to finish", srv->nconns,
+	    srv->nconns == 1 ? "" : "s");
+	if (srv->ev_listen != NULL)
+		event_del(srv->ev_listen);
+	if (srv->listen_fd != -1) {
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+		unlink(srv->socket_path);
+	}
+	ms = srv->snap->cfg->server.request_timeout + DRAIN_GRACE_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	srv->ev_deadline = evtimer_new(srv->base, server_deadline_cb, srv);
+	if (srv->ev_deadline != NULL)
+		evtimer_add(srv->ev_deadline, &tv);
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_read(c);		/* requests already received */
+		bufferevent_disable(c->bev, EV_READ);
+		c->eof = 1;
+		conn_flush(c);
+	}
+	if (srv->nconns == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+static void
+server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server	*srv = arg;
+
+	switch (sig) {
+	case SIGHUP:
+		server_reload(srv);
+		break;
+	case SIGUSR1:
+		if (srv->reopen_fn != NULL)
+			srv->reopen_fn(srv->reopen_arg);
+		else
+			log_info("SIGUSR1: no audit log to reopen");
+		break;
+	case SIGTERM:
+	case SIGINT:
+		server_stop(srv);
+		break;
+	}
+}
+
+/* Setup. */
+
+struct server *
+server_new(const char *config_file, const char *socket, struct snapshot *snap)
+{
+	struct server	*srv;
+
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		log_warn("server");
+		return NULL;
+	}
+	srv->listen_fd = -1;
+	TAILQ_INIT(&srv->conns);
+	srv->snap = snap;
+	if ((srv->config_file = strdup(config_file)) == NULL ||
+	    (socket != NULL &&
+	    (srv->socket_override = strdup(socket)) == NULL)) {
+		log_warn("server");
+		server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+void
+server_set_audit(struct server *srv, struct audit *audit)
+{
+	srv->audit = audit;
+}
+
+void
+server_set_reopen_hook(struct server *srv, void (*fn)(void *), void *arg)
+{
+	srv->reopen_fn = fn;
+	srv->reopen_arg = arg;
+}
+
+/* 1 when something accepts connections on PATH. */
+static int
+socket_alive(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd, alive;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
+	alive = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
+	    errno == EAGAIN;
+	close(fd);
+	return alive;
+}
+
+int
+server_listen(struct server *srv)
+{
+	const struct server_conf	*sv = &srv->snap->cfg->server;
+	struct sockaddr_un		 sun;
+	struct stat			 st;
+	struct group			*gr;
+	mode_t				 old;
+	int				 fd = -1;
+
+	if (strlen(sv->socket) >= sizeof(sun.sun_path)) {
+		log_warnx("%s: socket path too long", sv->socket);
+		return -1;
+	}
+	if ((srv->socket_path = strdup(sv->socket)) == NULL) {
+		log_warn("server");
+		return -1;
+	}
+	if (lstat(sv->socket, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx("%s: exists and is not a socket", sv->socket);
+			return -1;
+		}
+		if (socket_alive(sv->socket)) {
+			log_warnx("%s: another server is listening",
+			    sv->socket);
+			return -1;
+		}
+		if (unlink(sv->socket) == -1) {
+			log_warn("%s: cannot remove the stale socket",
+			    sv->socket);
+			return -1;
+		}
+		log_info("%s: removed a stale socket", sv->socket);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		log_warn("socket");
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, sv->socket, strlen(sv->socket) + 1);
+	old = umask(0777 & ~(mode_t)sv->socket_mode);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		log_warn("bind %s", sv->socket);
+		goto fail;
+	}
+	umask(old);
+	if (chmod(sv->socket, (mode_t)sv->socket_mode) == -1) {
+		log_warn("chmod %s", sv->socket);
+		goto fail;
+	}
+	if (sv->socket_group[0] != '\0') {
+		if ((gr = getgrnam(sv->socket_group)) == NULL) {
+			log_warnx("server.socket_group: no group \"%s\"",
+			    sv->socket_group);
+			goto fail;
+		}
+		if (chown(sv->socket, (uid_t)-1, gr->gr_gid) == -1) {
+			log_warn("chown %s", sv->socket);
+			goto fail;
+		}
+	}
+	if (listen(fd, 128) == -1) {
+		log_warn("listen %s", sv->socket);
+		goto fail;
+	}
+	srv->listen_fd = fd;
+	return 0;
+fail:
+	close(fd);
+	unlink(sv->socket);
+	return -1;
+}
+
+int
+server_run(struct server *srv)
+{
+	const struct server_conf	*sv = &srv->snap->cfg->server;
+
+	signal(SIGPIPE, SIG_IGN);
+	srv->stats.started = time(NULL);
+	if ((srv->base = event_base_new()) == NULL) {
+		log_warnx("event_base_new failed");
+		return -1;
+	}
+	srv->workers = worker_pool_new(srv->base, sv->workers, sv->queue_max);
+	if (srv->workers == NULL)
+		return -1;
+	srv->ev_listen = event_new(srv->base, srv->listen_fd,
+	    EV_READ | EV_PERSIST, server_accept_cb, srv);
+	srv->ev_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
+	srv->ev_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
+	srv->ev_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
+	srv->ev_usr1 = evsignal_new(srv->base, SIGUSR1, server_signal_cb, srv);
+	if (srv->ev_listen == NULL || srv->ev_hup == NULL ||
+	    srv->ev_term == NULL || srv->ev_int == NULL ||
+	    srv->ev_usr1 == NULL || event_add(srv->ev_listen, NULL) == -1 ||
+	    evsignal_add(srv->ev_hup, NULL) == -1 ||
+	    evsignal_add(srv->ev_term, NULL) == -1 ||
+	    evsignal_add(srv->ev_int, NULL) == -1 ||
+	    evsignal_add(srv->ev_usr1, NULL) == -1) {
+		log_warnx("cannot set up the event loop");
+		return -1;
+	}
+	log_info("listening on %s, %d workers, %s", srv->socket_path,
+	    worker_threads(srv->workers), srv->snap->version);
+	if (event_base_dispatch(srv->base) == -1) {
+		log_warnx("event loop failed");
+		return -1;
+	}
+	log_info("stopped");
+	return 0;
+}
+
+void
+server_free(struct server *srv)
+{
+	struct conn	*c;
+
+	if (srv == NULL)
+		return;
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL) {
+		srv->draining = 0;	/* no loopexit from conn_free */
+		conn_free(c);
+	}
+	/* Finish the jobs in flight; their done callbacks free them. */
+	worker_pool_free(srv->workers);
+	if (srv->ev_listen != NULL)
+		event_free(srv->ev_listen);
+	if (srv->ev_hup != NULL)
+		event_free(srv->ev_hup);
+	if (srv->ev_term != NULL)
+		event_free(srv->ev_term);
+	if (srv->ev_int != NULL)
+		event_free(srv->ev_int);
+	if (srv->ev_usr1 != NULL)
+		event_free(srv->ev_usr1);
+	if (srv->ev_deadline != NULL)
+		event_free(srv->ev_deadline);
+	if (srv->listen_fd != -1) {
+		close(srv->listen_fd);
+		unlink(srv->socket_path);
+	}
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	snapshot_unref(srv->snap);
+	free(srv->socket_path);
+	free(srv->socket_override);
+	free(srv->config_file);
+	free(srv);
+}
