@@ -23,7 +23,7 @@
 
 #define LOOKAHEAD_LINES	100000	/* lines searched for a missing seq */
 
-enum diag { DIAG_NONE, DIAG_JUMP, DIAG_LINK, DIAG_DONE };
+enum diag { DIAG_NONE, DIAG_JUMP, DIAG_LINK, DIAG_FORK, DIAG_DONE };
 
 struct loc {
 	char		 file[256];
@@ -41,6 +41,7 @@ struct audit_verify {
 	uint64_t	 last_seq;
 	char		 last_hash[AUDIT_HASH_SIZE];
 	struct loc	 last_loc;
+	char		 last_prev[AUDIT_HASH_SIZE];	/* prev of the last record */
 
 	int		 torn_pending;	/* an unterminated line was read */
 	struct loc	 torn_loc;
@@ -56,6 +57,7 @@ struct audit_verify {
 	uint64_t	 bad_seq;	/* DIAG_LINK: seq of the unlinked record */
 	char		 before_hash[AUDIT_HASH_SIZE];
 	struct loc	 before_loc;	/* the record before the break */
+	char		 fork_hash[AUDIT_HASH_SIZE];	/* DIAG_FORK: 2nd record */
 	size_t		 looked;
 
 	struct audit_verify_result r;
@@ -209,6 +211,23 @@ settle(struct audit_verify *v, uint64_t seq, const char *prev)
 	struct loc	 l;
 
 	here(v, &l);
+	if (v->diag == DIAG_FORK) {
+		/* two records with one seq and one predecessor: the one the
+		 * chain goes on from is the original */
+		v->diag = DIAG_NONE;
+		if (prev != NULL && strcmp(prev, v->fork_hash) == 0)
+			fail(v, &v->before_loc, "inserted", "record seq %" PRIu64
+			    " was inserted: a second record with this seq "
+			    "follows (%s:%zu) and the chain goes on from that "
+			    "one", v->bad_seq, v->last_loc.file,
+			    v->last_loc.line);
+		else
+			fail(v, &v->last_loc, "inserted", "record seq %" PRIu64
+			    " was inserted: it repeats the seq of the record "
+			    "before it (%s:%zu)", v->bad_seq,
+			    v->before_loc.file, v->before_loc.line);
+		return;
+	}
 	if (v->diag == DIAG_LINK) {
 		/* the successor links past the odd record: it was inserted */
 		if (prev != NULL && (seq == v->bad_seq ||
@@ -259,6 +278,24 @@ record(struct audit_verify *v, json_t *o, const char *line, size_t len,
 	const char	*ev = str(o, "event");
 
 	here(v, &l);
+	if (v->bad_pending) {
+		const char *th = str(o, "torn_sha256");
+		json_t *tb = json_object_get(o, "torn_bytes");
+
+		if (ev == NULL || strcmp(ev, "torn_tail") != 0 || th == NULL ||
+		    strcmp(th, v->bad_hash + 7) != 0 || !json_is_integer(tb) ||
+		    (uint64_t)json_integer_value(tb) != v->bad_len) {
+			fail(v, &v->bad_loc, "malformed", "%s (and no "
+			    "torn_tail record seals it)", v->bad_why);
+			return;
+		}
+		v->bad_pending = 0;
+		v->r.torn_sealed++;
+	} else if (ev != NULL && strcmp(ev, "torn_tail") == 0) {
+		fail(v, &l, "edited", "torn_tail record without a torn line "
+		    "before it");
+		return;
+	}
 	if (!v->started) {
 		v->started = 1;
 		v->r.first_seq = seq;
@@ -284,6 +321,14 @@ record(struct audit_verify *v, json_t *o, const char *line, size_t len,
 		v->looked = 0;
 		return;
 	}
+	if (seq == v->last_seq && strcmp(prev, v->last_prev) == 0) {
+		v->diag = DIAG_FORK;
+		v->bad_seq = seq;
+		v->before_loc = v->last_loc;
+		v->last_loc = l;
+		audit_hash(line, len, v->fork_hash);
+		return;
+	}
 	if (seq <= v->last_seq) {
 		fail(v, &l, "inserted", "seq %" PRIu64 " after seq %" PRIu64
 		    ": this seq was already used (inserted or copied record)",
@@ -301,26 +346,9 @@ record(struct audit_verify *v, json_t *o, const char *line, size_t len,
 	if (ev != NULL && strcmp(ev, "checkpoint") == 0 &&
 	    check_checkpoint(v, o, &l) == -1)
 		return;
-	if (v->bad_pending) {
-		const char *th = str(o, "torn_sha256");
-		json_t *tb = json_object_get(o, "torn_bytes");
-
-		if (ev == NULL || strcmp(ev, "torn_tail") != 0 || th == NULL ||
-		    strcmp(th, v->bad_hash + 7) != 0 || !json_is_integer(tb) ||
-		    (uint64_t)json_integer_value(tb) != v->bad_len) {
-			fail(v, &v->bad_loc, "malformed", "%s (and no "
-			    "torn_tail record seals it)", v->bad_why);
-			return;
-		}
-		v->bad_pending = 0;
-		v->r.torn_sealed++;
-	} else if (ev != NULL && strcmp(ev, "torn_tail") == 0) {
-		fail(v, &l, "edited", "torn_tail record without a torn line "
-		    "before it");
-		return;
-	}
 	v->last_seq = seq;
 	audit_hash(line, len, v->last_hash);
+	snprintf(v->last_prev, sizeof(v->last_prev), "%s", prev);
 	v->last_loc = l;
 	v->r.last_seq = seq;
 }
@@ -344,7 +372,7 @@ audit_verify_line(struct audit_verify *v, const char *line, size_t len,
 		return 1;
 	}
 	o = parse(line, len, &seq, &prev, &why);
-	if (v->diag == DIAG_LINK) {
+	if (v->diag == DIAG_LINK || v->diag == DIAG_FORK) {
 		settle(v, seq, o != NULL ? prev : NULL);
 		json_decref(o);
 		return 1;
@@ -386,7 +414,7 @@ audit_verify_line(struct audit_verify *v, const char *line, size_t len,
 int
 audit_verify_finish(struct audit_verify *v, struct audit_verify_result *r)
 {
-	if (v->diag == DIAG_LINK)
+	if (v->diag == DIAG_LINK || v->diag == DIAG_FORK)
 		settle(v, 0, NULL);
 	else if (v->diag == DIAG_JUMP)
 		jump_dropped(v);

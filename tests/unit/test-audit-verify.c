@@ -1,0 +1,441 @@
+/* test-audit-verify: the verifier against every kind of tampering with a
+ * log written by the real writer. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "audit.h"
+#include "audit-key.h"
+#include "audit-record.h"
+#include "audit-verify.h"
+
+#define NREC	40
+
+static char		 dir[256], path[300], skpath[300];
+static struct audit_key	 key;
+static char		*lines[NREC * 2];	/* the original log, no newlines */
+static int		 nlines;
+
+/* A log of NREC requests with a checkpoint every 5 records. */
+static int
+setup_log(void **state)
+{
+	struct audit_conf	 c;
+	struct audit		*a;
+	struct request		 req;
+	struct result		 res;
+	struct policy_conf	 pol = { .name = "default" };
+	FILE			*f;
+	char			*line = NULL;
+	size_t			 cap = 0;
+	ssize_t			 n;
+	int			 i;
+
+	snprintf(dir, sizeof(dir), "/tmp/test-audit-verify.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/audit.log", dir);
+	snprintf(skpath, sizeof(skpath), "%s/key", dir);
+	if (audit_key_generate(skpath, NULL, 0, &key) == -1)
+		return -1;
+	memset(&c, 0, sizeof(c));
+	c.enabled = 1;
+	c.path = path;
+	c.text = AUDIT_TEXT_FULL;
+	c.fsync = AUDIT_FSYNC_NEVER;
+	c.key = skpath;
+	c.checkpoint_every = 5;
+	if ((a = audit_open(&c)) == NULL)
+		return -1;
+	for (i = 0; i < NREC; i++) {
+		memset(&req, 0, sizeof(req));
+		memset(&res, 0, sizeof(res));
+		req.text = i % 2 ? "hello there" : "something else";
+		req.len = strlen(req.text);
+		req.peer.uid = 1000 + i % 3;
+		res.policy = &pol;
+		res.verdict = i % 3 == 0 ? VERDICT_BLOCK : VERDICT_ALLOW;
+		if (audit_append(a, &req, &res, "sha256:x") == -1)
+			return -1;
+	}
+	audit_close(a);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while ((n = getline(&line, &cap, f)) != -1 && nlines < NREC * 2) {
+		line[n - 1] = '\0';
+		lines[nlines++] = strdup(line);
+	}
+	fclose(f);
+	free(line);
+	return 0;
+}
+
+static int
+teardown_log(void **state)
+{
+	char	 cmd[300];
+	int	 i;
+
+	for (i = 0; i < nlines; i++)
+		free(lines[i]);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Verify V[0..N) (the last one unterminated when TORN). */
+static int
+run(char **v, int n, const unsigned char *pk, int torn,
+    struct audit_verify_result *r)
+{
+	struct audit_verify	*av;
+	int			 i, rc;
+
+	assert_non_null(av = audit_verify_new(pk, 0));
+	audit_verify_file(av, "log");
+	for (i = 0; i < n; i++)
+		if (audit_verify_line(av, v[i], strlen(v[i]),
+		    !(torn && i == n - 1)))
+			break;
+	rc = audit_verify_finish(av, r);
+	audit_verify_free(av);
+	return rc;
+}
+
+/* A copy of the log, as pointers into lines[] (not owned). */
+static char **
+copy(int *n)
+{
+	char	**v = calloc(nlines + 2, sizeof(*v));
+
+	assert_non_null(v);
+	memcpy(v, lines, nlines * sizeof(*v));
+	*n = nlines;
+	return v;
+}
+
+static int
+seq_of(const char *line)
+{
+	json_t	*o = json_loads(line, 0, NULL);
+	int	 s;
+
+	assert_non_null(o);
+	s = (int)json_integer_value(json_object_get(o, "seq"));
+	json_decref(o);
+	return s;
+}
+
+/* Index of the first request record at or after I (not an event). */
+static int
+request_at(int i)
+{
+	for (; i < nlines; i++)
+		if (strstr(lines[i], "\"event\":") == NULL)
+			return i;
+	fail();
+	return -1;
+}
+
+static void
+expect(int rc, struct audit_verify_result *r, const char *kind, int line)
+{
+	if (rc != -1 || strcmp(r->kind, kind) != 0 || (int)r->line != line)
+		print_message("got %s at %zu: %s\n", r->ok ? "ok" : r->kind,
+		    r->line, r->message);
+	assert_int_equal(rc, -1);
+	assert_false(r->ok);
+	assert_string_equal(r->kind, kind);
+	assert_int_equal(r->line, line);
+	assert_string_equal(r->file, "log");
+	assert_true(strlen(r->message) > 10);
+}
+
+static void
+test_intact(void **state)
+{
+	struct audit_verify_result	 r;
+	char				**v;
+	int				 n;
+
+	v = copy(&n);
+	assert_int_equal(run(v, n, key.pk, 0, &r), 0);
+	assert_true(r.ok);
+	assert_int_equal(r.first_seq, 1);
+	assert_int_equal(r.last_seq, n);
+	assert_true(r.checkpoints >= NREC / 5);
+	/* without a pinned key too */
+	assert_int_equal(run(v, n, NULL, 0, &r), 0);
+	free(v);
+}
+
+static void
+test_edited(void **state)
+{
+	struct audit_verify_result	 r;
+	char				**v, *e, *p;
+	int				 n, i;
+
+	v = copy(&n);
+	i = request_at(10);
+	e = strdup(lines[i]);
+	assert_non_null(p = strstr(e, "\"verdict\":\""));
+	p[11] = p[11] == 'a' ? 'b' : 'a';	/* allow <-> block-ish */
+	v[i] = e;
+	expect(run(v, n, key.pk, 0, &r), &r, "edited", i + 1);
+	expect(run(v, n, NULL, 0, &r), &r, "edited", i + 1);
+	/* one changed byte in the text */
+	free(e);
+	e = strdup(lines[i]);
+	assert_non_null(p = strstr(e, "\"text\":\""));
+	p[8] ^= 1;
+	v[i] = e;
+	expect(run(v, n, NULL, 0, &r), &r, "edited", i + 1);
+	free(e);
+	free(v);
+}
+
+static void
+test_dropped(void **state)
+{
+	struct audit_verify_result	 r;
+	char				**v;
+	int				 n, i;
+
+	v = copy(&n);
+	i = request_at(12);
+	memmove(&v[i], &v[i + 1], (n - i - 1) * sizeof(*v));
+	expect(run(v, n - 1, key.pk, 0, &r), &r, "dropped", i + 1);
+	assert_non_null(strstr(r.message, "missing"));
+	/* two in a row */
+	memmove(&v[i], &v[i + 1], (n - i - 2) * sizeof(*v));
+	expect(run(v, n - 2, NULL, 0, &r), &r, "dropped", i + 1);
+	free(v);
+	/* the first records */
+	v = copy(&n);
+	expect(run(v + 1, n - 1, NULL, 0, &r), &r, "dropped", 1);
+	free(v);
+}
+
+static void
+test_reordered(void **state)
+{
+	struct audit_verify_result	 r;
+	char				**v, *t;
+	int				 n, i;
+
+	v = copy(&n);
+	i = request_at(15);
+	t = v[i];
+	v[i] = v[i + 1];
+	v[i + 1] = t;
+	expect(run(v, n, key.pk, 0, &r), &r, "reordered", i + 1);
+	/* a record moved further down */
+	free(v);
+	v = copy(&n);
+	t = v[i];
+	memmove(&v[i], &v[i + 1], 5 * sizeof(*v));
+	v[i + 5] = t;
+	expect(run(v, n, NULL, 0, &r), &r, "reordered", i + 1);
+	free(v);
+}
+
+static void
+test_inserted(void **state)
+{
+	struct audit_verify_result	 r;
+	char				**v, *fake, *p, h[AUDIT_HASH_SIZE];
+	int				 n, i, s;
+
+	/* a copy of an earlier record */
+	v = copy(&n);
+	i = request_at(20);
+	memmove(&v[i + 1], &v[i], (n - i) * sizeof(*v));
+	v[i] = lines[3];
+	expect(run(v, n + 1, key.pk, 0, &r), &r, "inserted", i + 1);
+	free(v);
+
+	/* a forged record that links to its predecessor with the next seq */
+	v = copy(&n);
+	s = seq_of(v[i]);
+	audit_hash(v[i - 1], strlen(v[i - 1]), h);
+	assert_true(asprintf(&fake, "{\"seq\":%d,\"ts\":\"2026-01-01T00:00:00."
+	    "000000Z\",\"id\":\"forged\",\"verdict\":\"allow\",\"prev\":\"%s\"}",
+	    s, h) > 0);
+	memmove(&v[i + 1], &v[i], (n - i) * sizeof(*v));
+	v[i] = fake;
+	expect(run(v, n + 1, key.pk, 0, &r), &r, "inserted", i + 1);
+	/* a forged record with a wrong prev */
+	p = strstr(fake, "sha256:");
+	p[8] = p[8] == '0' ? '1' : '0';
+	expect(run(v, n + 1, NULL, 0, &r), &r, "inserted", i + 1);
+	free(fake);
+	free(v);
+}
+
+/*
+ * Rewrite the whole chain after changing record I: renumber, re-hash every
+ * prev.  What an attacker without the key can do.  DROP_CP also removes
+ * the checkpoints.
+ */
+static char **
+rechain(int i, int drop_cp, int *np)
+{
+	char	**v = calloc(nlines + 1, sizeof(*v)), h[AUDIT_HASH_SIZE];
+	int	 k, n = 0;
+	json_t	*o, *ev;
+
+	assert_non_null(v);
+	memcpy(h, AUDIT_HASH_ZERO, sizeof(AUDIT_HASH_ZERO));
+	for (k = 0; k < nlines; k++) {
+		assert_non_null(o = json_loads(lines[k], JSON_PRESERVE_ORDER,
+		    NULL));
+		ev = json_object_get(o, "event");
+		if (drop_cp && json_is_string(ev) &&
+		    strcmp(json_string_value(ev), "checkpoint") == 0) {
+			json_decref(o);
+			continue;
+		}
+		if (k == i)
+			json_object_set_new(o, "id", json_string("tampered"));
+		json_object_set_new(o, "seq", json_integer(n + 1));
+		json_object_set_new(o, "prev", json_string(h));
+		if (json_is_string(ev) && strcmp(json_string_value(ev),
+		    "checkpoint") == 0)
+			json_object_set_new(o, "head_seq", json_integer(n));
+		v[n] = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		audit_hash(v[n], strlen(v[n]), h);
+		n++;
+		json_decref(o);
+	}
+	*np = n;
+	return v;
+}
+
+static void
+freev(char **v, int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+test_rechained_without_key(void **state)
+{
+	struct audit_verify_result	 r;
+	char				**v;
+	int				 n, i, cp;
+
+	i = request_at(6);
+	v = rechain(i, 0, &n);
+	/* the chain itself is consistent now ... */
+	/* ... but the first checkpoint after the change no longer verifies */
+	assert_int_equal(run(v, n, key.pk, 0, &r), -1);
+	assert_string_equal(r.kind, "signature");
+	for (cp = i; cp < n; cp++)
+		if (strstr(v[cp], "\"event\":\"checkpoint\"") != NULL)
+			break;
+	assert_int_equal(r.line, cp + 1);
+	/* also without a pinned key: the signature is over the old head */
+	assert_int_equal(run(v, n, NULL, 0, &r), -1);
+	assert_string_equal(r.kind, "signature");
+	freev(v, n);
+
+	/* the attacker also removes every checkpoint: -k notices */
+	v = rechain(i, 1, &n);
+	assert_int_equal(run(v, n, key.pk, 0, &r), -1);
+	assert_string_equal(r.kind, "unsigned");
+	/* (without a key nothing can tell: that is what -k is for) */
+	if (run(v, n, NULL, 0, &r) != 0)
+		print_message("%s at %zu: %s\n", r.kind, r.line, r.message);
+	assert_true(r.ok);
+	freev(v, n);
+}
+
+static void
+test_checkpoint_tampered(void **state)
+{
+	struct audit_verify_result	 r;
+	struct audit_key		 other;
+	char				**v, *e, *p, sk2[320];
+	int				 n, i;
+
+	v = copy(&n);
+	for (i = 0; i < n; i++)
+		if (strstr(v[i], "\"event\":\"checkpoint\"") != NULL)
+			break;
+	assert_true(i < n);
+	e = strdup(v[i]);
+	p = strstr(e, "\"sig\":\"") + 7;
+	*p = *p == 'A' ? 'B' : 'A';
+	v[i] = e;
+	/* the next record's prev catches the edit too, but the signature
+	 * check on the line itself comes first */
+	expect(run(v, n, key.pk, 0, &r), &r, "signature", i + 1);
+	free(e);
+	/* re-signed with another key */
+	snprintf(sk2, sizeof(sk2), "%s/other", dir);
+	assert_int_equal(audit_key_generate(sk2, NULL, 0, &other), 0);
+	v[i] = lines[i];
+	assert_int_equal(run(v, n, other.pk, 0, &r), -1);
+	assert_string_equal(r.kind, "signature");
+	unlink(sk2);
+	free(v);
+}
+
+static void
+test_torn_and_malformed(void **state)
+{
+	struct audit_verify_result	 r;
+	char				**v, *t;
+	int				 n;
+
+	v = copy(&n);
+	/* a torn last line */
+	t = strndup(lines[5], 30);
+	v[n] = t;
+	expect(run(v, n + 1, key.pk, 1, &r), &r, "torn", n + 1);
+	/* a torn line in the middle, never sealed */
+	v[n] = lines[n - 1];
+	v[n - 1] = t;
+	expect(run(v, n + 1, key.pk, 0, &r), &r, "malformed", n);
+	free(t);
+	free(v);
+	/* garbage in the middle */
+	v = copy(&n);
+	v[8] = "not json at all";
+	expect(run(v, n, NULL, 0, &r), &r, "malformed", 9);
+	v[8] = "{\"seq\":\"nine\",\"prev\":\"x\"}";
+	expect(run(v, n, NULL, 0, &r), &r, "malformed", 9);
+	free(v);
+	/* an empty log is intact; with a pinned key it is not signed */
+	assert_int_equal(run(NULL, 0, NULL, 0, &r), 0);
+	assert_int_equal(run(NULL, 0, key.pk, 0, &r), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_intact),
+		cmocka_unit_test(test_edited),
+		cmocka_unit_test(test_dropped),
+		cmocka_unit_test(test_reordered),
+		cmocka_unit_test(test_inserted),
+		cmocka_unit_test(test_rechained_without_key),
+		cmocka_unit_test(test_checkpoint_tampered),
+		cmocka_unit_test(test_torn_and_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, setup_log, teardown_log);
+}
