@@ -1,4 +1,6 @@
 /* log: see include/log.h. */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +11,28 @@
 
 static int		 log_foreground = 1;
 static int		 log_verbose;
+static int		 log_journal;	/* stderr is a journald stream */
 static const char	*log_prog = "modgate";
 static _Thread_local char log_request[80];
+
+/*
+ * Under systemd, stderr may be a stream to journald (JOURNAL_STREAM names
+ * its device and inode): lines then carry a "<N>" syslog priority prefix,
+ * which journald strips and records as the line's priority.
+ */
+static int
+log_stderr_is_journal(void)
+{
+	const char		*e = getenv("JOURNAL_STREAM");
+	struct stat		 st;
+	unsigned long long	 dev, ino;
+
+	if (e == NULL || sscanf(e, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(fileno(stderr), &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 log_init(const char *progname, int foreground, int verbose)
@@ -20,6 +42,7 @@ log_init(const char *progname, int foreground, int verbose)
 	log_verbose = verbose;
 	if (!foreground)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_journal = foreground && log_stderr_is_journal();
 }
 
 void
@@ -37,7 +60,14 @@ vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 	char	 msg[2048];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (log_foreground) {
+	if (log_foreground && log_journal) {
+		if (suffix != NULL)
+			fprintf(stderr, "<%d>%s%s: %s\n", pri, log_request, msg,
+			    suffix);
+		else
+			fprintf(stderr, "<%d>%s%s\n", pri, log_request, msg);
+		fflush(stderr);
+	} else if (log_foreground) {
 		if (suffix != NULL)
 			fprintf(stderr, "%s: %s%s: %s\n", log_prog, log_request,
 			    msg, suffix);
