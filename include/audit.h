@@ -12,8 +12,13 @@
 
 struct audit;
 
-/* Open (or resume) the log of CONF.  NULL after logging why. */
+/*
+ * Open the log of CONF, resuming the chain of an existing file (a torn last
+ * line is sealed), and write a "start" record.  Starts no thread, so it
+ * may run before daemon(3).  NULL after logging why.
+ */
 struct audit	*audit_open(const struct audit_conf *conf);
+/* Write a "stop" record and a final checkpoint, fsync, free.  NULL: no-op. */
 void		 audit_close(struct audit *);
 
 /*

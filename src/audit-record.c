@@ -353,7 +353,8 @@ audit_record_body(const struct request *req, const struct result *res,
 		if (put(b, "verdict", json_string(verdict_str(res->verdict)))
 		    == -1)
 			goto fail;
-		if (res->policy != NULL && res->policy->monitor &&
+		if (((res->policy != NULL && res->policy->monitor) ||
+		    res->would_verdict != (int)res->verdict) &&
 		    put(b, "would_verdict",
 		    json_string(verdict_str(res->would_verdict))) == -1)
 			goto fail;

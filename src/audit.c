@@ -67,6 +67,8 @@ struct audit {
 	pthread_cond_t	 cv;
 };
 
+static void	*syncer_main(void *);
+
 static const char *
 on_failure_name(enum audit_on_failure f)
 {
@@ -402,6 +404,13 @@ audit_append(struct audit *a, const struct request *req, struct result *res,
 	json_decref(body);
 
 	pthread_mutex_lock(&a->mu);
+	/* started here, not in audit_open, so that it survives daemon(3) */
+	if (a->conf.fsync == AUDIT_FSYNC_INTERVAL && !a->syncer_running) {
+		if (pthread_create(&a->syncer, NULL, syncer_main, a) == 0)
+			a->syncer_running = 1;
+		else
+			log_warnx("audit: cannot start the fsync thread");
+	}
 	if (s == NULL)
 		goto done;
 	if (a->fd == -1 && open_file(a) == -1) {
@@ -705,7 +714,6 @@ audit_open(const struct audit_conf *conf)
 	if ((o = event_new("start")) == NULL ||
 	    json_object_set_new(o, "version", json_string(MODGATE_VERSION))
 	    == -1 ||
-	    json_object_set_new(o, "pid", json_integer(getpid())) == -1 ||
 	    json_object_set_new(o, "fsync",
 	    json_string(fsync_name(a->conf.fsync))) == -1 ||
 	    json_object_set_new(o, "on_failure",
@@ -721,13 +729,6 @@ audit_open(const struct audit_conf *conf)
 		goto fail;
 	}
 	after_record(a);
-	if (a->conf.fsync == AUDIT_FSYNC_INTERVAL) {
-		if (pthread_create(&a->syncer, NULL, syncer_main, a) != 0) {
-			log_warnx("audit: cannot start the fsync thread");
-			goto fail;
-		}
-		a->syncer_running = 1;
-	}
 	return a;
  fail:
 	audit_free(a);
