@@ -93,7 +93,7 @@ static const struct option options[] = {
 	  NULL, S(socket), 0, 0,
 	  "Unix socket clients connect to (modgated -s overrides)" },
 	{ SEC_SERVER, "socket_mode", OPT_MODE, 0, 0777, "0660", NULL,
-	  S(socket_mode), 0, 0, "permission bits of the socket, octal string" },
+	  S(socket_mode), 0, 0, "permission bits of the socket: 0660 or \"0660\" (octal)" },
 	{ SEC_SERVER, "socket_group", OPT_STRING, 0, 0, "", NULL,
 	  S(socket_group), 0, 0,
 	  "group owning the socket; empty: the daemon's primary group" },
@@ -108,21 +108,23 @@ static const struct option options[] = {
 	  "uids allowed to send op reload, besides root and the daemon's uid" },
 	{ SEC_SERVER, "max_connections", OPT_INT, 1, 65536, "1024", NULL,
 	  S(max_connections), 0, 0, "connections open at once" },
-	{ SEC_SERVER, "max_connections_per_uid", OPT_INT, 1, 65536, "256",
+	{ SEC_SERVER, "max_connections_per_uid", OPT_INT, 0, 65536, "64",
 	  NULL, S(max_connections_per_uid), 0, 0,
-	  "connections open at once by one uid" },
+	  "connections open at once by one uid; 0: no cap" },
 	{ SEC_SERVER, "max_request_bytes", OPT_INT, 64, 16777216, "1048576",
 	  NULL, S(max_request_bytes), 0, 0,
 	  "longest request line, newline excluded; longer: too_large" },
-	{ SEC_SERVER, "idle_timeout", OPT_INT, 1, 86400, "300", NULL,
+	{ SEC_SERVER, "idle_timeout", OPT_INT, 0, 86400, "300", NULL,
 	  S(idle_timeout), 0, 0,
-	  "seconds a connection with nothing pending may stay silent" },
-	{ SEC_SERVER, "request_timeout", OPT_INT, 1, 600000, "5000", NULL,
+	  "seconds a connection with nothing pending may stay silent; 0: "
+	  "no limit" },
+	{ SEC_SERVER, "request_timeout", OPT_INT, 0, 600000, "5000", NULL,
 	  S(request_timeout), 0, 0,
-	  "milliseconds from a request's arrival to its answer; then timeout" },
+	  "milliseconds from a request's arrival to its answer, then "
+	  "timeout; 0: no limit" },
 	{ SEC_SERVER, "workers", OPT_INT, 0, 256, "0", NULL, S(workers), 0, 0,
 	  "worker threads running the pipeline; 0: one per online CPU" },
-	{ SEC_SERVER, "queue_max", OPT_INT, 1, 1000000, "4096", NULL,
+	{ SEC_SERVER, "queue_max", OPT_INT, 1, 1048576, "1024", NULL,
 	  S(queue_max), 0, 0,
 	  "requests waiting for a worker; beyond: overloaded" },
 	{ SEC_SERVER, "default_policy", OPT_STRING, 0, 0, "default", NULL,
@@ -156,21 +158,21 @@ static const struct option options[] = {
 	{ SEC_CLASSIFIER, "model", OPT_PATH, 0, 0,
 	  DATADIR "/modgate/models/default", NULL, C(model), 0, 0,
 	  "model directory (config.json, model.safetensors, tokenizer)" },
-	{ SEC_CLASSIFIER, "window", OPT_INT, 8, 4096, "256", NULL, C(window),
-	  0, 0, "tokens per window" },
-	{ SEC_CLASSIFIER, "stride", OPT_INT, 1, 4096, "192", NULL, C(stride),
+	{ SEC_CLASSIFIER, "window", OPT_INT, 16, 4096, "256", NULL, C(window),
+	  0, 0, "tokens per window, at most the model's max_positions" },
+	{ SEC_CLASSIFIER, "stride", OPT_INT, 1, 4096, "128", NULL, C(stride),
 	  0, 0, "tokens between window starts; at most window" },
 	{ SEC_CLASSIFIER, "batch_max", OPT_INT, 1, 256, "16", NULL,
 	  C(batch_max), 0, 0, "windows per forward pass" },
-	{ SEC_CLASSIFIER, "batch_wait_us", OPT_INT, 0, 100000, "500", NULL,
+	{ SEC_CLASSIFIER, "batch_wait_us", OPT_INT, 0, 100000, "0", NULL,
 	  C(batch_wait_us), 0, 0,
 	  "microseconds to wait for a batch to fill" },
-	{ SEC_CLASSIFIER, "threads", OPT_INT, 0, 256, "1", NULL, C(threads),
-	  0, 0, "BLAS threads per forward pass; 0: one per online CPU" },
+	{ SEC_CLASSIFIER, "threads", OPT_INT, 1, 64, "1", NULL, C(threads),
+	  0, 0, "BLAS threads per forward pass" },
 
 	{ SEC_AUDIT, "enabled", OPT_BOOL, 0, 1, "true", NULL, A(enabled), 0, 0,
 	  "write the audit log" },
-	{ SEC_AUDIT, "path", OPT_PATH, 0, 0, "/var/log/modgate/audit.log",
+	{ SEC_AUDIT, "path", OPT_PATH, 0, 0, "/var/log/modgate/audit.jsonl",
 	  NULL, A(path), 0, 0, "audit log file (JSON Lines)" },
 	{ SEC_AUDIT, "text", OPT_ENUM, 0, 0, "hash", text_modes, A(text), 0, 0,
 	  "request text in records: none, hash, redacted or full" },
@@ -200,7 +202,7 @@ static const struct option options[] = {
 	  H(max_body_bytes), 0, 0, "largest request body" },
 
 	{ SEC_POLICY, "message", OPT_STRING, 0, 0,
-	  "This response was withheld by the content policy.", NULL,
+	  "This content was blocked.", NULL,
 	  P(message), 0, 0, "refusal text of a block answer" },
 	{ SEC_POLICY, "rewrite_text", OPT_STRING, 0, 0, "[removed]", NULL,
 	  P(rewrite_text), 0, 0,
@@ -501,7 +503,7 @@ static void
 parse_value(struct ctx *x, const struct option *o, const config_setting_t *s,
     char *base)
 {
-	char		 name[128];
+	char		 name[128], digits[32];
 	const char	*str, *const *c;
 	char		*end, *v;
 	double		 d;
@@ -538,10 +540,26 @@ parse_value(struct ctx *x, const struct option *o, const config_setting_t *s,
 		else
 			*(double *)(base + o->off) = d;
 		return;
+	case OPT_MODE:
+		if (config_setting_type(s) == CONFIG_TYPE_INT) {
+			/*
+			 * libconfig reads 0660 as decimal 660: take its
+			 * decimal digits as the octal digits they were.
+			 */
+			snprintf(digits, sizeof(digits), "%d",
+			    config_setting_get_int(s));
+			if (strspn(digits, "01234567") != strlen(digits)) {
+				cfg_error(x, s, "%s: %s is not an octal mode "
+				    "such as 0660", name, digits);
+				return;
+			}
+			str = digits;
+			break;
+		}
+		/* FALLTHROUGH */
 	case OPT_STRING:
 	case OPT_PATH:
 	case OPT_ENUM:
-	case OPT_MODE:
 		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
 			cfg_error(x, s, "%s: expected a string", name);
 			return;

@@ -1,7 +1,7 @@
 /*
  * modgated: the moderation daemon (man 8 modgated).
  *
- *	modgated [-FtVv] [-c file] [-s socket]
+ *	modgated [-FOtVv] [-c file] [-s socket]
  */
 #include <limits.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -20,8 +21,17 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: modgated [-FtVv] [-c file] [-s socket]\n");
+	fprintf(stderr, "usage: modgated [-FOtVv] [-c file] [-s socket]\n");
 	exit(EX_USAGE);
+}
+
+/* SIGUSR1: reopen the audit log (after logrotate renamed it). */
+static void
+audit_reopen_hook(void *arg)
+{
+	if (audit_reopen(arg) == -1)
+		log_warnx("audit: reopen failed; records are retried on the "
+		    "next request");
 }
 
 int
@@ -29,11 +39,12 @@ main(int argc, char **argv)
 {
 	struct snapshot	*snap;
 	struct server	*srv;
+	struct audit	*audit = NULL;
 	const char	*conffile = DEFAULT_CONFIG;
 	char		*sock = NULL, *sockbuf = NULL, *cwd;
 	int		 ch, foreground = 0, check = 0, verbose = 0, rv;
 
-	while ((ch = getopt(argc, argv, "c:Fs:tVv")) != -1) {
+	while ((ch = getopt(argc, argv, "c:FOs:tVv")) != -1) {
 		switch (ch) {
 		case 'c':
 			conffile = optarg;
@@ -41,6 +52,9 @@ main(int argc, char **argv)
 		case 'F':
 			foreground = 1;
 			break;
+		case 'O':
+			config_dump_options();
+			return 0;
 		case 's':
 			sock = optarg;
 			break;
@@ -91,6 +105,16 @@ main(int argc, char **argv)
 		free(sockbuf);
 		return 1;
 	}
+	/* Before daemon(3), so that a log that cannot resume is seen. */
+	if (snap->cfg->audit.enabled) {
+		if ((audit = audit_open(&snap->cfg->audit)) == NULL) {
+			server_free(srv);
+			free(sockbuf);
+			return 1;
+		}
+		server_set_audit(srv, audit);
+		server_set_reopen_hook(srv, audit_reopen_hook, audit);
+	}
 	if (!foreground) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");
@@ -98,6 +122,7 @@ main(int argc, char **argv)
 	}
 	rv = server_run(srv);
 	server_free(srv);
+	audit_close(audit);
 	free(sockbuf);
 	return rv == 0 ? 0 : 1;
 }

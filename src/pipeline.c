@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
+#include "classifier.h"
 #include "config.h"
 #include "log.h"
 #include "normalize.h"
@@ -26,6 +28,7 @@ struct run {
 	const struct request	*req;
 	struct result		*res;
 	const struct policy_conf *policy;
+	uint64_t		 t0;
 };
 
 static uint64_t
@@ -113,7 +116,10 @@ already_blocked(const struct run *r)
 static int
 stage_classifier(struct run *r)
 {
-	struct result	*res = r->res;
+	struct result		*res = r->res;
+	struct classifier_out	 out;
+	const char *const	*labels;
+	size_t			 i, n;
 
 	if (!r->policy->stage_classifier || !r->snap->cfg->classifier.enabled) {
 		res->stage[STAGE_CLASSIFIER] = STAGE_NOT_RUN;
@@ -123,8 +129,27 @@ stage_classifier(struct run *r)
 		res->stage[STAGE_CLASSIFIER] = STAGE_SKIPPED;
 		return 0;
 	}
-	/* No model in the snapshot: no scores, visibly. */
-	res->stage[STAGE_CLASSIFIER] = STAGE_PASSTHROUGH;
+	if (r->snap->model == NULL) {
+		/* No model in the snapshot: no scores, visibly. */
+		res->stage[STAGE_CLASSIFIER] = STAGE_PASSTHROUGH;
+		return 0;
+	}
+	if (classifier_score(r->snap->model, &r->snap->cfg->classifier,
+	    r->req->text, r->req->len, &out) == -1) {
+		res->stage[STAGE_CLASSIFIER] = STAGE_FAILED;
+		return 0;		/* on_error decides */
+	}
+	n = model_labels(r->snap->model, &labels);
+	if (n > MAX_LABELS)
+		n = MAX_LABELS;
+	for (i = 0; i < n; i++) {
+		res->labels[i] = labels[i];
+		res->scores[i] = out.scores[i];
+	}
+	res->n_scores = n;
+	res->span_start = out.span_start;
+	res->span_end = out.span_end;
+	res->stage[STAGE_CLASSIFIER] = STAGE_OK;
 	return 0;
 }
 
@@ -141,11 +166,41 @@ stage_policy(struct run *r)
 	return 0;
 }
 
+/*
+ * Write the record before the answer goes out.  When it cannot be written,
+ * audit.on_failure decides: block (answer block, degraded), refuse (error
+ * "internal"), allow (the answer stands, degraded; audit.c counts and logs
+ * the loss and notes it in the log once it can write again).
+ */
 static int
 stage_audit(struct run *r)
 {
-	/* The audit log is wired in by the audit module (audit_append). */
-	r->res->stage[STAGE_AUDIT] = STAGE_NOT_RUN;
+	struct result	*res = r->res;
+
+	if (r->audit == NULL) {
+		res->stage[STAGE_AUDIT] = STAGE_NOT_RUN;
+		return 0;
+	}
+	res->elapsed_us = now_us() - r->t0;
+	if (audit_append(r->audit, r->req, res, r->snap->version) == 0) {
+		res->stage[STAGE_AUDIT] = STAGE_OK;
+		return 0;
+	}
+	res->stage[STAGE_AUDIT] = STAGE_FAILED;
+	switch (r->snap->cfg->audit.on_failure) {
+	case AUDIT_FAIL_REFUSE:
+		return fail(res, "internal", "%s", "the audit log cannot be "
+		    "written; request refused (audit.on_failure refuse)");
+	case AUDIT_FAIL_BLOCK:
+		free(res->text);
+		res->text = NULL;
+		res->text_len = 0;
+		res->verdict = VERDICT_BLOCK;
+		res->message = r->policy->message;
+		break;
+	case AUDIT_FAIL_ALLOW:
+		break;
+	}
 	return 0;
 }
 
@@ -175,6 +230,7 @@ pipeline_run(const struct snapshot *snap, struct audit *audit,
 	r.req = req;
 	r.res = res;
 	t0 = t = now_us();
+	r.t0 = t0;
 	for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
 		rv = stages[i].run(&r);
 		res->stage_us[stages[i].id] = now_us() - t;

@@ -42,6 +42,7 @@
 #define CONN_MAX_PENDING	256		/* pipelined requests per connection */
 #define CONN_MAX_OUTPUT		(4 * 1024 * 1024) /* unread answer bytes */
 #define DRAIN_GRACE_MS		2000		/* after request_timeout, at stop */
+#define DRAIN_NO_TIMEOUT_MS	30000		/* at stop, request_timeout = 0 */
 #define LAT_BUCKETS		128		/* 4 per power of two */
 
 struct stats {
@@ -496,13 +497,16 @@ conn_request(struct conn *c, const char *line, size_t len)
 	job->audit = srv->audit;
 	job->pending = p;
 	result_init(&job->res);
-	p->timer = evtimer_new(srv->base, request_timeout_cb, p);
-	tv.tv_sec = sv->request_timeout / 1000;
-	tv.tv_usec = (sv->request_timeout % 1000) * 1000;
-	if (p->timer == NULL || evtimer_add(p->timer, &tv) == -1) {
-		job_free(job);
-		pending_error(srv, p, "internal", "cannot arm the timer");
-		return;
+	if (sv->request_timeout > 0) {
+		p->timer = evtimer_new(srv->base, request_timeout_cb, p);
+		tv.tv_sec = sv->request_timeout / 1000;
+		tv.tv_usec = (sv->request_timeout % 1000) * 1000;
+		if (p->timer == NULL || evtimer_add(p->timer, &tv) == -1) {
+			job_free(job);
+			pending_error(srv, p, "internal", "cannot arm the "
+			    "timer");
+			return;
+		}
 	}
 	if (worker_submit(srv->workers, &job->wj) == -1) {
 		job_free(job);
@@ -780,7 +784,8 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			if (o->peer.uid == cred.uid)
 				peruid++;
 		if (srv->nconns >= sv->max_connections ||
-		    peruid >= sv->max_connections_per_uid) {
+		    (sv->max_connections_per_uid > 0 &&
+		    peruid >= sv->max_connections_per_uid)) {
 			log_warnx("refused pid %d uid %u: %s", (int)cred.pid,
 			    (unsigned int)cred.uid,
 			    srv->nconns >= sv->max_connections ?
@@ -812,7 +817,8 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		    conn_event_cb, c);
 		idle.tv_sec = sv->idle_timeout;
 		idle.tv_usec = 0;
-		bufferevent_set_timeouts(c->bev, &idle, &idle);
+		if (sv->idle_timeout > 0)
+			bufferevent_set_timeouts(c->bev, &idle, &idle);
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 		srv->nconns++;
@@ -858,7 +864,10 @@ server_stop(struct server *srv)
 		srv->listen_fd = -1;
 		unlink(srv->socket_path);
 	}
-	ms = srv->snap->cfg->server.request_timeout + DRAIN_GRACE_MS;
+	ms = srv->snap->cfg->server.request_timeout;
+	if (ms == 0)
+		ms = DRAIN_NO_TIMEOUT_MS;
+	ms += DRAIN_GRACE_MS;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	srv->ev_deadline = evtimer_new(srv->base, server_deadline_cb, srv);
