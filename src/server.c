@@ -31,6 +31,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "audit.h"
 #include "config.h"
 #include "log.h"
 #include "pipeline.h"
@@ -184,9 +185,11 @@ stats_error(struct stats *st, const char *code)
 static json_t *
 stats_json(struct server *srv)
 {
-	struct stats	*st = &srv->stats;
+	struct stats		*st = &srv->stats;
+	struct audit_stats	 as;
+	json_t			*o;
 
-	return json_pack("{s:s, s:I, s:s, s:I, s:i, s:I, s:I, s:I,"
+	o = json_pack("{s:s, s:I, s:s, s:I, s:i, s:I, s:I, s:I,"
 	    " s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I,"
 	    " s:i, s:i, s:i, s:I, s:I, s:{s:I, s:I, s:I, s:I}}",
 	    "op", "stats",
@@ -219,6 +222,15 @@ stats_json(struct server *srv)
 	    "p90", (json_int_t)stats_quantile(st, 0.90),
 	    "p99", (json_int_t)stats_quantile(st, 0.99),
 	    "p999", (json_int_t)stats_quantile(st, 0.999));
+	if (o != NULL && srv->audit != NULL) {
+		audit_stats(srv->audit, &as);
+		json_object_set_new(o, "audit", json_pack("{s:I, s:I, s:I, s:I,"
+		    " s:b}", "seq", (json_int_t)as.seq,
+		    "written", (json_int_t)as.written,
+		    "failures", (json_int_t)as.failures,
+		    "lost", (json_int_t)as.lost, "failing", as.failing));
+	}
+	return o;
 }
 
 /* Reload. */
