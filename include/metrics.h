@@ -24,25 +24,24 @@ struct metrics_gauges {
 	long		 connections;	/* open client connections */
 	long		 workers;
 	unsigned long	 generation;	/* snapshot generation serving */
+	long long	 audit_failures;	/* appends not written; -1: no log */
 	const char	*policy_version;	/* may be NULL */
 };
 
 /*
- * Count one pipeline_run: for a verdict, the verdict by policy, rule hits,
- * flagged categories and degraded; for an error result (error_code set),
- * the error by code; in both cases per-stage and total latency and a failed
- * audit stage.
+ * Count one pipeline_run that produced a verdict: the verdict by policy,
+ * rule hits, flagged categories, degraded, per-stage and total latency.
+ * An error result (error_code set) counts only its latency: the server
+ * counts error answers with metrics_error.
  */
 void	 metrics_request(const struct result *res);
-/* Count an error answered before the pipeline ran (bad_request,
- * too_large, overloaded, timeout, ...). */
+/* Count an error answer by its code (bad_request, too_large, overloaded,
+ * timeout, ...). */
 void	 metrics_error(const char *code);
 /* Count a refused connection; REASON is "not_allowed", "uid_cap" or "max". */
 void	 metrics_refused(const char *reason);
 /* Count a reload attempt; OK is 1 when the new snapshot went live. */
 void	 metrics_reload(int ok);
-/* Count an audit write failure outside a request (reopen, checkpoint). */
-void	 metrics_audit_failure(void);
 
 /*
  * Render every metric.  Returns a NUL-terminated malloc'd string the caller

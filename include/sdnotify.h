@@ -15,7 +15,8 @@ struct event_base;
  * when there is none.  Returns -2 after logging why when the passed file
  * descriptors are unusable (more than one, or not a listening AF_UNIX
  * stream socket).  Unsets LISTEN_FDS and friends; call it once, at start-up.
- * The descriptor belongs to the caller and is close-on-exec.
+ * The descriptor belongs to the caller; it is made close-on-exec and
+ * non-blocking.
  */
 int	 sdnotify_listen_fd(void);
 

@@ -72,7 +72,6 @@ static const char *stage_names[STAGE_COUNT] = {
 static struct histogram		 stage_hist[STAGE_COUNT];
 static struct histogram		 request_hist;
 static atomic_uint_least64_t	 degraded;
-static atomic_uint_least64_t	 audit_failures;
 static atomic_uint_least64_t	 reloads_ok, reloads_failed;
 
 static void
@@ -205,13 +204,8 @@ metrics_request(const struct result *res)
 		if (res->stage[i] == STAGE_OK || res->stage[i] == STAGE_FAILED)
 			hist_observe(&stage_hist[i], res->stage_us[i]);
 	hist_observe(&request_hist, res->elapsed_us);
-	if (res->stage[STAGE_AUDIT] == STAGE_FAILED)
-		atomic_fetch_add_explicit(&audit_failures, 1,
-		    memory_order_relaxed);
-	if (res->error_code != NULL) {
-		series_inc(FAM_ERRORS, res->error_code, NULL, NULL);
+	if (res->error_code != NULL)
 		return;
-	}
 	series_inc(FAM_REQUESTS, res->policy != NULL ? res->policy->name : "",
 	    verdict_name(res->verdict), NULL);
 	for (i = 0; i < res->matches.n; i++)
@@ -241,12 +235,6 @@ metrics_reload(int ok)
 {
 	atomic_fetch_add_explicit(ok ? &reloads_ok : &reloads_failed, 1,
 	    memory_order_relaxed);
-}
-
-void
-metrics_audit_failure(void)
-{
-	atomic_fetch_add_explicit(&audit_failures, 1, memory_order_relaxed);
 }
 
 static unsigned long long
@@ -344,10 +332,12 @@ metrics_render(const struct metrics_gauges *g, size_t *len)
 	header(f, "modgate_degraded_total", "counter",
 	    "Requests answered after a stage failed (on_error decided).");
 	fprintf(f, "modgate_degraded_total %llu\n", load(&degraded));
-	header(f, "modgate_audit_failures_total", "counter",
-	    "Audit records that could not be written.");
-	fprintf(f, "modgate_audit_failures_total %llu\n",
-	    load(&audit_failures));
+	if (g != NULL && g->audit_failures >= 0) {
+		header(f, "modgate_audit_failures_total", "counter",
+		    "Audit records that could not be written.");
+		fprintf(f, "modgate_audit_failures_total %lld\n",
+		    g->audit_failures);
+	}
 	header(f, "modgate_reloads_total", "counter",
 	    "Reloads (SIGHUP or op reload), by result.");
 	fprintf(f, "modgate_reloads_total{result=\"ok\"} %llu\n",
@@ -419,7 +409,6 @@ metrics_reset(void)
 	atomic_store(&request_hist.sum_us, 0);
 	atomic_store(&request_hist.count, 0);
 	atomic_store(&degraded, 0);
-	atomic_store(&audit_failures, 0);
 	atomic_store(&reloads_ok, 0);
 	atomic_store(&reloads_failed, 0);
 }

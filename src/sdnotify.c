@@ -41,7 +41,9 @@ sdnotify_listen_fd(void)
 		return -2;
 	}
 	if ((flags = fcntl(fd, F_GETFD)) == -1 ||
-	    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1) {
+	    fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == -1 ||
+	    (flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
 		log_warn("fcntl on inherited socket");
 		return -2;
 	}
