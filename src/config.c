@@ -201,6 +201,9 @@ static const struct option options[] = {
 	{ SEC_HTTP, "max_body_bytes", OPT_INT, 64, 16777216, "1048576", NULL,
 	  H(max_body_bytes), 0, 0, "largest request body" },
 
+	{ SEC_POLICY, "name", OPT_STRING, 0, 0, NULL, NULL, P(name), 0, 0,
+	  "the policy's name, in the list form policies = ( { name = "
+	  "\"x\"; ... } ); the group form names it by the group" },
 	{ SEC_POLICY, "message", OPT_STRING, 0, 0,
 	  "This content was blocked.", NULL,
 	  P(message), 0, 0, "refusal text of a block answer" },
@@ -245,10 +248,21 @@ static const struct option options[] = {
 static const char *const top_sections[] = { "server", "rules", "classifier",
     "audit", "http", "policies", NULL };
 
+#define CONFIG_MAX_ERRORS	200	/* reported; more are counted */
+
+/* One error, kept so that all of them print in file and line order. */
+struct cfg_err {
+	const char	*file;		/* owned by the libconfig tree */
+	int		 line;
+	int		 seq;
+	char		 msg[512];
+};
+
 struct ctx {
 	const char	*file;
 	const char	*dir;
 	int		 errors;
+	struct cfg_err	*errv;		/* CONFIG_MAX_ERRORS entries */
 };
 
 static void
@@ -271,8 +285,45 @@ cfg_error(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
 			file = config_setting_source_file(s);
 		line = config_setting_source_line(s);
 	}
-	log_warnx("%s:%d: %s", file, line, msg);
+	if (x->errv != NULL && x->errors < CONFIG_MAX_ERRORS) {
+		x->errv[x->errors].file = file;
+		x->errv[x->errors].line = line;
+		x->errv[x->errors].seq = x->errors;
+		snprintf(x->errv[x->errors].msg, sizeof(x->errv[0].msg), "%s",
+		    msg);
+	} else if (x->errv == NULL)
+		log_warnx("%s:%d: %s", file, line, msg);
 	x->errors++;
+}
+
+static int
+cfg_err_cmp(const void *a, const void *b)
+{
+	const struct cfg_err	*e = a, *f = b;
+	int			 c;
+
+	if ((c = strcmp(e->file, f->file)) != 0)
+		return c;
+	if (e->line != f->line)
+		return e->line < f->line ? -1 : 1;
+	return e->seq < f->seq ? -1 : e->seq > f->seq;
+}
+
+/* Print the errors of X in file and line order. */
+static void
+cfg_errors_print(struct ctx *x)
+{
+	int	 i, n;
+
+	if (x->errv == NULL)
+		return;
+	n = x->errors < CONFIG_MAX_ERRORS ? x->errors : CONFIG_MAX_ERRORS;
+	qsort(x->errv, (size_t)n, sizeof(*x->errv), cfg_err_cmp);
+	for (i = 0; i < n; i++)
+		log_warnx("%s:%d: %s", x->errv[i].file, x->errv[i].line,
+		    x->errv[i].msg);
+	if (x->errors > n)
+		log_warnx("%s: %d more errors", x->file, x->errors - n);
 }
 
 static const struct option *
@@ -815,17 +866,20 @@ parse_categories(struct ctx *x, const config_setting_t *s,
 	}
 }
 
+/*
+ * One policy: the group S named after the policy (policies = { NAME =
+ * { ... }; }), or, when IN_LIST, an element of a list of groups with a name
+ * member (policies = ( { name = "NAME"; ... } )).
+ */
 static void
 parse_policy(struct ctx *x, const config_setting_t *s, struct policy_conf *p,
-    const struct audit_conf *audit)
+    const struct audit_conf *audit, int in_list)
 {
 	char			 name[128];
 	const config_setting_t	*e;
 
 	p->stage_rules = p->stage_classifier = 1;
-	p->audit_text = audit->text;
-	if ((p->name = strdup(config_setting_name(s))) == NULL ||
-	    apply_defaults(x, SEC_POLICY, (char *)p) == -1) {
+	if (apply_defaults(x, SEC_POLICY, (char *)p) == -1) {
 		cfg_error(x, s, "out of memory");
 		return;
 	}
@@ -833,6 +887,19 @@ parse_policy(struct ctx *x, const config_setting_t *s, struct policy_conf *p,
 	if (!config_setting_is_group(s)) {
 		cfg_error(x, s, "%s: expected a group { ... }",
 		    setting_path(s, name, sizeof(name)));
+		return;
+	}
+	e = config_setting_get_member(s, "name");
+	if (!in_list) {
+		if (e != NULL)
+			cfg_error(x, e, "policies.%s: the group's name is the "
+			    "policy's name", config_setting_name(s));
+		if ((p->name = strdup(config_setting_name(s))) == NULL) {
+			cfg_error(x, s, "out of memory");
+			return;
+		}
+	} else if (e == NULL) {
+		cfg_error(x, s, "policies: a policy without a name");
 		return;
 	}
 	parse_section(x, s, SEC_POLICY, (char *)p);
@@ -847,9 +914,12 @@ parse_policy(struct ctx *x, const config_setting_t *s, struct policy_conf *p,
 static void
 parse_policies(struct ctx *x, const config_setting_t *s, struct config *cfg)
 {
-	int	 i, n;
+	const config_setting_t	*e;
+	size_t			 j;
+	int			 i, n, in_list;
 
-	if (!config_setting_is_group(s)) {
+	in_list = config_setting_is_list(s);
+	if (!config_setting_is_group(s) && !in_list) {
 		cfg_error(x, s, "policies: expected a group of named policies");
 		return;
 	}
@@ -860,8 +930,21 @@ parse_policies(struct ctx *x, const config_setting_t *s, struct config *cfg)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		parse_policy(x, config_setting_get_elem(s, (unsigned int)i),
-		    &cfg->policies[cfg->n_policies++], &cfg->audit);
+		e = config_setting_get_elem(s, (unsigned int)i);
+		parse_policy(x, e, &cfg->policies[cfg->n_policies], &cfg->audit,
+		    in_list);
+		/* Kept even when broken: config_free releases it. */
+		if (cfg->policies[cfg->n_policies].name == NULL) {
+			cfg->n_policies++;
+			continue;	/* reported */
+		}
+		for (j = 0; j < cfg->n_policies; j++)
+			if (cfg->policies[j].name != NULL &&
+			    strcmp(cfg->policies[j].name,
+			    cfg->policies[cfg->n_policies].name) == 0)
+				cfg_error(x, e, "policies: two policies named "
+				    "\"%s\"", cfg->policies[j].name);
+		cfg->n_policies++;
 	}
 }
 
@@ -928,6 +1011,7 @@ config_load(const char *file)
 
 	memset(&x, 0, sizeof(x));
 	x.file = file;
+	x.errv = calloc(CONFIG_MAX_ERRORS, sizeof(*x.errv));
 	config_init(&lc);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
 		log_warn("config");
@@ -978,7 +1062,9 @@ config_load(const char *file)
 		if (*t == NULL)
 			cfg_error(&x, s, "unknown section %s",
 			    config_setting_name(s));
-		else if (!config_setting_is_group(s))
+		else if (!config_setting_is_group(s) &&
+		    !(strcmp(*t, "policies") == 0 &&
+		    config_setting_is_list(s)))
 			cfg_error(&x, s, "%s: expected a group { ... }",
 			    config_setting_name(s));
 	}
@@ -1010,15 +1096,18 @@ config_load(const char *file)
 	if (x.errors == 0)
 		config_check(&x, &lc, cfg);
 	if (x.errors > 0) {
+		cfg_errors_print(&x);
 		log_warnx("%s: %d error%s", file, x.errors,
 		    x.errors == 1 ? "" : "s");
 		goto fail;
 	}
 	config_destroy(&lc);
+	free(x.errv);
 	free(real);
 	return cfg;
 fail:
 	config_destroy(&lc);
+	free(x.errv);
 	free(real);
 	config_free(cfg);
 	return NULL;
