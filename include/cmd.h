@@ -11,6 +11,7 @@
 #define CHECK_EXIT_REWRITE	2
 #define CHECK_EXIT_BLOCK	3
 
+int	cmd_audit(int argc, char **argv);
 int	cmd_check(int argc, char **argv);
 int	cmd_stats(int argc, char **argv);
 int	cmd_reload(int argc, char **argv);

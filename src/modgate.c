@@ -14,6 +14,7 @@ static const struct subcommand {
 	int		(*fn)(int, char **);
 	const char	*usage;
 } subcommands[] = {
+	{ "audit",	cmd_audit,	"audit verify|show|query|keygen ... (modgate audit for usage)" },
 	{ "check",	cmd_check,	"check [-j] [-i id] [-p policy] [-s socket] [text | -]" },
 	{ "reload",	cmd_reload,	"reload [-s socket]" },
 	{ "stats",	cmd_stats,	"stats [-j] [-s socket]" },

@@ -1,0 +1,589 @@
+/*
+ * modgate audit: check and read the audit log (man 5 modgate.audit).
+ *
+ *	modgate audit verify [-aPq] [-k pubkey] file ...
+ *	modgate audit show [-P] [filters] [file ...]
+ *	modgate audit query [-P] [filters] [file ...]
+ *	modgate audit keygen [-f] [-p pubfile] secretfile
+ *
+ * filters: --since T --until T --verdict V --policy P --rule R (a glob)
+ *	    --category C --uid N
+ *
+ * verify exits 0 when the files (given oldest first) are intact, 1 at the
+ * first bad record, printed as "file:line: kind: message".  show prints one
+ * human-readable block per record, query the matching lines as they are
+ * (JSON Lines, for jq).  Both stream: a line at a time, lines up to 64 MiB,
+ * with a progress bar on stderr when it is a terminal or with -P.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "audit-key.h"
+#include "audit-read.h"
+#include "audit-record.h"
+#include "audit-verify.h"
+#include "cmd.h"
+#include "log.h"
+
+/* Progress over all input files. */
+struct progress {
+	int		 on;
+	uint64_t	 total, done;	/* bytes */
+	uint64_t	 records, matched;
+	struct timespec	 last;
+	int		 drawn;
+};
+
+static void
+progress_init(struct progress *p, int force, char **files, int n)
+{
+	struct stat	 st;
+	int		 i;
+
+	memset(p, 0, sizeof(*p));
+	p->on = force || isatty(STDERR_FILENO);
+	for (i = 0; i < n; i++)
+		if (strcmp(files[i], "-") != 0 && stat(files[i], &st) == 0)
+			p->total += (uint64_t)st.st_size;
+}
+
+static void
+progress_draw(struct progress *p, int final)
+{
+	struct timespec	 now;
+	char		 bar[31];
+	int		 i, fill, pct;
+	double		 ms;
+
+	if (!p->on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - p->last.tv_sec) * 1e3 +
+	    (now.tv_nsec - p->last.tv_nsec) / 1e6;
+	if (!final && p->drawn && ms < 100)
+		return;
+	p->last = now;
+	p->drawn = 1;
+	pct = p->total > 0 ? (int)(p->done * 100 / p->total) : 100;
+	if (pct > 100)
+		pct = 100;
+	fill = pct * 30 / 100;
+	for (i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : ' ';
+	bar[30] = '\0';
+	fprintf(stderr, "\r[%s] %3d%% %.1f/%.1f MB %" PRIu64 " records %"
+	    PRIu64 " matched", bar, pct, p->done / 1e6, p->total / 1e6,
+	    p->records, p->matched);
+	if (final)
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+static int
+open_input(const char *name)
+{
+	int	 fd;
+
+	if (strcmp(name, "-") == 0)
+		return STDIN_FILENO;
+	if ((fd = open(name, O_RDONLY | O_CLOEXEC)) == -1)
+		log_warn("%s", name);
+	return fd;
+}
+
+/* verify */
+
+static int
+audit_verify_cmd(int argc, char **argv)
+{
+	struct audit_verify		*v;
+	struct audit_verify_result	 r;
+	struct audit_reader		*rd;
+	struct progress			 pr;
+	unsigned char			 pk[crypto_sign_PUBLICKEYBYTES];
+	const char			*keyarg = NULL, *line;
+	size_t				 len;
+	uint64_t			 base = 0;
+	int				 ch, flags = 0, quiet = 0, force = 0;
+	int				 i, fd, n, complete, stop = 0, rv;
+	char				 msg[128];
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "ak:Pq")) != -1) {
+		switch (ch) {
+		case 'a':
+			flags |= AUDIT_VERIFY_MIDDLE;
+			break;
+		case 'k':
+			keyarg = optarg;
+			break;
+		case 'P':
+			force = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		goto usage;
+	if (keyarg != NULL && audit_key_read_public(keyarg, pk) == -1)
+		return EX_DATAERR;
+	if ((v = audit_verify_new(keyarg != NULL ? pk : NULL, flags)) == NULL) {
+		log_warnx("out of memory");
+		return EX_OSERR;
+	}
+	progress_init(&pr, force, argv, argc);
+	for (i = 0; i < argc && !stop; i++) {
+		if ((fd = open_input(argv[i])) == -1) {
+			audit_verify_free(v);
+			return EX_NOINPUT;
+		}
+		if ((rd = audit_reader_new(fd, AUDIT_LINE_MAX)) == NULL) {
+			log_warnx("out of memory");
+			return EX_OSERR;
+		}
+		audit_verify_file(v, argv[i]);
+		while (!stop && (n = audit_reader_next(rd, &line, &len,
+		    &complete)) == 1) {
+			if (line == NULL) {
+				/* too long to be a record: say so as one */
+				snprintf(msg, sizeof(msg), "line of %zu bytes",
+				    len);
+				stop = audit_verify_line(v, msg, strlen(msg),
+				    complete);
+			} else
+				stop = audit_verify_line(v, line, len,
+				    complete);
+			pr.records++;
+			pr.done = base + audit_reader_offset(rd);
+			progress_draw(&pr, 0);
+		}
+		base += audit_reader_offset(rd);
+		if (!stop && n == -1) {
+			log_warn("%s", argv[i]);
+			audit_reader_free(rd);
+			audit_verify_free(v);
+			return EX_IOERR;
+		}
+		audit_reader_free(rd);
+		if (fd != STDIN_FILENO)
+			close(fd);
+	}
+	progress_draw(&pr, 1);
+	rv = audit_verify_finish(v, &r);
+	audit_verify_free(v);
+	if (rv == -1) {
+		printf("%s:%zu: %s: %s\n", r.file, r.line, r.kind, r.message);
+		return 1;
+	}
+	if (!quiet) {
+		printf("intact: %" PRIu64 " records", r.records);
+		if (r.records > 0)
+			printf(", seq %" PRIu64 "..%" PRIu64, r.first_seq,
+			    r.last_seq);
+		printf(", %" PRIu64 " signed checkpoints", r.checkpoints);
+		if (r.checkpoints > 0)
+			printf(" (signed up to seq %" PRIu64 "%s)",
+			    r.signed_seq, keyarg != NULL ? ", with the given key" :
+			    "; pass -k to pin the key");
+		if (r.torn_sealed > 0)
+			printf(", %" PRIu64 " torn line(s) sealed", r.torn_sealed);
+		printf("\n");
+		if (r.checkpoints > 0 && r.last_seq > r.signed_seq)
+			printf("note: %" PRIu64 " record(s) after the last "
+			    "checkpoint are chained but not yet signed\n",
+			    r.last_seq - r.signed_seq);
+	}
+	return 0;
+ usage:
+	fprintf(stderr, "usage: modgate audit verify [-aPq] [-k pubkey] "
+	    "file ...\n");
+	return EX_USAGE;
+}
+
+/* show and query */
+
+struct filter {
+	int64_t		 since, until;	/* microseconds; -1: none */
+	const char	*verdict, *policy, *rule, *category;
+	long long	 uid;		/* -1: any */
+	int		 any;		/* some filter beyond time is set */
+};
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	json_t	*j = json_object_get(o, k);
+
+	return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+static int
+filter_match(const struct filter *f, json_t *o)
+{
+	const char	*s;
+	json_t		*a, *m;
+	int64_t		 t;
+	size_t		 i;
+	int		 hit;
+
+	if (f->since != -1 || f->until != -1) {
+		if ((s = jstr(o, "ts")) == NULL || audit_ts_parse(s, &t) == -1)
+			return 0;
+		if ((f->since != -1 && t < f->since) ||
+		    (f->until != -1 && t >= f->until))
+			return 0;
+	}
+	if (!f->any)
+		return 1;
+	if (jstr(o, "event") != NULL)
+		return 0;
+	if (f->verdict != NULL && ((s = jstr(o, "verdict")) == NULL ||
+	    strcmp(s, f->verdict) != 0))
+		return 0;
+	if (f->policy != NULL && ((s = jstr(o, "policy")) == NULL ||
+	    strcmp(s, f->policy) != 0))
+		return 0;
+	if (f->uid != -1 && json_integer_value(json_object_get(
+	    json_object_get(o, "peer"), "uid")) != f->uid)
+		return 0;
+	a = json_object_get(o, "matches");
+	if (f->rule != NULL) {
+		hit = 0;
+		json_array_foreach(a, i, m)
+			if ((s = jstr(m, "rule")) != NULL &&
+			    fnmatch(f->rule, s, 0) == 0)
+				hit = 1;
+		if (!hit)
+			return 0;
+	}
+	if (f->category != NULL) {
+		hit = 0;
+		json_array_foreach(a, i, m)
+			if ((s = jstr(m, "category")) != NULL &&
+			    strcmp(s, f->category) == 0)
+				hit = 1;
+		json_array_foreach(json_object_get(o, "flagged"), i, m)
+			if (json_is_string(m) &&
+			    strcmp(json_string_value(m), f->category) == 0)
+				hit = 1;
+		if (!hit)
+			return 0;
+	}
+	return 1;
+}
+
+static void
+show_record(json_t *o)
+{
+	json_t		*peer = json_object_get(o, "peer"), *m, *v, *id;
+	const char	*ev = jstr(o, "event"), *k, *s;
+	char		*ids;
+	size_t		 i;
+
+	printf("#%" PRId64 "  %s  ", (int64_t)json_integer_value(
+	    json_object_get(o, "seq")), jstr(o, "ts") != NULL ?
+	    jstr(o, "ts") : "?");
+	if (ev != NULL) {
+		printf("event %s", ev);
+		json_object_foreach(o, k, v) {
+			if (strcmp(k, "seq") == 0 || strcmp(k, "ts") == 0 ||
+			    strcmp(k, "event") == 0 || strcmp(k, "prev") == 0 ||
+			    strcmp(k, "sig") == 0)
+				continue;
+			ids = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+			printf(" %s=%s", k, ids != NULL ? ids : "?");
+			free(ids);
+		}
+		printf("\n");
+		return;
+	}
+	if ((s = jstr(o, "verdict")) != NULL)
+		printf("%s", s);
+	else
+		printf("error %s", jstr(json_object_get(o, "error"), "code") ?
+		    jstr(json_object_get(o, "error"), "code") : "?");
+	if ((s = jstr(o, "would_verdict")) != NULL)
+		printf(" (would %s)", s);
+	if (json_is_true(json_object_get(o, "degraded")))
+		printf(" DEGRADED");
+	printf("  policy %s", jstr(o, "policy") ? jstr(o, "policy") : "-");
+	printf("  uid %" PRId64 " pid %" PRId64,
+	    (int64_t)json_integer_value(json_object_get(peer, "uid")),
+	    (int64_t)json_integer_value(json_object_get(peer, "pid")));
+	id = json_object_get(o, "id");
+	if (id != NULL && !json_is_null(id)) {
+		ids = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+		printf("  id %s", ids != NULL ? ids : "?");
+		free(ids);
+	}
+	printf("  %" PRId64 "us\n", (int64_t)json_integer_value(
+	    json_object_get(o, "elapsed_us")));
+	json_array_foreach(json_object_get(o, "matches"), i, m)
+		printf("    rule %s (%s) %s%s at %" PRId64 "-%" PRId64 "\n",
+		    jstr(m, "rule") ? jstr(m, "rule") : "?",
+		    jstr(m, "category") ? jstr(m, "category") : "?",
+		    jstr(m, "action") ? jstr(m, "action") : "?",
+		    json_is_true(json_object_get(m, "monitor")) ?
+		    " [monitor]" : "",
+		    (int64_t)json_integer_value(json_object_get(m, "start")),
+		    (int64_t)json_integer_value(json_object_get(m, "end")));
+	if (json_object_size(json_object_get(o, "scores")) > 0) {
+		printf("    scores");
+		json_object_foreach(json_object_get(o, "scores"), k, v)
+			printf(" %s=%.3f", k, json_number_value(v));
+		printf("\n");
+	}
+	if ((s = jstr(o, "text")) != NULL)
+		printf("    text (%s): %s\n", jstr(o, "text_mode") ?
+		    jstr(o, "text_mode") : "?", s);
+	if (!json_is_null(json_object_get(o, "meta")) &&
+	    json_object_get(o, "meta") != NULL) {
+		ids = json_dumps(json_object_get(o, "meta"), JSON_ENCODE_ANY |
+		    JSON_COMPACT);
+		printf("    meta %s\n", ids != NULL ? ids : "?");
+		free(ids);
+	}
+}
+
+static int
+parse_time(const char *s, int64_t *us)
+{
+	if (audit_ts_parse(s, us) == -1) {
+		log_warnx("bad time \"%s\": use RFC 3339, e.g. 2026-11-27 "
+		    "or 2026-11-27T11:00:00Z", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+audit_read_cmd(int argc, char **argv, int human)
+{
+	static const struct option longopts[] = {
+		{ "since",	required_argument, NULL, 's' },
+		{ "until",	required_argument, NULL, 'u' },
+		{ "verdict",	required_argument, NULL, 'v' },
+		{ "policy",	required_argument, NULL, 'p' },
+		{ "rule",	required_argument, NULL, 'r' },
+		{ "category",	required_argument, NULL, 'c' },
+		{ "uid",	required_argument, NULL, 'U' },
+		{ "progress",	no_argument, NULL, 'P' },
+		{ NULL,		0, NULL, 0 }
+	};
+	struct filter		 f;
+	struct progress		 pr;
+	struct audit_reader	*rd;
+	const char		*line;
+	static char		*stdin_only[] = { "-", NULL };
+	char			**files, *end;
+	size_t			 len;
+	uint64_t		 base = 0, bad = 0;
+	int			 ch, force = 0, i, nfiles, fd, n, complete;
+	int			 rv = 0;
+	json_t			*o;
+
+	memset(&f, 0, sizeof(f));
+	f.since = f.until = -1;
+	f.uid = -1;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "P", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			if (parse_time(optarg, &f.since) == -1)
+				return EX_USAGE;
+			break;
+		case 'u':
+			if (parse_time(optarg, &f.until) == -1)
+				return EX_USAGE;
+			break;
+		case 'v':
+			if (strcmp(optarg, "allow") != 0 &&
+			    strcmp(optarg, "block") != 0 &&
+			    strcmp(optarg, "rewrite") != 0) {
+				log_warnx("--verdict: allow, block or rewrite");
+				return EX_USAGE;
+			}
+			f.verdict = optarg;
+			f.any = 1;
+			break;
+		case 'p':
+			f.policy = optarg;
+			f.any = 1;
+			break;
+		case 'r':
+			f.rule = optarg;
+			f.any = 1;
+			break;
+		case 'c':
+			f.category = optarg;
+			f.any = 1;
+			break;
+		case 'U':
+			errno = 0;
+			f.uid = strtoll(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || end == optarg ||
+			    f.uid < 0 || f.uid > UINT32_MAX) {
+				log_warnx("--uid: a number");
+				return EX_USAGE;
+			}
+			f.any = 1;
+			break;
+		case 'P':
+			force = 1;
+			break;
+		default:
+			fprintf(stderr, "usage: modgate audit %s [-P] "
+			    "[--since T] [--until T] [--verdict V] [--policy P] "
+			    "[--rule R] [--category C] [--uid N] [file ...]\n",
+			    human ? "show" : "query");
+			return EX_USAGE;
+		}
+	}
+	files = argv + optind;
+	nfiles = argc - optind;
+	if (nfiles == 0) {
+		files = stdin_only;
+		nfiles = 1;
+	}
+	progress_init(&pr, force, files, nfiles);
+	for (i = 0; i < nfiles; i++) {
+		if ((fd = open_input(files[i])) == -1) {
+			rv = EX_NOINPUT;
+			continue;
+		}
+		if ((rd = audit_reader_new(fd, AUDIT_LINE_MAX)) == NULL) {
+			log_warnx("out of memory");
+			return EX_OSERR;
+		}
+		while ((n = audit_reader_next(rd, &line, &len, &complete))
+		    == 1) {
+			pr.records++;
+			pr.done = base + audit_reader_offset(rd);
+			o = line != NULL ? json_loadb(line, len, 0, NULL) : NULL;
+			if (!json_is_object(o)) {
+				if (bad++ < 10)
+					log_warnx("%s: skipping a line that is "
+					    "not a record (%zu bytes)",
+					    files[i], len);
+			} else if (filter_match(&f, o)) {
+				pr.matched++;
+				if (pr.on && pr.drawn)
+					fputs("\r\033[K", stderr);
+				if (human)
+					show_record(o);
+				else {
+					fwrite(line, 1, len, stdout);
+					putchar('\n');
+				}
+				pr.drawn = pr.drawn && !pr.on;
+			}
+			json_decref(o);
+			progress_draw(&pr, 0);
+		}
+		if (n == -1) {
+			log_warn("%s", files[i]);
+			rv = EX_IOERR;
+		}
+		base += audit_reader_offset(rd);
+		audit_reader_free(rd);
+		if (fd != STDIN_FILENO)
+			close(fd);
+	}
+	progress_draw(&pr, 1);
+	if (fflush(stdout) == EOF && rv == 0)
+		rv = EX_IOERR;
+	if (bad > 0)
+		log_warnx("%" PRIu64 " line(s) were not records; "
+		    "`modgate audit verify` tells what is wrong", bad);
+	return rv;
+}
+
+/* keygen */
+
+static int
+audit_keygen_cmd(int argc, char **argv)
+{
+	struct audit_key	 k;
+	const char		*pub = NULL;
+	char			*pubbuf = NULL;
+	int			 ch, force = 0, rv;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "fp:")) != -1) {
+		switch (ch) {
+		case 'f':
+			force = 1;
+			break;
+		case 'p':
+			pub = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (argc - optind != 1)
+		goto usage;
+	if (pub == NULL) {
+		if (asprintf(&pubbuf, "%s.pub", argv[optind]) == -1)
+			return EX_OSERR;
+		pub = pubbuf;
+	}
+	rv = audit_key_generate(argv[optind], pub, force, &k);
+	sodium_memzero(&k.sk, sizeof(k.sk));
+	if (rv == -1) {
+		free(pubbuf);
+		return EX_CANTCREAT;
+	}
+	printf("%s\n", k.pubstr);
+	fprintf(stderr, "secret key: %s (mode 0600; audit.key in "
+	    "modgated.conf)\npublic key: %s (for modgate audit verify -k)\n",
+	    argv[optind], pub);
+	free(pubbuf);
+	return 0;
+ usage:
+	fprintf(stderr, "usage: modgate audit keygen [-f] [-p pubfile] "
+	    "secretfile\n");
+	return EX_USAGE;
+}
+
+int
+cmd_audit(int argc, char **argv)
+{
+	if (argc >= 2) {
+		if (strcmp(argv[1], "verify") == 0)
+			return audit_verify_cmd(argc - 1, argv + 1);
+		if (strcmp(argv[1], "show") == 0)
+			return audit_read_cmd(argc - 1, argv + 1, 1);
+		if (strcmp(argv[1], "query") == 0)
+			return audit_read_cmd(argc - 1, argv + 1, 0);
+		if (strcmp(argv[1], "keygen") == 0)
+			return audit_keygen_cmd(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "usage: modgate audit verify [-aPq] [-k pubkey] file "
+	    "...\n"
+	    "       modgate audit show [-P] [filters] [file ...]\n"
+	    "       modgate audit query [-P] [filters] [file ...]\n"
+	    "       modgate audit keygen [-f] [-p pubfile] secretfile\n"
+	    "filters: --since T --until T --verdict V --policy P --rule GLOB "
+	    "--category C --uid N\n");
+	return EX_USAGE;
+}
