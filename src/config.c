@@ -578,8 +578,12 @@ parse_value(struct ctx *x, const struct option *o, const config_setting_t *s,
 			return;
 		}
 		if (isnan(d) || d < o->min || d > o->max) {
-			cfg_error(x, s, "%s: %g out of range [%g, %g]", name, d,
-			    o->min, o->max);
+			if (o->type == OPT_DOUBLE)
+				cfg_error(x, s, "%s: %g out of range [%g, %g]",
+				    name, d, o->min, o->max);
+			else
+				cfg_error(x, s, "%s: %.0f out of range "
+				    "[%.0f, %.0f]", name, d, o->min, o->max);
 			return;
 		}
 		if (o->type == OPT_INT)
@@ -1181,7 +1185,8 @@ config_dump_options(void)
 		case OPT_INT64:
 		case OPT_DOUBLE:
 		case OPT_ID:
-			snprintf(range, sizeof(range), "%g..%g", o->min, o->max);
+			snprintf(range, sizeof(range), o->type == OPT_DOUBLE ?
+			    "%g..%g" : "%.0f..%.0f", o->min, o->max);
 			break;
 		case OPT_MODE:
 			snprintf(range, sizeof(range), "0..0777");
