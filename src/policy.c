@@ -1,6 +1,25 @@
 /*
  * policy: pick the policy of a request and turn stage results into a
  * verdict.  See include/policy.h.
+ *
+ * Precedence, strongest first:
+ *
+ *	1. block	an enforce-mode rule hit whose action is block (after
+ *			the policy's block_rule_categories/rewrite_rule_
+ *			categories overrides), a classifier score at or above
+ *			the category's block threshold, or a failed stage
+ *			under on_error = block;
+ *	2. rewrite	an enforce-mode rule hit whose action is rewrite, or a
+ *			score at or above the category's rewrite threshold
+ *			(the flagged sentences, or all the text with
+ *			rewrite_scope = all, become rewrite_text);
+ *	3. allow	anything else; flag-action hits and over-threshold
+ *			categories are listed in "flagged".
+ *
+ * Monitor-mode rules never change the verdict, and a monitor policy always
+ * answers allow; in both cases would_verdict holds what the verdict would
+ * have been with every rule enforced and the policy not in monitor mode,
+ * and the audit record keeps it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +84,11 @@ sentence_bounds(const char *text, size_t len, size_t *start, size_t *end)
 {
 	size_t	 a = *start, b = *end;
 
+	if (b <= a) {			/* no span known: all of it */
+		*start = 0;
+		*end = len;
+		return;
+	}
 	if (a > len)
 		a = len;
 	if (b > len)
@@ -93,76 +117,42 @@ threshold(const struct policy_conf *p, const char *label)
 	return NULL;
 }
 
-int
-policy_apply(const struct policy_conf *p, const struct request *req,
-    struct result *res)
+/* Apply the policy's category overrides to a rule hit. */
+static void
+override(const struct policy_conf *p, struct match *m)
 {
-	const struct category_threshold	*t;
-	struct span_edit		*edits = NULL;
-	struct match			*m;
-	size_t				 i, n = 0, a, b;
-	int				 block = 0, rewrite = 0, span_rewrite = 0;
-	int				 rv = -1;
+	if (m->category == NULL)
+		return;
+	if (in_list(p->block_rule_categories, p->n_block_rule_categories,
+	    m->category))
+		m->action = ACTION_BLOCK;
+	else if (in_list(p->rewrite_rule_categories,
+	    p->n_rewrite_rule_categories, m->category))
+		m->action = ACTION_REWRITE;
+}
 
-	res->policy = p;
-	/* Rule hits: the policy's category overrides, then precedence. */
-	for (i = 0; i < res->matches.n; i++) {
-		m = &res->matches.v[i];
-		if (in_list(p->block_rule_categories,
-		    p->n_block_rule_categories, m->category))
-			m->action = ACTION_BLOCK;
-		else if (in_list(p->rewrite_rule_categories,
-		    p->n_rewrite_rule_categories, m->category))
-			m->action = ACTION_REWRITE;
-		if (m->monitor)
-			continue;
-		switch (m->action) {
-		case ACTION_BLOCK:
-			block = 1;
-			break;
-		case ACTION_REWRITE:
-			rewrite = 1;
-			break;
-		case ACTION_FLAG:
-			flag(res, m->category);
-			break;
-		}
-	}
-	/* Classifier scores against the policy's thresholds. */
-	for (i = 0; i < res->n_scores; i++) {
-		if ((t = threshold(p, res->labels[i])) == NULL)
-			continue;
-		if (res->scores[i] >= t->block) {
-			block = 1;
-			flag(res, res->labels[i]);
-		} else if (res->scores[i] >= t->rewrite) {
-			span_rewrite = 1;
-			flag(res, res->labels[i]);
-		}
-	}
-	if (res->degraded && p->on_error == ON_ERROR_BLOCK)
-		block = 1;
-
+static enum verdict
+decide(int block, int rewrite)
+{
 	if (block)
-		res->verdict = VERDICT_BLOCK;
-	else if (rewrite || span_rewrite)
-		res->verdict = VERDICT_REWRITE;
-	else
-		res->verdict = VERDICT_ALLOW;
-	res->would_verdict = res->verdict;
-	if (p->monitor)
-		res->verdict = VERDICT_ALLOW;
+		return VERDICT_BLOCK;
+	if (rewrite)
+		return VERDICT_REWRITE;
+	return VERDICT_ALLOW;
+}
 
-	if (res->verdict == VERDICT_BLOCK)
-		res->message = p->message;
-	if (res->verdict != VERDICT_REWRITE) {
-		rv = 0;
-		goto done;
-	}
+/* RES->text: the rule rewrites, plus the classifier's span when SPAN. */
+static int
+rewrite_text(const struct policy_conf *p, const struct request *req,
+    struct result *res, int span)
+{
+	struct span_edit	*edits;
+	const struct match	*m;
+	size_t			 i, n = 0, a, b;
 
 	if ((edits = calloc(res->matches.n + 1, sizeof(*edits))) == NULL) {
 		log_warn("policy");
-		goto done;
+		return -1;
 	}
 	for (i = 0; i < res->matches.n; i++) {
 		m = &res->matches.v[i];
@@ -174,7 +164,7 @@ policy_apply(const struct policy_conf *p, const struct request *req,
 		    m->replacement : p->rewrite_text;
 		n++;
 	}
-	if (span_rewrite) {
+	if (span) {
 		if (p->rewrite_scope == REWRITE_ALL) {
 			a = 0;
 			b = req->len;
@@ -191,12 +181,75 @@ policy_apply(const struct policy_conf *p, const struct request *req,
 	free(res->text);
 	res->text = rewrite_apply(req->text, req->len, edits, n,
 	    &res->text_len);
+	free(edits);
 	if (res->text == NULL) {
 		log_warnx("policy %s: rewrite failed", p->name);
-		goto done;
+		return -1;
 	}
-	rv = 0;
-done:
-	free(edits);
-	return rv;
+	return 0;
+}
+
+int
+policy_apply(const struct policy_conf *p, const struct request *req,
+    struct result *res)
+{
+	const struct category_threshold	*t;
+	struct match			*m;
+	size_t				 i;
+	int				 block = 0, rewrite = 0, span = 0;
+	int				 wblock = 0, wrewrite = 0;
+
+	res->policy = p;
+	res->message = NULL;
+	/* Rule hits; monitor ones only count for would_verdict. */
+	for (i = 0; i < res->matches.n; i++) {
+		m = &res->matches.v[i];
+		override(p, m);
+		switch (m->action) {
+		case ACTION_BLOCK:
+			wblock = 1;
+			block |= !m->monitor;
+			break;
+		case ACTION_REWRITE:
+			wrewrite = 1;
+			rewrite |= !m->monitor;
+			break;
+		case ACTION_FLAG:
+			if (!m->monitor)
+				flag(res, m->category);
+			break;
+		}
+	}
+	/* Classifier scores against the policy's thresholds. */
+	for (i = 0; i < res->n_scores && i < MAX_LABELS; i++) {
+		if (res->labels[i] == NULL ||
+		    (t = threshold(p, res->labels[i])) == NULL)
+			continue;
+		if (res->scores[i] >= t->block) {
+			block = wblock = 1;
+			flag(res, res->labels[i]);
+		} else if (res->scores[i] >= t->rewrite) {
+			span = 1;
+			flag(res, res->labels[i]);
+		}
+	}
+	if (res->degraded && p->on_error == ON_ERROR_BLOCK)
+		block = wblock = 1;
+
+	res->would_verdict = decide(wblock, wrewrite || span);
+	res->verdict = p->monitor ? VERDICT_ALLOW : decide(block,
+	    rewrite || span);
+	free(res->text);
+	res->text = NULL;
+	res->text_len = 0;
+	switch (res->verdict) {
+	case VERDICT_BLOCK:
+		res->message = p->message;
+		return 0;
+	case VERDICT_REWRITE:
+		return rewrite_text(p, req, res, span);
+	case VERDICT_ALLOW:
+		break;
+	}
+	return 0;
 }
