@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""Train, calibrate, evaluate and export a modgate classifier.
+
+  make model                       # the shipped model, from ../shared/data
+  train/make_model.py --data my.jsonl --out models/mine [--minutes 30]
+  train/make_model.py --write-val build/val.jsonl     # the held-out split only
+
+With no --data the corpus is ../shared/data mapped as described in data.py
+plus train/extra/*.jsonl; the held-out source and generator (test split) are
+only used for the report in the model card.  With --data FILE.jsonl (one
+{"text": ..., "labels": {"cat": 0|1, ...}} per line) the labels are those of
+the file and 10% + 10% of it (by text hash, or "group" when given) become the
+tune and test splits.
+
+Deterministic for a given corpus and options (fixed seeds), unless the
+--minutes budget cuts training short.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np
+import torch
+
+import data as D
+import metrics
+import tokenizer as TK
+import train as TR
+from model import export
+
+DEFAULT_HP = dict(vocab_size=8192, d_model=128, n_layers=3, n_heads=4, d_ff=512,
+                  window=128, max_chunks=3, epochs=4, batch_docs=32, lr=1e-3,
+                  weight_decay=0.01, dropout=0.1, eval_stride=96)
+
+CLEAN_FLAG_BUDGET = 0.004     # per head, on the tune generator's clean answers
+BLOCK_PRECISION = 0.85
+
+
+def parse():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", help="labelled JSONL to train on instead of ../shared/data")
+    ap.add_argument("--shared", default=D.DEFAULT_DATA, help="shared data directory")
+    ap.add_argument("--out", default=os.path.join(HERE, "..", "models", "default"))
+    ap.add_argument("--minutes", type=float, default=25.0,
+                    help="wall-clock budget for the training loop (default 25)")
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-extra", action="store_true", help="leave train/extra out")
+    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--write-val", metavar="FILE",
+                    help="write the held-out (test) split as eval JSONL and exit")
+    ap.add_argument("--write-tune", metavar="FILE",
+                    help="write the tune split as eval JSONL and exit")
+    ap.add_argument("--limit", type=int, help=argparse.SUPPRESS)   # smoke tests
+    ap.add_argument("--hp", default="", help="overrides, e.g. d_model=192,n_layers=4")
+    return ap.parse_args()
+
+
+def user_split(rows):
+    import hashlib
+    tr, tu, te = [], [], []
+    for e in rows:
+        h = int(hashlib.sha1(("split:" + e["group"]).encode()).hexdigest()[:8], 16) % 10
+        (te if h == 0 else tu if h == 1 else tr).append(e)
+    return tr, tu, te
+
+
+def write_eval(rows, path):
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for e in rows:
+            f.write(json.dumps({"text": e["text"], "labels": e["labels"]},
+                               ensure_ascii=False) + "\n")
+    print("wrote %d rows to %s" % (len(rows), path), file=sys.stderr)
+
+
+def choose_thresholds(labels, probs, rows, clean_mask):
+    """Per label (rewrite, block) thresholds on calibrated probabilities.
+    rewrite: the lowest threshold that flags at most CLEAN_FLAG_BUDGET of the
+    clean LLM answers of the tune split, and not below the tune F1 optimum;
+    block: the lowest threshold reaching BLOCK_PRECISION on the tune split,
+    not below rewrite."""
+    rew, blk = [], []
+    for j, c in enumerate(labels):
+        cs = np.sort(probs[clean_mask, j])[::-1]
+        k = int(np.floor(CLEAN_FLAG_BUDGET * len(cs)))
+        t_fpr = float(cs[k]) + 1e-6 if len(cs) > k else 0.5
+        idx = [i for i, e in enumerate(rows) if c in e["labels"]]
+        y = np.array([rows[i]["labels"][c] for i in idx])
+        s = probs[idx, j]
+        t_f1, best = 0.5, -1
+        t_prec = None
+        if len(y) and y.sum():
+            for t in np.unique(np.round(s, 4)):
+                p, r, f = metrics.prf(y, s, t)
+                if f > best:
+                    best, t_f1 = f, float(t)
+                if t_prec is None and p >= BLOCK_PRECISION and r > 0:
+                    t_prec = float(t)
+        t_r = min(0.99, max(t_fpr, t_f1, 0.2))
+        t_b = min(0.995, max(t_r, t_prec if t_prec is not None else (1 + t_r) / 2))
+        rew.append(round(t_r, 4))
+        blk.append(round(t_b, 4))
+    return rew, blk
+
+
+def main():
+    a = parse()
+    torch.set_num_threads(a.threads)
+    t_start = time.time()
+    c_start = time.process_time()
+    hp = dict(DEFAULT_HP)
+    for kv in filter(None, a.hp.split(",")):
+        k, v = kv.split("=")
+        hp[k] = type(DEFAULT_HP[k])(v) if k in DEFAULT_HP else float(v)
+    if a.epochs:
+        hp["epochs"] = a.epochs
+
+    print("loading data", file=sys.stderr)
+    if a.data:
+        rows = D.load_jsonl(a.data)
+        train_rows, tune_rows, test_rows = user_split(rows)
+        seen = []
+        for e in rows:
+            for c in e["labels"]:
+                if c not in seen:
+                    seen.append(c)
+        labels = [c for c in D.LABELS if c in seen] + sorted(c for c in seen if c not in D.LABELS)
+        if not labels or len(labels) > 16:
+            raise SystemExit("need 1..16 label names in %s" % a.data)
+    else:
+        rows = D.load_shared(a.shared, extras=not a.no_extra)
+        train_rows, tune_rows, test_rows = D.split_corpus(rows)
+        labels = list(D.LABELS)
+    if a.write_val:
+        write_eval(test_rows, a.write_val)
+        return
+    if a.write_tune:
+        write_eval(tune_rows, a.write_tune)
+        return
+    if a.limit:
+        import random
+        r = random.Random(a.seed)
+        train_rows = r.sample(train_rows, min(a.limit, len(train_rows)))
+        tune_rows = r.sample(tune_rows, min(a.limit // 4, len(tune_rows)))
+    if a.data:
+        clean_tune = np.array([all(v == 0 for v in e["labels"].values()) for e in tune_rows])
+        clean_test = np.array([all(v == 0 for v in e["labels"].values()) for e in test_rows])
+    else:
+        clean_tune = np.array([e["source"] == "alpacaeval:" + D.TUNE_GENERATOR for e in tune_rows])
+        clean_test = np.array([e["source"] == "alpacaeval:" + D.TEST_GENERATOR for e in test_rows])
+    for name, part in (("train", train_rows), ("tune", tune_rows), ("test", test_rows)):
+        pos, known = D.label_counts(part)
+        print("%-5s %6d  %s" % (name, len(part), " ".join(
+            "%s=%d/%d" % (c, pos.get(c, 0), known.get(c, 0)) for c in labels)), file=sys.stderr)
+
+    print("training the tokenizer", file=sys.stderr)
+    t0 = time.time()
+    tok = TK.train([e["text"] for e in train_rows], vocab_size=hp["vocab_size"])
+    print("vocabulary %d entries (%.0fs)" % (len(tok), time.time() - t0), file=sys.stderr)
+
+    budget = a.minutes * 60 - (time.time() - t_start)
+    deadline = time.time() + max(60.0, budget)
+    model, history = TR.train(train_rows, tune_rows, tok, hp, seed=a.seed,
+                              deadline=deadline, labels=labels)
+    t_train_wall = time.time() - t_start
+    c_train = time.process_time() - c_start
+
+    print("calibrating on the tune split", file=sys.stderr)
+    W, S = hp["window"], hp["eval_stride"]
+    z_tune = TR.doc_logits(model, tok, [e["text"] for e in tune_rows], W, S, progress="tune")
+    scale, bias = [], []
+    for j, c in enumerate(labels):
+        idx = [i for i, e in enumerate(tune_rows) if c in e["labels"]]
+        y = np.array([tune_rows[i]["labels"][c] for i in idx])
+        s_, b_ = metrics.fit_platt(z_tune[idx, j], y)
+        scale.append(s_)
+        bias.append(b_)
+    cal = {"scale": scale, "bias": bias}
+    p_tune = 1 / (1 + np.exp(-(z_tune * np.array(scale) + np.array(bias))))
+    rew, blk = choose_thresholds(labels, p_tune, tune_rows, clean_tune)
+    flag_tune = float((p_tune[clean_tune] >= np.array(rew)).any(axis=1).mean()) if clean_tune.any() else None
+
+    out = os.path.abspath(a.out)
+    export(model, tok, labels, cal, out)
+    thr = {"labels": labels, "rewrite": dict(zip(labels, rew)), "block": dict(zip(labels, blk)),
+           "window": W, "stride": S}
+    with open(os.path.join(out, "thresholds.json"), "w") as f:
+        json.dump(thr, f, indent=2)
+        f.write("\n")
+    print("exported to %s" % out, file=sys.stderr)
+
+    import eval as evaluate
+    res = evaluate.full_report(out, train_rows, tune_rows, test_rows, labels, clean_test,
+                               baselines=not a.no_baselines)
+    res["training"] = {"hp": hp, "history": history, "train_wall_s": t_train_wall,
+                       "train_cpu_s": c_train, "total_wall_s": time.time() - t_start,
+                       "total_cpu_s": time.process_time() - c_start,
+                       "threads": a.threads, "seed": a.seed,
+                       "tune_clean_flag_rate": flag_tune,
+                       "n_train": len(train_rows), "n_tune": len(tune_rows),
+                       "n_test": len(test_rows), "shared_data": not a.data,
+                       "extras": not a.no_extra and not a.data}
+    with open(os.path.join(out, "report.json"), "w") as f:
+        json.dump(res, f, indent=1)
+        f.write("\n")
+    evaluate.write_card(out, res, thr)
+    print(evaluate.table(res), file=sys.stderr)
+    print("done in %.0fs wall, %.0fs cpu" % (time.time() - t_start, time.process_time() - c_start),
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
