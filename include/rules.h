@@ -1,5 +1,5 @@
 /*
- * rules: the compiled rule set from rules/*.rules (man 5 modgate.rules),
+ * rules: the compiled rule set from rules/NAME.rules (man 5 modgate.rules),
  * shared and immutable, matched as a whole (Hyperscan prefilter, PCRE2
  * confirming) under PCRE2 match and depth limits.
  */

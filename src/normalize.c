@@ -377,6 +377,7 @@ leet(uint32_t cp)
 	case '3': return 'e';
 	case '4': return 'a';
 	case '5': return 's';
+	case '6': return 'b';
 	case '7': return 't';
 	case '8': return 'b';
 	case '9': return 'g';
@@ -393,8 +394,8 @@ leet(uint32_t cp)
 /*
  * Skeleton: in each word (a run of letters, digits and leet symbols, the
  * dropped separators of a joined chain skipped) that holds an ASCII letter,
- * digits, '$' and '@' become letters (0 o, 1 i, 3 e, 4 a, 5 s, 7 t, 8 b,
- * 9 g, @ a, $ s), and so do '!' (i), '|' (l), '+' (t), '(' (c) between two
+ * digits, '$' and '@' become letters (0 o, 1 i, 3 e, 4 a, 5 s, 6 b, 7 t,
+ * 8 b, 9 g, @ a, $ s), and so do '!' (i), '|' (l), '+' (t), '(' (c) between two
  * characters of the word.
  */
 static void
