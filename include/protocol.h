@@ -3,7 +3,8 @@
  * request line and serialises answers and errors; knows nothing of sockets.
  *
  *	request	{"id": …, "text": "…", "policy": "…", "meta": {…}}
- *		{"id": …, "op": "ping" | "version" | "stats" | "reload"}
+ *		{"id": …, "op": "ping" | "version" | "stats" | "reload" |
+ *		 "metrics"}
  *	answer	{"id", "verdict", "text" (rewrite), "message" (block), "policy",
  *		 "policy_version", "audit_seq", "matches", "scores", "flagged",
  *		 "elapsed_us", "degraded" (when true), "stages"}
@@ -22,7 +23,8 @@
 #define PROTOCOL_MAX_DEPTH	32	/* nesting of arrays and objects */
 #define PROTOCOL_MAX_POLICY	128	/* bytes of a policy name */
 
-enum proto_op { OP_CHECK, OP_PING, OP_VERSION, OP_STATS, OP_RELOAD };
+enum proto_op { OP_CHECK, OP_PING, OP_VERSION, OP_STATS, OP_RELOAD,
+    OP_METRICS };
 
 struct proto_request {
 	enum proto_op	 op;

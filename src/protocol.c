@@ -13,7 +13,7 @@
 #include "protocol.h"
 
 static const char *const op_names[] = { "check", "ping", "version", "stats",
-    "reload" };
+    "reload", "metrics" };
 
 const char *
 protocol_op_name(enum proto_op op)

@@ -34,8 +34,10 @@
 #include "audit.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "protocol.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "snapshot.h"
 #include "worker.h"
@@ -73,6 +75,7 @@ struct server {
 	void			(*reopen_fn)(void *);
 	void			*reopen_arg;
 	int			 listen_fd;
+	int			 inherited;	/* listen_fd from systemd */
 	struct event_base	*base;
 	struct event		*ev_listen, *ev_hup, *ev_term, *ev_int, *ev_usr1;
 	struct event		*ev_deadline;
@@ -118,6 +121,7 @@ struct job {
 	struct proto_request	 pr;
 	struct result		 res;
 	int			 rv;
+	char			 logid[64];	/* prefix of its log lines */
 };
 
 static void	conn_read(struct conn *);
@@ -168,6 +172,7 @@ stats_quantile(const struct stats *st, double q)
 static void
 stats_error(struct stats *st, const char *code)
 {
+	metrics_error(code);
 	if (strcmp(code, "bad_request") == 0)
 		st->errors_bad_request++;
 	else if (strcmp(code, "too_large") == 0)
@@ -242,20 +247,28 @@ server_reload(struct server *srv)
 	struct snapshot	*snap, *old = srv->snap;
 
 	log_info("reloading %s", srv->config_file);
+	sdnotify_reloading();
 	if ((snap = snapshot_load(srv->config_file,
 	    srv->socket_override)) == NULL) {
 		srv->stats.reload_failures++;
+		metrics_reload(0);
 		log_warnx("reload failed; still serving %s", old->version);
+		sdnotify_ready("reload failed; serving the previous snapshot");
 		return -1;
 	}
-	if (strcmp(snap->cfg->server.socket, srv->socket_path) != 0)
+	if (!srv->inherited &&
+	    strcmp(snap->cfg->server.socket, srv->socket_path) != 0)
 		log_warnx("server.socket changed to %s: takes effect at the "
 		    "next restart", snap->cfg->server.socket);
 	srv->snap = snap;
 	snapshot_unref(old);		/* in-flight jobs hold their own */
 	srv->stats.reloads++;
+	metrics_reload(1);
 	log_info("serving %s (generation %lu)", snap->version,
 	    snap->generation);
+	sdnotify_status("serving %s (generation %lu)", snap->version,
+	    snap->generation);
+	sdnotify_ready(NULL);
 	return 0;
 }
 
@@ -355,10 +368,8 @@ static void
 job_run(struct worker_job *wj)
 {
 	struct job	*job = (struct job *)wj;
-	json_t		*id = job->pr.req.id;
 
-	if (id != NULL && json_is_string(id))
-		log_set_request(json_string_value(id));
+	log_set_request(job->logid);
 	job->rv = pipeline_run(job->snap, job->audit, &job->pr.req, &job->res);
 	log_set_request(NULL);
 }
@@ -383,6 +394,7 @@ job_done(struct worker_job *wj)
 		    job->res.error_code : "internal", job->res.error_msg);
 	} else {
 		srv->stats.verdicts[job->res.verdict]++;
+		metrics_request(&job->res);
 		if (job->res.degraded)
 			srv->stats.degraded++;
 		stats_latency(&srv->stats, job->res.elapsed_us);
@@ -407,6 +419,35 @@ request_timeout_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Ops. */
+
+/* {"op": "metrics", "metrics": "<Prometheus text>"}, or NULL. */
+static json_t *
+metrics_json(struct server *srv)
+{
+	struct metrics_gauges	 g;
+	struct audit_stats	 as;
+	json_t			*o;
+	char			*text;
+	size_t			 len;
+
+	memset(&g, 0, sizeof(g));
+	g.queue_depth = worker_queued(srv->workers);
+	g.queue_max = srv->snap->cfg->server.queue_max;
+	g.connections = srv->nconns;
+	g.workers = worker_threads(srv->workers);
+	g.generation = srv->snap->generation;
+	g.policy_version = srv->snap->version;
+	g.audit_failures = -1;
+	if (srv->audit != NULL) {
+		audit_stats(srv->audit, &as);
+		g.audit_failures = (long long)as.failures;
+	}
+	if ((text = metrics_render(&g, &len)) == NULL)
+		return NULL;
+	o = json_pack("{s:s, s:s%}", "op", "metrics", "metrics", text, len);
+	free(text);
+	return o;
+}
 
 static int
 peer_is_admin(const struct server *srv, const struct peer *peer)
@@ -459,6 +500,9 @@ conn_op(struct conn *c, struct pending *p, enum proto_op op)
 		    "policy_version", srv->snap->version, "generation",
 		    (json_int_t)srv->snap->generation);
 		break;
+	case OP_METRICS:
+		o = metrics_json(srv);
+		break;
 	case OP_CHECK:
 		break;
 	}
@@ -502,6 +546,17 @@ conn_request(struct conn *c, const char *line, size_t len)
 		return;
 	}
 	job->pr.req.peer = c->peer;
+	/* The request id, else connection and line: "[id] message". */
+	if (json_is_string(job->pr.req.id))
+		snprintf(job->logid, sizeof(job->logid), "%s",
+		    json_string_value(job->pr.req.id));
+	else if (json_is_integer(job->pr.req.id))
+		snprintf(job->logid, sizeof(job->logid), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(job->pr.req.id));
+	else
+		snprintf(job->logid, sizeof(job->logid), "conn%llu.%llu",
+		    (unsigned long long)c->id,
+		    (unsigned long long)srv->stats.requests);
 	job->wj.run = job_run;
 	job->wj.done = job_done;
 	job->srv = srv;
@@ -788,6 +843,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			    "allowed_uids or allowed_gids", (int)cred.pid,
 			    (unsigned int)cred.uid, (unsigned int)cred.gid);
 			srv->stats.connections_refused++;
+			metrics_refused("not_allowed");
 			refuse(fd, "bad_request", "peer not allowed");
 			continue;
 		}
@@ -803,6 +859,8 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			    srv->nconns >= sv->max_connections ?
 			    "max_connections" : "max_connections_per_uid");
 			srv->stats.connections_refused++;
+			metrics_refused(srv->nconns >= sv->max_connections ?
+			    "max_connections" : "max_connections_per_uid");
 			refuse(fd, "overloaded", "too many connections");
 			continue;
 		}
@@ -867,6 +925,7 @@ server_stop(struct server *srv)
 		return;
 	}
 	srv->draining = 1;
+	sdnotify_stopping();
 	log_info("stopping: %d connection%s to finish", srv->nconns,
 	    srv->nconns == 1 ? "" : "s");
 	if (srv->ev_listen != NULL)
@@ -874,7 +933,8 @@ server_stop(struct server *srv)
 	if (srv->listen_fd != -1) {
 		close(srv->listen_fd);
 		srv->listen_fd = -1;
-		unlink(srv->socket_path);
+		if (!srv->inherited)
+			unlink(srv->socket_path);
 	}
 	ms = srv->snap->cfg->server.request_timeout;
 	if (ms == 0)
@@ -983,6 +1043,29 @@ server_listen(struct server *srv)
 	mode_t				 old;
 	int				 fd = -1;
 
+	/* Socket activation: systemd's socket replaces server.socket. */
+	if ((fd = sdnotify_listen_fd()) == -2)
+		return -1;
+	if (fd >= 0) {
+		socklen_t	 sl = sizeof(sun);
+
+		memset(&sun, 0, sizeof(sun));
+		if (getsockname(fd, (struct sockaddr *)&sun, &sl) == -1 ||
+		    sun.sun_path[0] == '\0')
+			snprintf(sun.sun_path, sizeof(sun.sun_path),
+			    "(inherited fd %d)", fd);
+		if ((srv->socket_path = strdup(sun.sun_path)) == NULL) {
+			log_warn("server");
+			close(fd);
+			return -1;
+		}
+		srv->listen_fd = fd;
+		srv->inherited = 1;
+		log_info("using the socket passed by systemd: %s",
+		    srv->socket_path);
+		return 0;
+	}
+
 	if (strlen(sv->socket) >= sizeof(sun.sun_path)) {
 		log_warnx("%s: socket path too long", sv->socket);
 		return -1;
@@ -1082,6 +1165,11 @@ server_run(struct server *srv)
 	}
 	log_info("listening on %s, %d workers, %s", srv->socket_path,
 	    worker_threads(srv->workers), srv->snap->version);
+	if (sdnotify_watchdog_start(srv->base) == -1)
+		log_warnx("no watchdog pings: systemd may restart us");
+	sdnotify_status("serving %s (generation %lu)", srv->snap->version,
+	    srv->snap->generation);
+	sdnotify_ready(NULL);
 	if (event_base_dispatch(srv->base) == -1) {
 		log_warnx("event loop failed");
 		return -1;
@@ -1117,8 +1205,10 @@ server_free(struct server *srv)
 		event_free(srv->ev_deadline);
 	if (srv->listen_fd != -1) {
 		close(srv->listen_fd);
-		unlink(srv->socket_path);
+		if (!srv->inherited)
+			unlink(srv->socket_path);
 	}
+	sdnotify_watchdog_stop();
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	snapshot_unref(srv->snap);
