@@ -2,10 +2,14 @@
  * modgate stats: print the counters of a running modgated.
  *
  *	modgate stats [-j] [-s socket]
+ *	modgate stats --prometheus [-s socket]
  *
  * One "name value" line per counter (nested counters as "a.b"), or with
- * -j the answer line as is.  EX_UNAVAILABLE when the daemon is unreachable.
+ * -j the answer line as is; with --prometheus the answer of op metrics,
+ * the Prometheus text format.  EX_UNAVAILABLE when the daemon is
+ * unreachable.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,33 +48,41 @@ print_flat(const char *prefix, json_t *o)
 int
 cmd_stats(int argc, char **argv)
 {
-	json_t		*req, *ans, *err;
+	static const struct option longopts[] = {
+		{ "prometheus", no_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t		*req, *ans, *err, *text;
 	const char	*sockopt = NULL;
 	char		*sock, *line;
-	int		 ch, raw = 0, unreachable, rv = 0;
+	int		 ch, raw = 0, prom = 0, unreachable, rv = 0;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "js:")) != -1) {
+	while ((ch = getopt_long(argc, argv, "js:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
 			raw = 1;
+			break;
+		case 'P':
+			prom = 1;
 			break;
 		case 's':
 			sockopt = optarg;
 			break;
 		default:
-			fprintf(stderr, "usage: modgate stats [-j] "
-			    "[-s socket]\n");
+			fprintf(stderr, "usage: modgate stats [-j | "
+			    "--prometheus] [-s socket]\n");
 			return EX_USAGE;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: modgate stats [-j] [-s socket]\n");
+	if (optind != argc || (raw && prom)) {
+		fprintf(stderr, "usage: modgate stats [-j | --prometheus] "
+		    "[-s socket]\n");
 		return EX_USAGE;
 	}
 	if ((sock = client_socket_path(sockopt)) == NULL)
 		return EX_OSERR;
-	req = json_pack("{s:s}", "op", "stats");
+	req = json_pack("{s:s}", "op", prom ? "metrics" : "stats");
 	ans = req != NULL ? client_call(sock, req, &unreachable) : NULL;
 	if (ans == NULL) {
 		rv = req != NULL && unreachable ? EX_UNAVAILABLE : EX_PROTOCOL;
@@ -78,6 +90,15 @@ cmd_stats(int argc, char **argv)
 		fprintf(stderr, "modgate stats: %s\n",
 		    json_string_value(json_object_get(err, "message")));
 		rv = EX_SOFTWARE;
+	} else if (prom) {
+		text = json_object_get(ans, "metrics");
+		if (!json_is_string(text)) {
+			fprintf(stderr, "modgate stats: the daemon sent no "
+			    "metrics\n");
+			rv = EX_PROTOCOL;
+		} else
+			fwrite(json_string_value(text), 1,
+			    json_string_length(text), stdout);
 	} else if (raw) {
 		if ((line = json_dumps(ans, JSON_COMPACT)) != NULL)
 			printf("%s\n", line);
