@@ -1,0 +1,170 @@
+/*
+ * bench/classifier: the C forward pass on a model directory.
+ *
+ *	classifier MODEL_DIR THREADS [TEXT_FILE]
+ *
+ * Prints "key value" lines: the measured OpenBLAS sgemm peak (a large
+ * square product and one of the model's own shape), the latency of one
+ * 128-token window, the throughput of batches of 16 windows and the
+ * fraction of the sgemm peak it reaches, and the CPU time classifier_score
+ * takes for TEXT_FILE (a ~1 KB answer) with window 128, stride 96.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "classifier.h"
+#include "log.h"
+#include "model.h"
+
+static double
+now(clockid_t clk)
+{
+	struct timespec	 ts;
+
+	clock_gettime(clk, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* GFLOP/s of C[m, n] = A[m, k] B[n, k]^T, best of a few runs. */
+static double
+sgemm_gflops(int m, int n, int k)
+{
+	float	*a, *b, *c;
+	double	 t, best = 1e9;
+	int	 i, r, reps;
+
+	a = malloc(sizeof(float) * (size_t)m * k);
+	b = malloc(sizeof(float) * (size_t)n * k);
+	c = malloc(sizeof(float) * (size_t)m * n);
+	if (a == NULL || b == NULL || c == NULL)
+		fatal("malloc");
+	for (i = 0; i < m * k; i++)
+		a[i] = (float)(i % 7) * 0.1f;
+	for (i = 0; i < n * k; i++)
+		b[i] = (float)(i % 5) * 0.1f;
+	reps = (int)(2e9 / (2.0 * m * n * k)) + 1;
+	for (r = 0; r < 5; r++) {
+		t = now(CLOCK_MONOTONIC);
+		for (i = 0; i < reps; i++)
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m,
+			    n, k, 1.0f, a, k, b, k, 0.0f, c, n);
+		t = (now(CLOCK_MONOTONIC) - t) / reps;
+		if (t < best)
+			best = t;
+	}
+	free(a);
+	free(b);
+	free(c);
+	return 2.0 * m * n * k / best / 1e9;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct model	*m;
+	struct model_slot *s;
+	struct classifier_conf conf = { .enabled = 1, .window = 128,
+	    .stride = 96, .batch_max = 16, .threads = 1 };
+	struct classifier_out out;
+	size_t		 T, i, b, lens[MODEL_BATCH_MAX], nb = MODEL_BATCH_MAX;
+	double		 t, best, flops, peak, peak_sq, cpu;
+	char		*text = NULL;
+	size_t		 tlen = 0;
+	int		 threads, r, reps;
+	FILE		*f;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: classifier MODEL_DIR THREADS "
+		    "[TEXT_FILE]\n");
+		return 64;
+	}
+	log_init("bench-classifier", 1, 0);
+	threads = atoi(argv[2]);
+	transformer_set_threads(threads);
+	if ((m = model_load(argv[1])) == NULL)
+		return 1;
+	T = m->cfg.max_positions < 128 ? m->cfg.max_positions : 128;
+
+	peak_sq = sgemm_gflops(1024, 1024, 1024);
+	/* the model's largest product, batched: [16*T, d] x [d_ff, d]^T */
+	peak = sgemm_gflops((int)(nb * T), (int)m->cfg.d_ff,
+	    (int)m->cfg.d_model);
+	printf("threads %d\n", threads);
+	printf("sgemm_gflops_1024 %.1f\n", peak_sq);
+	printf("sgemm_gflops_model %.1f\n", peak);
+
+	if ((s = model_slot_get(m)) == NULL)
+		return 1;
+	srand(1);
+	for (i = 0; i < nb * T; i++)
+		s->ids[i] = i % T == 0 ? TOKEN_CLS :
+		    4 + (uint32_t)rand() % (uint32_t)(m->cfg.vocab_size - 4);
+	for (b = 0; b < nb; b++)
+		lens[b] = T;
+
+	/* one window, best of 5 runs of reps */
+	reps = 50;
+	best = 1e9;
+	transformer_forward(&m->cfg, &m->w, s->ts, s->ids, lens, 1, s->logits);
+	for (r = 0; r < 5; r++) {
+		t = now(CLOCK_MONOTONIC);
+		for (i = 0; i < (size_t)reps; i++)
+			transformer_forward(&m->cfg, &m->w, s->ts, s->ids,
+			    lens, 1, s->logits);
+		t = (now(CLOCK_MONOTONIC) - t) / reps;
+		if (t < best)
+			best = t;
+	}
+	printf("window_tokens %zu\n", T);
+	printf("single_ms %.3f\n", best * 1e3);
+	flops = transformer_flops(&m->cfg, T);
+	printf("single_gflops %.1f\n", flops / best / 1e9);
+
+	/* batches of 16 windows */
+	reps = 8;
+	best = 1e9;
+	for (r = 0; r < 5; r++) {
+		t = now(CLOCK_MONOTONIC);
+		for (i = 0; i < (size_t)reps; i++)
+			transformer_forward(&m->cfg, &m->w, s->ts, s->ids,
+			    lens, nb, s->logits);
+		t = (now(CLOCK_MONOTONIC) - t) / reps;
+		if (t < best)
+			best = t;
+	}
+	printf("batch_windows %zu\n", nb);
+	printf("batch_windows_per_s %.1f\n", nb / best);
+	printf("batch_gflops %.1f\n", flops * nb / best / 1e9);
+	printf("batch_peak_fraction %.3f\n", flops * nb / best / 1e9 / peak);
+	model_slot_put(m, s);
+
+	if (argc > 3 && (f = fopen(argv[3], "r")) != NULL) {
+		size_t cap = 0;
+		ssize_t n = getdelim(&text, &cap, '\0', f);
+		fclose(f);
+		tlen = n > 0 ? (size_t)n : 0;
+	}
+	if (tlen > 0) {
+		reps = 20;
+		classifier_score(m, &conf, text, tlen, &out);
+		best = 1e9;
+		for (r = 0; r < 5; r++) {
+			cpu = now(CLOCK_PROCESS_CPUTIME_ID);
+			for (i = 0; i < (size_t)reps; i++)
+				classifier_score(m, &conf, text, tlen, &out);
+			cpu = (now(CLOCK_PROCESS_CPUTIME_ID) - cpu) / reps;
+			if (cpu < best)
+				best = cpu;
+		}
+		printf("text_bytes %zu\n", tlen);
+		printf("text_cpu_ms %.3f\n", best * 1e3);
+		free(text);
+	}
+	model_free(m);
+	return 0;
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""PyTorch side of the classifier benchmark (bench/classifier.sh).
+
+    classifier_torch.py MODEL_DIR THREADS [TEXT_FILE]
+    classifier_torch.py --make-random DIR     (a model of the shipped shape)
+
+Prints the same "key value" lines as build/bench/classifier for the same
+weights and inputs: one 128-token window, batches of 16 windows, and the
+CPU time of scoring TEXT_FILE (window 128, stride 96)."""
+
+import os
+import random
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "train"))
+
+import torch  # noqa: E402
+
+import model as M  # noqa: E402
+import tokenizer as T  # noqa: E402
+
+
+def make_random(out):
+    """A model of the shipped shape with random weights and a vocabulary
+    learnt from a sample of the shared answers (so tokens per byte are
+    realistic)."""
+    import json
+    data = os.path.join(TOP, "..", "shared", "data", "alpacaeval-outputs",
+                        "alpacaeval_outputs_5models.jsonl")
+    texts = []
+    with open(data, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i >= 1500:
+                break
+            texts.append(json.loads(line)["output"])
+    torch.manual_seed(1)
+    tok = T.train(texts, vocab_size=8192)
+    model = M.Encoder(len(tok), 128, 3, 4, 512, 128, len(M.LABELS))
+    model.eval()
+    M.export(model, tok, M.LABELS, {"scale": [1.0] * 6, "bias": [0.0] * 6},
+             out)
+    with open(os.path.join(out, "sample.txt"), "w", encoding="utf-8") as f:
+        f.write(one_kb(texts))
+
+
+def one_kb(texts):
+    for t in texts:
+        b = t.encode("utf-8")
+        if 1000 <= len(b) <= 1100:
+            return t
+    return (" ".join(texts))[:1024]
+
+
+def best_of(fn, reps, rounds=5):
+    fn()
+    best = 1e9
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        best = min(best, (time.perf_counter() - t) / reps)
+    return best
+
+
+def best_cpu(fn, reps, rounds=5):
+    fn()
+    best = 1e9
+    for _ in range(rounds):
+        t = time.process_time()
+        for _ in range(reps):
+            fn()
+        best = min(best, (time.process_time() - t) / reps)
+    return best
+
+
+@torch.no_grad()
+def main():
+    if sys.argv[1] == "--make-random":
+        make_random(sys.argv[2])
+        return 0
+    threads = int(sys.argv[2])
+    torch.set_num_threads(threads)
+    model, tok, cfg = M.load(sys.argv[1])
+    Tn = min(128, cfg["max_positions"])
+    rnd = random.Random(1)
+    ids = torch.tensor([[T.CLS] + [rnd.randrange(4, cfg["vocab_size"])
+                                   for _ in range(Tn - 1)]
+                        for _ in range(16)])
+    print("threads", threads)
+    one = ids[:1]
+    t = best_of(lambda: model(one), 50)
+    print("single_ms %.3f" % (t * 1e3))
+    t = best_of(lambda: model(ids), 8)
+    print("batch_windows_per_s %.1f" % (16 / t))
+    if len(sys.argv) > 3:
+        with open(sys.argv[3], encoding="utf-8") as f:
+            text = f.read()
+        cal = cfg["calibration"]
+        t = best_cpu(lambda: M.score_texts(model, tok, [text], 128, 96, cal),
+                     20)
+        print("text_cpu_ms %.3f" % (t * 1e3))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
