@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "classifier.h"
+#include "rules.h"
 #include "config.h"
 #include "log.h"
 #include "normalize.h"
@@ -88,11 +89,19 @@ stage_rules(struct run *r)
 		res->stage[STAGE_RULES] = STAGE_NOT_RUN;
 		return 0;
 	}
-	/*
-	 * No rule set in the snapshot (the rules module is not wired in):
-	 * the text passes through, and the answer says so.
-	 */
-	res->stage[STAGE_RULES] = STAGE_PASSTHROUGH;
+	if (r->snap->rules == NULL) {
+		/* No rule files configured: the text passes, visibly. */
+		res->stage[STAGE_RULES] = STAGE_PASSTHROUGH;
+		return 0;
+	}
+	if (rules_match(r->snap->rules, r->req->text, r->req->len,
+	    &res->matches) == -1) {
+		/* A limit hit or no memory: hits so far are kept. */
+		res->stage[STAGE_RULES] = STAGE_FAILED;
+		res->degraded = 1;
+		return 0;
+	}
+	res->stage[STAGE_RULES] = STAGE_OK;
 	return 0;
 }
 
@@ -137,7 +146,8 @@ stage_classifier(struct run *r)
 	if (classifier_score(r->snap->model, &r->snap->cfg->classifier,
 	    r->req->text, r->req->len, &out) == -1) {
 		res->stage[STAGE_CLASSIFIER] = STAGE_FAILED;
-		return 0;		/* on_error decides */
+		res->degraded = 1;	/* on_error decides */
+		return 0;
 	}
 	n = model_labels(r->snap->model, &labels);
 	if (n > MAX_LABELS)

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "rules.h"
 #include "snapshot.h"
 
 #define SNAPSHOT_FILE_MAX	(16 * 1024 * 1024)	/* config file bytes */
@@ -86,13 +87,19 @@ snapshot_load(const char *file, const char *socket)
 	}
 
 	/*
-	 * Rules and model load here once their modules land (rules_load,
-	 * model_load); until then both stay NULL and their stages answer
-	 * "passthrough".  Their digests join the config's below.
+	 * The model loads here once its module is wired (model_load); until
+	 * then it stays NULL and its stage answers "passthrough".
 	 */
+	if (snap->cfg->rules.n_paths > 0 &&
+	    (snap->rules = rules_load(&snap->cfg->rules, snap->cfg->dir)) == NULL)
+		goto fail;
+
+	/* The version covers everything that changes a verdict. */
 	crypto_hash_sha256_init(&st);
 	if (digest_file(&st, snap->cfg->file) == -1)
 		goto fail;
+	if (snap->rules != NULL)
+		rules_digest(snap->rules, &st);
 	crypto_hash_sha256_final(&st, hash);
 	memcpy(snap->version, "sha256:", 7);
 	sodium_bin2hex(snap->version + 7, sizeof(snap->version) - 7, hash,
@@ -119,6 +126,7 @@ snapshot_unref(struct snapshot *snap)
 	if (atomic_fetch_sub_explicit(&snap->refs, 1,
 	    memory_order_acq_rel) != 1)
 		return;
+	rules_free(snap->rules);
 	config_free(snap->cfg);
 	free(snap);
 }
