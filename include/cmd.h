@@ -13,6 +13,7 @@
 
 int	cmd_audit(int argc, char **argv);
 int	cmd_check(int argc, char **argv);
+int	cmd_lint(int argc, char **argv);
 int	cmd_stats(int argc, char **argv);
 int	cmd_reload(int argc, char **argv);
 

@@ -19,7 +19,7 @@ struct ruleset;
 #define RULES_MAX_FILE		(16 * 1024 * 1024)
 
 /* Extra validation of a hit in C, where a regex cannot do it. */
-enum rule_check { CHECK_NONE, CHECK_LUHN, CHECK_IBAN };
+enum rule_check { CHECK_NONE, CHECK_LUHN, CHECK_IBAN, CHECK_PHONE };
 
 struct rule_test {
 	int		 expect;	/* 1: test match, 0: test nomatch */
@@ -117,5 +117,10 @@ void	 rules_info(const struct ruleset *, struct rules_info *);
 int	 check_luhn(const char *s, size_t len);
 /* 1 when [S, S+LEN) (spaces ignored) is an IBAN with a valid mod-97. */
 int	 check_iban(const char *s, size_t len);
+/*
+ * 1 when [S, S+LEN) can be a phone number: 7 to 15 digits (E.164), and
+ * not shaped like an ISO date (YYYY-MM-DD) or a US SSN (NNN-NN-NNNN).
+ */
+int	 check_phone(const char *s, size_t len);
 
 #endif

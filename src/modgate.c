@@ -16,6 +16,7 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "audit",	cmd_audit,	"audit verify|show|query|keygen ... (modgate audit for usage)" },
 	{ "check",	cmd_check,	"check [-j] [-i id] [-p policy] [-s socket] [text | -]" },
+	{ "lint",	cmd_lint,	"lint [-q] [-c config | file-or-dir ...]" },
 	{ "reload",	cmd_reload,	"reload [-s socket]" },
 	{ "stats",	cmd_stats,	"stats [-j] [-s socket]" },
 };

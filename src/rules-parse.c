@@ -13,7 +13,7 @@
  *		score	NUMBER
  *		mode	enforce | monitor
  *		unless	/PCRE2/flags
- *		check	luhn | iban
+ *		check	luhn | iban | phone
  *		test	match | nomatch "text"
  *	}
  *
@@ -602,8 +602,10 @@ parse_key(struct lex *lx, struct rule_def *r, unsigned *seen)
 			r->check = CHECK_LUHN;
 		else if (word_is(w, "iban"))
 			r->check = CHECK_IBAN;
+		else if (word_is(w, "phone"))
+			r->check = CHECK_PHONE;
 		else {
-			lex_error(lx, vat, "'check' takes luhn or iban");
+			lex_error(lx, vat, "'check' takes luhn, iban or phone");
 			goto skip;
 		}
 	} else if (word_is(key, "test")) {

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -145,6 +146,37 @@ check_iban(const char *s, size_t len)
 	return rem == 1;
 }
 
+/* The shape of S: digits as 'd', other bytes as themselves. */
+static int
+shape_is(const char *s, size_t len, const char *shape)
+{
+	size_t	 i;
+
+	if (strlen(shape) != len)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (shape[i] == 'd' ? !(s[i] >= '0' && s[i] <= '9') :
+		    s[i] != shape[i])
+			return 0;
+	return 1;
+}
+
+int
+check_phone(const char *s, size_t len)
+{
+	size_t	 k, n = 0;
+
+	for (k = 0; k < len; k++)
+		if (s[k] >= '0' && s[k] <= '9')
+			n++;
+	if (n < 7 || n > 15)
+		return 0;
+	if (shape_is(s, len, "dddd-dd-dd") || shape_is(s, len, "dddd.dd.dd") ||
+	    shape_is(s, len, "ddd-dd-dddd"))
+		return 0;
+	return 1;
+}
+
 /* Characters in the first OFF bytes of S (for error columns). */
 static int
 chars(const char *s, size_t off)
@@ -240,6 +272,75 @@ hs_flags(const struct rule_def *d)
 	if (strchr(d->flagstr, 'u'))
 		f |= HS_FLAG_UCP;
 	return f;
+}
+
+/*
+ * A looser copy of PCRE2 pattern P for the Hyperscan prefilter: a counted
+ * repeat {m,n} or {m} with a bound of RELAX_MAX or more becomes
+ * {min(m, RELAX_MAX),}.  That matches a superset, so the prefilter stays
+ * sound (PCRE2 still confirms with the real pattern), and it spares
+ * Hyperscan the large automata that wide bounded repeats compile into.
+ */
+#define RELAX_MAX	8
+
+static char *
+hs_relax(const char *p)
+{
+	char		*out, *o;
+	const char	*q;
+	unsigned long	 m, n;
+	char		*end;
+	int		 cls = 0;
+
+	if ((out = malloc(strlen(p) * 2 + 16)) == NULL)
+		return NULL;
+	for (o = out; *p; ) {
+		if (*p == '\\' && p[1] != '\0') {
+			*o++ = *p++;
+			*o++ = *p++;
+			continue;
+		}
+		if (cls) {
+			if (*p == ']')
+				cls = 0;
+			*o++ = *p++;
+			continue;
+		}
+		if (*p == '[') {
+			cls = 1;
+			*o++ = *p++;
+			if (*p == '^')
+				*o++ = *p++;
+			if (*p == ']')
+				*o++ = *p++;
+			continue;
+		}
+		if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
+			m = strtoul(p + 1, &end, 10);
+			q = end;
+			n = m;
+			if (*q == ',') {
+				q++;
+				if (*q == '}')
+					n = ULONG_MAX;
+				else {
+					n = strtoul(q, &end, 10);
+					if (end == q)
+						n = 0;	/* not a repeat */
+					q = end;
+				}
+			}
+			if (*q == '}' && n >= RELAX_MAX && n >= m) {
+				o += sprintf(o, "{%lu,}", m < RELAX_MAX ?
+				    m : RELAX_MAX);
+				p = q + 1;
+				continue;
+			}
+		}
+		*o++ = *p++;
+	}
+	*o = '\0';
+	return out;
 }
 
 /* Hash of what the database of FORM is compiled from, as hex. */
@@ -404,7 +505,7 @@ build_db(struct ruleset *rs, enum norm_form form, const char *cache_dir)
 			return 0;
 		}
 	}
-	exprs = calloc(rs->n, sizeof(*exprs));
+	exprs = calloc(rs->n + 1, sizeof(*exprs));
 	flags = calloc(rs->n, sizeof(*flags));
 	ids = calloc(rs->n, sizeof(*ids));
 	if (exprs == NULL || flags == NULL || ids == NULL)
@@ -415,7 +516,8 @@ build_db(struct ruleset *rs, enum norm_form form, const char *cache_dir)
 		/* x (extended) has no Hyperscan equivalent */
 		if (strchr(rs->v[i].def->flagstr, 'x') != NULL)
 			continue;
-		exprs[m] = rs->v[i].def->pattern;
+		if ((exprs[m] = hs_relax(rs->v[i].def->pattern)) == NULL)
+			goto done;
 		flags[m] = hs_flags(rs->v[i].def);
 		ids[m] = (unsigned int)i;
 		m++;
@@ -429,6 +531,8 @@ build_db(struct ruleset *rs, enum norm_form form, const char *cache_dir)
 			    "rules (%s); PCRE2 alone matches them",
 			    norm_form_name(form), cerr->message);
 			hs_free_compile_error(cerr);
+			for (i = 0; i < m; i++)
+				free((char *)exprs[i]);
 			m = 0;
 			break;
 		}
@@ -437,6 +541,7 @@ build_db(struct ruleset *rs, enum norm_form form, const char *cache_dir)
 		    cerr->message);
 		/* drop the rejected expression and retry */
 		i = (size_t)cerr->expression;
+		free((char *)exprs[i]);
 		memmove(&exprs[i], &exprs[i + 1], (m - i - 1) * sizeof(*exprs));
 		memmove(&flags[i], &flags[i + 1], (m - i - 1) * sizeof(*flags));
 		memmove(&ids[i], &ids[i + 1], (m - i - 1) * sizeof(*ids));
@@ -452,6 +557,8 @@ build_db(struct ruleset *rs, enum norm_form form, const char *cache_dir)
 	rv = 0;
 done:
 	free(path);
+	for (i = 0; exprs != NULL && i < m; i++)
+		free((char *)exprs[i]);
 	free(exprs);
 	free(flags);
 	free(ids);
@@ -659,6 +766,8 @@ confirm(const struct ruleset *rs, struct rule *r, const char *s,
 		if (r->def->check == CHECK_LUHN && !check_luhn(s + a, b - a))
 			continue;
 		if (r->def->check == CHECK_IBAN && !check_iban(s + a, b - a))
+			continue;
+		if (r->def->check == CHECK_PHONE && !check_phone(s + a, b - a))
 			continue;
 		memset(&m, 0, sizeof(m));
 		m.rule = r->def->id;
