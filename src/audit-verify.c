@@ -427,6 +427,8 @@ audit_verify_finish(struct audit_verify *v, struct audit_verify_result *r)
 		else if (v->bad_pending)
 			fail(v, &v->bad_loc, "malformed", "%s", v->bad_why);
 		else if (v->pinned && v->r.checkpoints == 0) {
+			if (v->last_loc.line == 0)
+				here(v, &v->last_loc);
 			fail(v, &v->last_loc, "unsigned", "no checkpoint "
 			    "signed with the given key: the chain is not "
 			    "proven against rewriting");

@@ -207,10 +207,10 @@ audit_verify_cmd(int argc, char **argv)
 		if (r.torn_sealed > 0)
 			printf(", %" PRIu64 " torn line(s) sealed", r.torn_sealed);
 		printf("\n");
-		if (r.checkpoints > 0 && r.last_seq > r.signed_seq)
+		if (r.checkpoints > 0 && r.last_seq > r.signed_seq + 1)
 			printf("note: %" PRIu64 " record(s) after the last "
 			    "checkpoint are chained but not yet signed\n",
-			    r.last_seq - r.signed_seq);
+			    r.last_seq - r.signed_seq - 1);
 	}
 	return 0;
  usage:
