@@ -16,5 +16,6 @@ int	cmd_check(int argc, char **argv);
 int	cmd_lint(int argc, char **argv);
 int	cmd_stats(int argc, char **argv);
 int	cmd_reload(int argc, char **argv);
+int	cmd_scan(int argc, char **argv);
 
 #endif

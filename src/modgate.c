@@ -18,6 +18,7 @@ static const struct subcommand {
 	{ "check",	cmd_check,	"check [-j] [-i id] [-p policy] [-s socket] [text | -]" },
 	{ "lint",	cmd_lint,	"lint [-q] [-c config | file-or-dir ...]" },
 	{ "reload",	cmd_reload,	"reload [-s socket]" },
+	{ "scan",	cmd_scan,	"scan [-q] [-w] [-c config] [-p policy] [-R rules ...] file | -" },
 	{ "stats",	cmd_stats,	"stats [-j] [-s socket]" },
 };
 
