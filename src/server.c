@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,10 +122,12 @@ struct job {
 	struct proto_request	 pr;
 	struct result		 res;
 	int			 rv;
+	atomic_int		 cancelled;	/* nobody waits: skip the work */
 	char			 logid[64];	/* prefix of its log lines */
 };
 
 static void	conn_read(struct conn *);
+static void	job_detach(struct job *);
 static int	conn_flush(struct conn *);
 static void	conn_free(struct conn *);
 
@@ -294,7 +297,7 @@ pending_free(struct conn *c, struct pending *p)
 	TAILQ_REMOVE(&c->pending, p, entry);
 	c->npending--;
 	if (p->job != NULL)
-		p->job->pending = NULL;		/* it frees itself */
+		job_detach(p->job);		/* it frees itself */
 	if (p->timer != NULL)
 		event_free(p->timer);
 	json_decref(p->id);
@@ -322,7 +325,7 @@ pending_answer(struct pending *p, char *answer, size_t len)
 		p->timer = NULL;
 	}
 	if (p->job != NULL) {
-		p->job->pending = NULL;
+		job_detach(p->job);
 		p->job = NULL;
 	}
 }
@@ -363,12 +366,24 @@ job_free(struct job *job)
 	free(job);
 }
 
+/* Nobody waits for JOB's answer any more; it frees itself when it is done. */
+static void
+job_detach(struct job *job)
+{
+	job->pending = NULL;
+	atomic_store(&job->cancelled, 1);
+}
+
 /* On a worker thread. */
 static void
 job_run(struct worker_job *wj)
 {
 	struct job	*job = (struct job *)wj;
 
+	/* Timed out or the client left while the job waited: no verdict is
+	 * wanted, so none is computed or audited. */
+	if (atomic_load(&job->cancelled))
+		return;
 	log_set_request(job->logid);
 	job->rv = pipeline_run(job->snap, job->audit, &job->pr.req, &job->res);
 	log_set_request(NULL);

@@ -68,10 +68,17 @@ test_pipeline(void **state)
 	assert_int_equal(res.verdict, VERDICT_ALLOW);
 	assert_string_equal(res.policy->name, "default");
 	assert_int_equal(res.stage[STAGE_NORMALIZE], STAGE_OK);
-	/* Nothing loaded: both stages say so, and there are no scores. */
-	assert_int_equal(res.stage[STAGE_RULES], STAGE_PASSTHROUGH);
-	assert_int_equal(res.stage[STAGE_CLASSIFIER], STAGE_PASSTHROUGH);
-	assert_int_equal(res.n_scores, 0);
+	/* What is not loaded says so, and gives no scores. */
+	assert_int_equal(res.stage[STAGE_RULES], snap->rules != NULL ?
+	    STAGE_OK : STAGE_PASSTHROUGH);
+	if (snap->model == NULL) {
+		assert_int_equal(res.stage[STAGE_CLASSIFIER],
+		    STAGE_PASSTHROUGH);
+		assert_int_equal(res.n_scores, 0);
+	} else {
+		assert_int_equal(res.stage[STAGE_CLASSIFIER], STAGE_OK);
+		assert_true(res.n_scores > 0);
+	}
 	assert_int_equal(res.stage[STAGE_POLICY], STAGE_OK);
 	assert_int_equal(res.stage[STAGE_AUDIT], STAGE_NOT_RUN);
 	assert_false(res.degraded);
