@@ -297,6 +297,59 @@ class AuditTest(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("dropped", out)
 
+    def test_query_filters(self):
+        def rec(seq, ts, rid, verdict, policy, uid, matches=(), flagged=()):
+            return {"seq": seq, "ts": ts, "id": rid,
+                    "peer": {"pid": 1, "uid": uid, "gid": uid},
+                    "policy": policy, "verdict": verdict,
+                    "matches": [{"rule": r, "category": c, "action": "block",
+                                 "start": 0, "end": 1} for r, c in matches],
+                    "flagged": list(flagged), "prev": "sha256:" + "0" * 64}
+        recs = [
+            {"seq": 1, "ts": "2026-01-01T00:00:00.000000Z", "event": "start",
+             "prev": "sha256:" + "0" * 64},
+            rec(2, "2026-01-01T10:00:00.000000Z", "a", "allow", "default",
+                1000),
+            rec(3, "2026-01-02T10:00:00.000000Z", "b", "block", "strict",
+                1001, [("pii.email", "pii")]),
+            rec(4, "2026-01-03T10:00:00.000000Z", "c", "rewrite", "default",
+                1000, [("slur.x", "hate")], ["violence"]),
+        ]
+        with open(self.log, "w") as f:
+            for r in recs:
+                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+            f.write("not a record\n")
+
+        def ids(*args):
+            rc, out, err = modgate("audit", "query", *(list(args) +
+                                                         [self.log]))
+            self.assertEqual(rc, 0, err)
+            self.assertIn("not records", err)
+            return [json.loads(l).get("id") for l in out.splitlines()]
+
+        self.assertEqual(ids(), [None, "a", "b", "c"])
+        self.assertEqual(ids("--verdict", "block"), ["b"])
+        self.assertEqual(ids("--policy", "default"), ["a", "c"])
+        self.assertEqual(ids("--uid", "1000"), ["a", "c"])
+        self.assertEqual(ids("--rule", "pii.*"), ["b"])
+        self.assertEqual(ids("--category", "hate"), ["c"])
+        self.assertEqual(ids("--category", "violence"), ["c"])
+        self.assertEqual(ids("--since", "2026-01-02"), ["b", "c"])
+        self.assertEqual(ids("--since", "2026-01-01T10:00:00Z", "--until",
+                             "2026-01-03"), ["a", "b"])
+        self.assertEqual(ids("--since", "2026-01-02T11:00:00+01:00",
+                             "--verdict", "block"), ["b"])
+        rc, out, err = modgate("audit", "query", "--since", "yesterday",
+                               self.log)
+        self.assertEqual(rc, 64)
+        # show reads standard input too
+        p = subprocess.run([MODGATE, "audit", "show", "--uid", "1001"],
+                           input=read_text(self.log).encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn(b"block  policy strict  uid 1001", p.stdout)
+        self.assertIn(b"rule pii.email (pii) block", p.stdout)
+
 
 @unittest.skipUnless(IS_ROOT, "needs root to mount a tmpfs")
 class FullDiskTest(unittest.TestCase):
