@@ -3,6 +3,7 @@
 
     classifier_torch.py MODEL_DIR THREADS [TEXT_FILE]
     classifier_torch.py --make-random DIR     (a model of the shipped shape)
+    classifier_torch.py --sample-text FILE    (a ~1 KB answer from the data)
 
 Prints the same "key value" lines as build/bench/classifier for the same
 weights and inputs: one 128-token window, batches of 16 windows, and the
@@ -22,27 +23,30 @@ import model as M  # noqa: E402
 import tokenizer as T  # noqa: E402
 
 
-def make_random(out):
-    """A model of the shipped shape with random weights and a vocabulary
-    learnt from a sample of the shared answers (so tokens per byte are
-    realistic)."""
+def answers(n):
     import json
     data = os.path.join(TOP, "..", "shared", "data", "alpacaeval-outputs",
                         "alpacaeval_outputs_5models.jsonl")
     texts = []
     with open(data, encoding="utf-8") as f:
         for i, line in enumerate(f):
-            if i >= 1500:
+            if i >= n:
                 break
             texts.append(json.loads(line)["output"])
+    return texts
+
+
+def make_random(out):
+    """A model of the shipped shape with random weights and a vocabulary
+    learnt from a sample of the shared answers (so tokens per byte are
+    realistic)."""
+    texts = answers(1500)
     torch.manual_seed(1)
     tok = T.train(texts, vocab_size=8192)
     model = M.Encoder(len(tok), 128, 3, 4, 512, 128, len(M.LABELS))
     model.eval()
     M.export(model, tok, M.LABELS, {"scale": [1.0] * 6, "bias": [0.0] * 6},
              out)
-    with open(os.path.join(out, "sample.txt"), "w", encoding="utf-8") as f:
-        f.write(one_kb(texts))
 
 
 def one_kb(texts):
@@ -79,6 +83,10 @@ def best_cpu(fn, reps, rounds=5):
 def main():
     if sys.argv[1] == "--make-random":
         make_random(sys.argv[2])
+        return 0
+    if sys.argv[1] == "--sample-text":
+        with open(sys.argv[2], "w", encoding="utf-8") as f:
+            f.write(one_kb(answers(1500)))
         return 0
     threads = int(sys.argv[2])
     torch.set_num_threads(threads)

@@ -1,0 +1,50 @@
+#!/bin/sh
+# classifier.sh: the C classifier engine against PyTorch on the same
+# weights (models/default when it is there, else a model of the shipped
+# shape with random weights), the same inputs and the same thread count
+# (1, then 2), in one run.  Prints figures and C/PyTorch ratios.
+# Targets: >= 2x PyTorch for one window, >= 1.2x for batches, >= 50% of
+# the measured sgemm peak when batched, <= 10 ms CPU per 1 KB answer.
+set -eu
+BUILD=${BUILD:-build}
+PY=/usr/bin/python3
+out=$BUILD/bench
+mkdir -p "$out"
+model=models/default
+if [ ! -f "$model/model.safetensors" ]; then
+	model=$out/model-random
+	[ -f "$model/model.safetensors" ] ||
+	    $PY bench/classifier_torch.py --make-random "$model"
+	echo "classifier: no models/default; random weights, shipped shape"
+fi
+text=$out/classifier-1kb.txt
+[ -f "$text" ] || $PY bench/classifier_torch.py --sample-text "$text"
+
+for t in 1 2; do
+	"$BUILD/bench/classifier" "$model" $t "$text" >"$out/classifier-c.$t"
+	$PY bench/classifier_torch.py "$model" $t "$text" \
+	    >"$out/classifier-torch.$t"
+	MODEL=$model awk -v t=$t '
+	FNR == NR { c[$1] = $2; next }
+	{ p[$1] = $2 }
+	END {
+		printf("classifier, %d thread(s), model %s: sgemm peak %.1f " \
+		    "GFLOP/s (1024^3), %.1f GFLOP/s (model shape)\n", t,
+		    ENVIRON["MODEL"], c["sgemm_gflops_1024"],
+		    c["sgemm_gflops_model"])
+		printf("  one %d-token window   C %7.3f ms   torch %7.3f ms" \
+		    "   speedup %.2fx (target 2x)\n", c["window_tokens"],
+		    c["single_ms"], p["single_ms"], p["single_ms"] / c["single_ms"])
+		printf("  batches of %d windows C %7.1f w/s  torch %7.1f w/s" \
+		    "  speedup %.2fx (target 1.2x)\n", c["batch_windows"],
+		    c["batch_windows_per_s"], p["batch_windows_per_s"],
+		    c["batch_windows_per_s"] / p["batch_windows_per_s"])
+		printf("  batched forward       %.1f GFLOP/s = %.0f%% of " \
+		    "sgemm peak (target 50%%)\n", c["batch_gflops"],
+		    100 * c["batch_peak_fraction"])
+		printf("  %d-byte answer        C %7.3f ms CPU  torch %7.3f " \
+		    "ms CPU  speedup %.2fx (target <= 10 ms)\n", c["text_bytes"],
+		    c["text_cpu_ms"], p["text_cpu_ms"],
+		    p["text_cpu_ms"] / c["text_cpu_ms"])
+	}' "$out/classifier-c.$t" "$out/classifier-torch.$t"
+done
