@@ -141,7 +141,7 @@ def load_toxigen(d):
                 out.append(ex(t, clean(hate=1, harassment=None), "toxigen", weight=2.0))
             else:
                 out.append(ex(t, clean(), "toxigen", weight=2.0))
-    return out
+    return out + identity_swaps(out, "toxigen")
 
 
 def load_surge_toxicity(d):
@@ -478,6 +478,33 @@ def load_pyrit(d):
     return out
 
 
+IDENTITY_TERMS = ["gay", "lesbian", "bisexual", "transgender", "black", "white",
+                  "asian", "muslim", "jewish", "christian", "hindu", "mexican",
+                  "chinese", "arab", "latino", "disabled", "indian", "african",
+                  "catholic", "immigrant"]
+_ID_RE = re.compile(r"\b(" + "|".join(IDENTITY_TERMS) + r")\b", re.I)
+
+
+def identity_swaps(rows, name="swap"):
+    """Counterfactual copies of rows that mention an identity term, with the
+    term replaced by another one (labels kept): neutral sentences stay
+    clean and hateful ones stay hateful whatever the group, so the hate
+    head cannot lean on the identity word itself."""
+    r = _rng(name)
+    out = []
+    for e in rows:
+        m = _ID_RE.search(e["text"])
+        if not m:
+            continue
+        old = m.group(1)
+        new = r.choice([t for t in IDENTITY_TERMS if t != old.lower()])
+        if old[0].isupper():
+            new = new[0].upper() + new[1:]
+        t = re.sub(r"\b%s\b" % re.escape(old), new, e["text"])
+        out.append(dict(e, text=t, labels=dict(e["labels"]), source=e["source"] + "+swap"))
+    return out
+
+
 def load_extra(paths):
     out = []
     for path in paths:
@@ -492,7 +519,7 @@ def load_extra(paths):
                     raise SystemExit("%s:%d: %s" % (path, n, err))
                 lab = {k: int(v) for k, v in r["labels"].items() if k in LABELS}
                 out.append(ex(r["text"], lab, "extra:" + name, weight=r.get("weight", 2.0)))
-    return out
+    return out + identity_swaps([e for e in out if e["source"] == "extra:hate.jsonl"], "extra")
 
 
 SOURCES = [

@@ -34,8 +34,8 @@ import tokenizer as TK
 import train as TR
 from model import export
 
-DEFAULT_HP = dict(vocab_size=8192, d_model=128, n_layers=3, n_heads=4, d_ff=512,
-                  window=128, max_chunks=3, epochs=4, batch_docs=32, lr=1e-3,
+DEFAULT_HP = dict(vocab_size=8192, d_model=128, n_layers=2, n_heads=4, d_ff=512,
+                  window=128, max_chunks=2, epochs=3, batch_docs=32, lr=1e-3,
                   weight_decay=0.01, dropout=0.1, eval_stride=96)
 
 CLEAN_FLAG_BUDGET = 0.004     # per head, on the tune generator's clean answers
@@ -47,8 +47,8 @@ def parse():
     ap.add_argument("--data", help="labelled JSONL to train on instead of ../shared/data")
     ap.add_argument("--shared", default=D.DEFAULT_DATA, help="shared data directory")
     ap.add_argument("--out", default=os.path.join(HERE, "..", "models", "default"))
-    ap.add_argument("--minutes", type=float, default=25.0,
-                    help="wall-clock budget for the training loop (default 25)")
+    ap.add_argument("--minutes", type=float, default=22.0,
+                    help="wall-clock budget for the training loop (default 22)")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)

@@ -26,7 +26,7 @@ LABELS = ["hate", "harassment", "sexual", "violence", "self_harm", "jailbreak"]
 # the LLM-output sources); each epoch draws a fresh sample
 SOURCE_CAPS = {"davidson": 3000, "tweeteval": 5000, "edos": 4000,
                "diasafety": 3000, "guest-misogyny": 2000,
-               "toxic-spans": 2000, "convabuse": 2000, "gptfuzz": 2000}
+               "toxic-spans": 2000, "convabuse": 2000, "gptfuzz": 1500}
 
 
 class Progress:
