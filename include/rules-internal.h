@@ -119,7 +119,8 @@ int	 check_luhn(const char *s, size_t len);
 int	 check_iban(const char *s, size_t len);
 /*
  * 1 when [S, S+LEN) can be a phone number: 7 to 15 digits (E.164), and
- * not shaped like an ISO date (YYYY-MM-DD) or a US SSN (NNN-NN-NNNN).
+ * not shaped like an ISO date (YYYY-MM-DD...), an IPv4 address or a US SSN
+ * (NNN-NN-NNNN).
  */
 int	 check_phone(const char *s, size_t len);
 

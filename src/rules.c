@@ -171,8 +171,20 @@ check_phone(const char *s, size_t len)
 			n++;
 	if (n < 7 || n > 15)
 		return 0;
-	if (shape_is(s, len, "dddd-dd-dd") || shape_is(s, len, "dddd.dd.dd") ||
-	    shape_is(s, len, "ddd-dd-dddd"))
+	if (shape_is(s, len, "ddd-dd-dddd"))
+		return 0;
+	/* a date (YYYY-MM-DD, maybe followed by an hour) */
+	if (len >= 10 && (s[4] == '-' || s[4] == '.' || s[4] == '/') &&
+	    s[7] == s[4] && shape_is(s, 4, "dddd") &&
+	    shape_is(s + 5, 2, "dd") && shape_is(s + 8, 2, "dd"))
+		return 0;
+	/* a dotted quad (an IPv4 address) */
+	for (k = 0, n = 0; k < len; k++)
+		if (s[k] == '.')
+			n++;
+		else if (s[k] < '0' || s[k] > '9')
+			break;
+	if (k == len && n == 3)
 		return 0;
 	return 1;
 }
