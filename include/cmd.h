@@ -13,7 +13,9 @@
 
 int	cmd_audit(int argc, char **argv);
 int	cmd_check(int argc, char **argv);
+int	cmd_eval(int argc, char **argv);
 int	cmd_lint(int argc, char **argv);
+int	cmd_logits(int argc, char **argv);
 int	cmd_stats(int argc, char **argv);
 int	cmd_reload(int argc, char **argv);
 int	cmd_scan(int argc, char **argv);

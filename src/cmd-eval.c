@@ -1,0 +1,459 @@
+/*
+ * modgate eval: quality report of the classifier on labelled JSONL.
+ *
+ *	modgate eval [-m model] [-c conf] [-p policy] [-j | --json] FILE.jsonl
+ *
+ * Each line is {"text": "...", "labels": {"hate": 0|1, ...}}; a label the
+ * line does not give is not counted for that category, labels the model
+ * does not have are ignored.  Scores come from classifier_score, windows
+ * and stride from the config's classifier section (without -c: the
+ * model's max_positions and three quarters of it).  Per category: AUPRC
+ * (average precision), ROC-AUC, and precision, recall and F1 at the
+ * policy's threshold (the lower of its block and rewrite scores; 0.5 when
+ * the policy sets none), then the same for "any" (the maximum score
+ * against "some label is 1").  A table, or JSON with -j.  A bad line is
+ * reported as FILE:LINE and skipped, and counted in the report.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "classifier.h"
+#include "cmd.h"
+#include "config.h"
+#include "log.h"
+#include "model.h"
+#include "transformer.h"
+
+#define EVAL_ANY	MAX_LABELS	/* index of the any-category column */
+
+struct sample {
+	float		 score[MAX_LABELS + 1];
+	signed char	 label[MAX_LABELS + 1];	/* -1 unknown, 0, 1 */
+};
+
+struct samples {
+	struct sample	*v;
+	size_t		 n, cap;
+};
+
+struct metric {
+	size_t	 n, pos;
+	double	 auprc, roc_auc;	/* NAN when undefined */
+	double	 threshold;
+	int	 threshold_default;
+	double	 precision, recall, f1;
+};
+
+static int
+usage(void)
+{
+	fprintf(stderr, "usage: modgate eval [-j] [-m model] [-c conf] "
+	    "[-p policy] file.jsonl\n");
+	return EX_USAGE;
+}
+
+struct scored {
+	float	 s;
+	int	 y;
+};
+
+static int
+scored_desc(const void *a, const void *b)
+{
+	float	 x = ((const struct scored *)a)->s;
+	float	 y = ((const struct scored *)b)->s;
+
+	return x > y ? -1 : x < y ? 1 : 0;
+}
+
+/*
+ * AUPRC as average precision over distinct thresholds (ties grouped),
+ * ROC-AUC as the Mann-Whitney statistic with tied ranks averaged, over the
+ * N pairs in V (sorted here, by score descending).
+ */
+static void
+ranking_metrics(struct scored *v, size_t n, size_t pos, struct metric *m)
+{
+	size_t	 i, j, tp = 0, fp = 0, neg = n - pos;
+	double	 ap = 0, prev_recall = 0, recall, rank_sum = 0, rank;
+
+	m->auprc = m->roc_auc = NAN;
+	if (pos == 0 || n == 0)
+		return;
+	qsort(v, n, sizeof(*v), scored_desc);
+	for (i = 0; i < n; i = j) {
+		size_t gpos = 0;
+		for (j = i; j < n && v[j].s == v[i].s; j++)
+			gpos += (size_t)v[j].y;
+		tp += gpos;
+		fp += (j - i) - gpos;
+		recall = (double)tp / (double)pos;
+		ap += (recall - prev_recall) * (double)tp / (double)(tp + fp);
+		prev_recall = recall;
+		/* ascending ranks n - j + 1 .. n - i, averaged over the tie */
+		rank = ((double)(n - j + 1) + (double)(n - i)) / 2;
+		rank_sum += rank * (double)gpos;
+	}
+	m->auprc = ap;
+	if (neg > 0)
+		m->roc_auc = (rank_sum - (double)pos * ((double)pos + 1) / 2) /
+		    ((double)pos * (double)neg);
+}
+
+static void
+compute(const struct samples *ss, size_t col, struct metric *m,
+    struct scored *buf, const double *thr, size_t nlabels)
+{
+	size_t	 i, j, n = 0, tp = 0, fp = 0, fn = 0;
+	int	 flag;
+
+	m->n = m->pos = 0;
+	for (i = 0; i < ss->n; i++) {
+		const struct sample *s = &ss->v[i];
+		if (s->label[col] < 0)
+			continue;
+		if (col == EVAL_ANY) {
+			for (flag = 0, j = 0; j < nlabels; j++)
+				if (s->score[j] >= thr[j])
+					flag = 1;
+		} else
+			flag = s->score[col] >= m->threshold;
+		buf[n].s = s->score[col];
+		buf[n].y = s->label[col];
+		if (flag && buf[n].y)
+			tp++;
+		else if (flag)
+			fp++;
+		else if (buf[n].y)
+			fn++;
+		m->pos += (size_t)buf[n].y;
+		n++;
+	}
+	m->n = n;
+	m->precision = tp + fp ? (double)tp / (double)(tp + fp) : NAN;
+	m->recall = tp + fn ? (double)tp / (double)(tp + fn) : NAN;
+	m->f1 = 2 * tp + fp + fn ? 2.0 * (double)tp /
+	    (double)(2 * tp + fp + fn) : NAN;
+	ranking_metrics(buf, n, m->pos, m);
+}
+
+/* One JSONL line into S.  0, or -1 after reporting FILE:LINENO. */
+static int
+parse_line(const char *file, size_t lineno, const char *line, size_t len,
+    const struct model *model, const struct classifier_conf *cc,
+    struct sample *s, int *warned)
+{
+	const char *const *labels;
+	json_t		*root, *text, *lab, *v;
+	json_error_t	 jerr;
+	const char	*key;
+	size_t		 n, j;
+	struct classifier_out out;
+	int		 rc = -1, any = -1;
+
+	n = model_labels(model, &labels);
+	if ((root = json_loadb(line, len, 0, &jerr)) == NULL) {
+		log_warnx("%s:%zu: %s", file, lineno, jerr.text);
+		return -1;
+	}
+	text = json_object_get(root, "text");
+	lab = json_object_get(root, "labels");
+	if (!json_is_string(text) || (lab != NULL && !json_is_object(lab))) {
+		log_warnx("%s:%zu: want {\"text\": string, \"labels\": "
+		    "object}", file, lineno);
+		goto out;
+	}
+	for (j = 0; j <= MAX_LABELS; j++)
+		s->label[j] = -1;
+	json_object_foreach(lab, key, v) {
+		int y;
+		if (json_is_boolean(v))
+			y = json_is_true(v);
+		else if (json_is_integer(v) && (json_integer_value(v) == 0 ||
+		    json_integer_value(v) == 1))
+			y = (int)json_integer_value(v);
+		else if (json_is_null(v))
+			continue;
+		else {
+			log_warnx("%s:%zu: label \"%s\" must be 0 or 1", file,
+			    lineno, key);
+			goto out;
+		}
+		for (j = 0; j < n; j++)
+			if (strcmp(labels[j], key) == 0)
+				break;
+		if (j == n) {
+			if (!*warned)
+				log_warnx("%s:%zu: label \"%s\" is not one of "
+				    "the model's; ignored", file, lineno, key);
+			*warned = 1;
+			continue;
+		}
+		s->label[j] = (signed char)y;
+		any = any == 1 ? 1 : y;
+	}
+	s->label[EVAL_ANY] = (signed char)any;
+	if (classifier_score(model, cc, json_string_value(text),
+	    json_string_length(text), &out) == -1) {
+		log_warnx("%s:%zu: classifier failed", file, lineno);
+		goto out;
+	}
+	s->score[EVAL_ANY] = 0;
+	for (j = 0; j < n; j++) {
+		s->score[j] = out.scores[j];
+		if (out.scores[j] > s->score[EVAL_ANY])
+			s->score[EVAL_ANY] = out.scores[j];
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+static json_t *
+num_or_null(double x)
+{
+	return isnan(x) ? json_null() : json_real(x);
+}
+
+static void
+print_row(const char *name, const struct metric *m)
+{
+	char	 b[6][16];
+	const double v[6] = { m->auprc, m->roc_auc, m->threshold,
+	    m->precision, m->recall, m->f1 };
+	int	 i;
+
+	for (i = 0; i < 6; i++) {
+		if (isnan(v[i]))
+			snprintf(b[i], sizeof(b[i]), "-");
+		else
+			snprintf(b[i], sizeof(b[i]), "%.3f", v[i]);
+	}
+	if (m->threshold_default)
+		strcat(b[2], "*");
+	printf("%-12s %7zu %7zu %7s %7s %7s %7s %7s %7s\n", name, m->n, m->pos,
+	    b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+
+static void
+progress(size_t done, size_t total, size_t lines, int final)
+{
+	static int	 last = -1;
+	int		 pct = total ? (int)(100.0 * done / total) : 100;
+
+	if (pct == last && !final)
+		return;
+	last = pct;
+	fprintf(stderr, "\reval: [%-40.*s] %3d%% %zu lines", pct * 40 / 100,
+	    "########################################", pct, lines);
+	if (final)
+		fputc('\n', stderr);
+}
+
+int
+cmd_eval(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char	*model_dir = NULL, *conf_file = NULL, *policy = NULL;
+	const char	*file, *const *labels;
+	struct config	*cfg = NULL;
+	const struct policy_conf *pol = NULL;
+	struct classifier_conf cc = { 0 };
+	struct model	*model = NULL;
+	struct samples	 ss = { 0 };
+	struct metric	 met[MAX_LABELS + 1];
+	struct scored	*buf = NULL;
+	double		 thr[MAX_LABELS];
+	struct stat	 sb;
+	FILE		*f = NULL;
+	char		*line = NULL;
+	size_t		 cap = 0, lineno = 0, skipped = 0, nl, j, k, done = 0;
+	ssize_t		 len;
+	int		 ch, json = 0, warned = 0, bar, rc = EX_SOFTWARE;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:jm:p:", longopts, NULL)) != -1)
+		switch (ch) {
+		case 'c': conf_file = optarg; break;
+		case 'j': json = 1; break;
+		case 'm': model_dir = optarg; break;
+		case 'p': policy = optarg; break;
+		default: return usage();
+		}
+	if (argc - optind != 1)
+		return usage();
+	file = argv[optind];
+
+	if (conf_file != NULL) {
+		if ((cfg = config_load(conf_file)) == NULL)
+			return EX_CONFIG;
+		cc = cfg->classifier;
+		if (model_dir == NULL)
+			model_dir = cfg->classifier.model;
+		if (policy == NULL)
+			policy = cfg->server.default_policy;
+		if ((pol = config_policy(cfg, policy)) == NULL) {
+			log_warnx("%s: no policy named \"%s\"", conf_file,
+			    policy);
+			rc = EX_CONFIG;
+			goto out;
+		}
+	} else if (policy != NULL) {
+		log_warnx("-p needs -c: policies live in the config");
+		rc = EX_USAGE;
+		goto out;
+	}
+	if (model_dir == NULL)
+		model_dir = "models/default";
+	transformer_set_threads(cc.threads > 0 ? cc.threads : 1);
+	if ((model = model_load(model_dir)) == NULL) {
+		rc = EX_DATAERR;
+		goto out;
+	}
+	nl = model_labels(model, &labels);
+	if (cfg == NULL) {
+		/* No config: the model's longest window, 3/4 of it apart. */
+		cc.window = (int)model->cfg.max_positions;
+		cc.stride = cc.window * 3 / 4;
+		cc.batch_max = MODEL_BATCH_MAX;
+	}
+	for (j = 0; j < nl; j++) {
+		met[j].threshold = 0.5;
+		met[j].threshold_default = 1;
+		for (k = 0; pol != NULL && k < pol->n_thresholds; k++) {
+			const struct category_threshold *t = &pol->thresholds[k];
+			double x = t->block < t->rewrite ? t->block :
+			    t->rewrite;
+			if (strcmp(t->category, labels[j]) == 0 && x <= 1) {
+				met[j].threshold = x;
+				met[j].threshold_default = 0;
+			}
+		}
+		thr[j] = met[j].threshold;
+	}
+
+	if ((f = fopen(file, "r")) == NULL) {
+		log_warn("%s", file);
+		rc = EX_NOINPUT;
+		goto out;
+	}
+	bar = isatty(STDERR_FILENO) && fstat(fileno(f), &sb) == 0 &&
+	    sb.st_size > 256 * 1024;
+	while ((len = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		done += (size_t)len;
+		while (len > 0 && (line[len - 1] == '\n' ||
+		    line[len - 1] == '\r'))
+			len--;
+		if (len == 0)
+			continue;
+		if (ss.n == ss.cap) {
+			size_t ncap = ss.cap ? ss.cap * 2 : 1024;
+			struct sample *nv = reallocarray(ss.v, ncap,
+			    sizeof(*nv));
+			if (nv == NULL) {
+				log_warn("eval");
+				goto out;
+			}
+			ss.v = nv;
+			ss.cap = ncap;
+		}
+		if (parse_line(file, lineno, line, (size_t)len, model, &cc,
+		    &ss.v[ss.n], &warned) == -1)
+			skipped++;
+		else
+			ss.n++;
+		if (bar)
+			progress(done, (size_t)sb.st_size, lineno, 0);
+	}
+	if (ferror(f)) {
+		log_warn("%s", file);
+		rc = EX_IOERR;
+		goto out;
+	}
+	if (bar)
+		progress(done, (size_t)sb.st_size, lineno, 1);
+	if ((buf = calloc(ss.n + 1, sizeof(*buf))) == NULL) {
+		log_warn("eval");
+		goto out;
+	}
+	for (j = 0; j < nl; j++)
+		compute(&ss, j, &met[j], buf, thr, nl);
+	met[EVAL_ANY].threshold = NAN;
+	met[EVAL_ANY].threshold_default = 0;
+	compute(&ss, EVAL_ANY, &met[EVAL_ANY], buf, thr, nl);
+
+	if (json) {
+		json_t *root = json_object(), *cats = json_object();
+		json_object_set_new(root, "file", json_string(file));
+		json_object_set_new(root, "model", json_string(model_dir));
+		json_object_set_new(root, "policy", pol ? json_string(
+		    pol->name) : json_null());
+		json_object_set_new(root, "lines", json_integer(
+		    (json_int_t)ss.n));
+		json_object_set_new(root, "skipped", json_integer(
+		    (json_int_t)skipped));
+		json_object_set_new(root, "categories", cats);
+		for (j = 0; j <= nl; j++) {
+			const struct metric *m = &met[j == nl ? EVAL_ANY : j];
+			json_t *o = json_pack("{s:I,s:I,s:o,s:o,s:o,s:o,s:o}",
+			    "n", (json_int_t)m->n,
+			    "positives", (json_int_t)m->pos,
+			    "auprc", num_or_null(m->auprc),
+			    "roc_auc", num_or_null(m->roc_auc),
+			    "precision", num_or_null(m->precision),
+			    "recall", num_or_null(m->recall),
+			    "f1", num_or_null(m->f1));
+			if (j < nl) {
+				json_object_set_new(o, "threshold",
+				    json_real(m->threshold));
+				json_object_set_new(o, "threshold_default",
+				    json_boolean(m->threshold_default));
+				json_object_set_new(cats, labels[j], o);
+			} else
+				json_object_set_new(root, "any", o);
+		}
+		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+		    JSON_REAL_PRECISION(6));
+		putchar('\n');
+		json_decref(root);
+	} else {
+		printf("%s: %zu lines scored, %zu skipped; model %s, policy "
+		    "%s\n", file, ss.n, skipped, model_dir,
+		    pol ? pol->name : "(none)");
+		printf("%-12s %7s %7s %7s %7s %7s %7s %7s %7s\n", "category",
+		    "n", "pos", "AUPRC", "ROC-AUC", "thresh", "prec",
+		    "recall", "F1");
+		for (j = 0; j < nl; j++)
+			print_row(labels[j], &met[j]);
+		print_row("any", &met[EVAL_ANY]);
+		for (k = 0, j = 0; j < nl; j++)
+			k += (size_t)met[j].threshold_default;
+		if (k > 0)
+			printf("* no threshold in the policy: 0.5\n");
+	}
+	rc = skipped ? EX_DATAERR : 0;
+out:
+	if (f != NULL)
+		fclose(f);
+	free(line);
+	free(buf);
+	free(ss.v);
+	model_free(model);
+	config_free(cfg);
+	return rc;
+}
