@@ -13,6 +13,8 @@ for bin in "$FUZZ_BUILD"/fuzz-*; do
 	work="$FUZZ_BUILD/corpus-$name"
 	mkdir -p "$work"
 	[ -d "fuzz/corpus/$name" ] && cp -r "fuzz/corpus/$name/." "$work/"
+	# Seeds made at run time from ../shared/data/blns (never committed).
+	python3 fuzz/blns-seeds.py "$name" "$work" || true
 	dict=
 	[ -f "fuzz/$name.dict" ] && dict="-dict=fuzz/$name.dict"
 	if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -timeout=10 \

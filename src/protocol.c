@@ -180,6 +180,9 @@ protocol_parse(const char *line, size_t len, struct proto_request *out,
 		    op_names[out->op]);
 		goto fail;
 	}
+	/* ERR is for failures only: give back the id's reference. */
+	json_decref(err->id);
+	err->id = NULL;
 	out->root = root;
 	return 0;
 fail:
