@@ -9,6 +9,11 @@
  * complete record (ftruncate), so the file never keeps half a line; the
  * failures are written into the log as an "audit_failure" event as soon as
  * a write succeeds again.
+ *
+ * fsync = always commits in groups: a request's record is written under the
+ * lock, then its writer waits on a second lock for an fdatasync(2) that
+ * covers its bytes; one sync covers every record written while the previous
+ * one ran.  Event records written under the lock are synced at once.
  */
 #include <sys/stat.h>
 
@@ -61,6 +66,11 @@ struct audit {
 	uint64_t	 warn_suppressed;
 
 	int		 dirty;		/* written since the last fsync */
+	int		 deferring;	/* the caller syncs (group commit) */
+	uint64_t	 file_gen;	/* +1 whenever fd changes */
+	pthread_mutex_t	 sync_mu;	/* one group sync at a time; before mu */
+	uint64_t	 synced_gen;	/* under sync_mu: file and size known */
+	off_t		 synced_upto;	/*   to be on disk */
 	int		 stop;
 	int		 syncer_running;
 	pthread_t	 syncer;
@@ -149,7 +159,7 @@ put_line(struct audit *a, const char *line, size_t len, size_t lead)
 	audit_hash(line + lead, len - lead - 1, a->prev);
 	a->size += (off_t)len;
 	a->dirty = 1;
-	if (a->conf.fsync == AUDIT_FSYNC_ALWAYS) {
+	if (a->conf.fsync == AUDIT_FSYNC_ALWAYS && !a->deferring) {
 		if (fdatasync(a->fd) == -1)
 			return -1;
 		a->dirty = 0;
@@ -255,6 +265,7 @@ open_file(struct audit *a)
 {
 	struct stat	 st;
 
+	a->file_gen++;
 	a->fd = open(a->conf.path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
 	    0640);
 	if (a->fd == -1)
@@ -387,6 +398,46 @@ rotate(struct audit *a)
 	a->rotate_at = a->size + a->conf.rotate_bytes / 8 + 1;
 }
 
+/*
+ * Make sure the bytes up to END of file generation GEN are on disk, with
+ * one fdatasync for everybody waiting.  Called without MU.  0 or -1.
+ */
+static int
+group_sync(struct audit *a, uint64_t gen, off_t end)
+{
+	off_t		 target;
+	uint64_t	 tgen;
+	int		 fd, rc = 0;
+
+	pthread_mutex_lock(&a->sync_mu);
+	if (a->synced_gen == gen && a->synced_upto >= end)
+		goto out;
+	pthread_mutex_lock(&a->mu);
+	if (a->file_gen != gen) {
+		/* rotated or reopened: the old file was synced first */
+		pthread_mutex_unlock(&a->mu);
+		goto out;
+	}
+	fd = a->fd != -1 ? dup(a->fd) : -1;
+	target = a->size;
+	tgen = a->file_gen;
+	pthread_mutex_unlock(&a->mu);
+	if (fd == -1)
+		rc = -1;
+	else {
+		if (fdatasync(fd) == -1)
+			rc = -1;
+		close(fd);
+	}
+	if (rc == 0) {
+		a->synced_gen = tgen;
+		a->synced_upto = target;
+	}
+ out:
+	pthread_mutex_unlock(&a->sync_mu);
+	return rc;
+}
+
 int
 audit_append(struct audit *a, const struct request *req, struct result *res,
     const char *policy_version)
@@ -395,8 +446,9 @@ audit_append(struct audit *a, const struct request *req, struct result *res,
 	json_t			*body;
 	char			 ts[AUDIT_TS_SIZE], *s = NULL, *line = NULL;
 	size_t			 slen, len;
-	uint64_t		 seq;
-	int			 rc = -1, err = ENOMEM;
+	uint64_t		 gen = 0;
+	off_t			 end = 0;
+	int			 rc = -1, err = ENOMEM, saved;
 
 	mode = audit_text_mode(&a->conf, res->policy);
 	if ((body = audit_record_body(req, res, policy_version, mode)) != NULL)
@@ -425,14 +477,16 @@ audit_append(struct audit *a, const struct request *req, struct result *res,
 	if ((line = audit_line_make(a->seq + 1, ts, s, slen, a->prev, &len))
 	    == NULL)
 		goto done;
-	seq = a->seq;
-	if (put_line(a, line, len, 0) == -1) {
+	a->deferring = 1;
+	rc = put_line(a, line, len, 0);
+	a->deferring = 0;
+	if (rc == -1) {
 		err = errno;
-		/* a failed fsync leaves the record in the chain */
-		if (a->seq != seq)
-			res->audit_seq = a->seq;
 		goto done;
 	}
+	rc = -1;
+	gen = a->file_gen;
+	end = a->size;
 	res->audit_seq = a->seq;
 	a->written++;
 	a->failing = 0;
@@ -447,6 +501,15 @@ audit_append(struct audit *a, const struct request *req, struct result *res,
 	pthread_mutex_unlock(&a->mu);
 	free(s);
 	free(line);
+	if (rc == 0 && a->conf.fsync == AUDIT_FSYNC_ALWAYS &&
+	    group_sync(a, gen, end) == -1) {
+		/* the record is in the chain but maybe not on disk */
+		saved = errno;
+		pthread_mutex_lock(&a->mu);
+		note_failure(a, saved);
+		pthread_mutex_unlock(&a->mu);
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -662,6 +725,7 @@ audit_free(struct audit *a)
 		close(a->fd);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->sync_mu);
 	free(a->conf.path);
 	free(a->conf.key);
 	sodium_memzero(&a->key, sizeof(a->key));
@@ -685,6 +749,7 @@ audit_open(const struct audit_conf *conf)
 	}
 	a->fd = -1;
 	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->sync_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->cv, &ca);
@@ -783,6 +848,7 @@ audit_reopen(struct audit *a)
 			log_warn("audit: fsync %s", a->conf.path);
 		close(a->fd);
 		a->fd = -1;
+		a->file_gen++;
 	}
 	if (open_file(a) == -1) {
 		log_warn("audit: reopen %s", a->conf.path);

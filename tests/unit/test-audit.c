@@ -526,7 +526,7 @@ worker(void *p)
 }
 
 static void
-test_concurrent(void **state)
+concurrent(enum audit_fsync mode)
 {
 	struct audit_conf		 c = conf();
 	struct audit			*a;
@@ -536,7 +536,7 @@ test_concurrent(void **state)
 	void				*ret;
 	int				 i;
 
-	c.fsync = AUDIT_FSYNC_INTERVAL;
+	c.fsync = mode;
 	c.fsync_interval_ms = 5;
 	assert_non_null(a = audit_open(&c));
 	w.a = a;
@@ -551,6 +551,19 @@ test_concurrent(void **state)
 	assert_int_equal(verify1(NULL, &r), 0);
 	assert_int_equal(r.records, 1002);
 	assert_int_equal(count_lines(path), 1002);
+}
+
+static void
+test_concurrent_interval(void **state)
+{
+	concurrent(AUDIT_FSYNC_INTERVAL);
+}
+
+/* group commit: every append returns after a sync that covers it */
+static void
+test_concurrent_always(void **state)
+{
+	concurrent(AUDIT_FSYNC_ALWAYS);
 }
 
 /* Writes fail past a file size limit (EFBIG), then succeed again. */
@@ -653,7 +666,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoints, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_interval, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_always, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_write_failure_and_recovery,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_after_rename, setup,
