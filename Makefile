@@ -70,6 +70,14 @@ $(BUILD)/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# Objects are rebuilt when the paths compiled into them (DEFS) change, so
+# that `make install PREFIX=...` never installs stale default paths.
+$(BUILD)/defs.stamp: FORCE
+	@mkdir -p $(@D)
+	@echo '$(DEFS)' | cmp -s - $@ || echo '$(DEFS)' > $@
+$(LIB_OBJS) $(CMD_OBJS) $(BUILD)/modgated.o $(BUILD)/modgate.o: $(BUILD)/defs.stamp
+FORCE:
+
 $(BUILD)/libmodgate.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJS)
@@ -143,6 +151,8 @@ RUNSTATEDIR	?= /run
 SYSTEMDUNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
 INSTALL		?= install
+# Creates the modgate user at a root install without DESTDIR.
+SYSUSERS	?= systemd-sysusers
 MAN1		= $(wildcard man/*.1)
 MAN5		= $(wildcard man/*.5)
 MAN8		= $(wildcard man/*.8)
@@ -151,8 +161,8 @@ MODELDIR	= $(DATADIR)/modgate/models
 INSTALL_SED	= sed -e 's|"\.\./rules/|"$(CONFDIR)/rules/|g' \
 		  -e 's|"\.\./models/|"$(MODELDIR)/|g' \
 		  -e 's|"\.\./run/modgated\.sock"|"$(RUNSTATEDIR)/modgate/modgated.sock"|g' \
-		  -e 's|"\.\./run/cache|"$(LOCALSTATEDIR)/lib/modgate/cache|g' \
-		  -e 's|"\.\./run/|"$(LOCALSTATEDIR)/log/modgate/|g' \
+		  -e 's|"\.\./run/audit\.[a-z]*"|"$(LOCALSTATEDIR)/log/modgate/audit.jsonl"|g' \
+		  -e 's|cache_dir = ""|cache_dir = "$(LOCALSTATEDIR)/lib/modgate"|' \
 		  -e 's|/usr/sbin/modgated|$(SBINDIR)/modgated|g' \
 		  -e 's|/etc/modgate/|$(CONFDIR)/|g' \
 		  -e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g' \
@@ -165,11 +175,18 @@ install: all
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d
+	$(INSTALL) -d -m 700 $(DESTDIR)$(LOCALSTATEDIR)/log/modgate \
+	    $(DESTDIR)$(LOCALSTATEDIR)/lib/modgate
 	$(INSTALL) -m 755 $(BUILD)/modgated $(DESTDIR)$(SBINDIR)/modgated
 	$(INSTALL) -m 755 $(BUILD)/modgate $(DESTDIR)$(BINDIR)/modgate
 	$(INSTALL) -m 644 rules/*.rules $(DESTDIR)$(CONFDIR)/rules/
+	@test -f models/default/config.json || { echo "install: no model" \
+	    "in models/default (make model)" >&2; exit 1; }
 	$(INSTALL) -m 644 models/default/* $(DESTDIR)$(MODELDIR)/default/
 	$(INSTALL_SED) etc/modgated.conf > $(BUILD)/modgated.conf.inst
+	@if grep -n '"\.\./' $(BUILD)/modgated.conf.inst; then \
+		echo "install: etc/modgated.conf names paths in the source" \
+		    "tree that INSTALL_SED does not map" >&2; exit 1; fi
 	if [ -e $(DESTDIR)$(CONFDIR)/modgated.conf ] && \
 	    ! cmp -s $(BUILD)/modgated.conf.inst $(DESTDIR)$(CONFDIR)/modgated.conf; then \
 		$(INSTALL) -m 644 $(BUILD)/modgated.conf.inst \
@@ -190,9 +207,9 @@ install: all
 	$(INSTALL_SED) etc/modgate.logrotate > $(DESTDIR)$(SYSCONFDIR)/logrotate.d/modgate
 	chmod 644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/modgate
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && \
-	    command -v systemd-sysusers >/dev/null; then \
-		echo "systemd-sysusers $(SYSUSERSDIR)/modgate.conf"; \
-		systemd-sysusers $(SYSUSERSDIR)/modgate.conf; \
+	    command -v $(SYSUSERS) >/dev/null; then \
+		echo "$(SYSUSERS) $(SYSUSERSDIR)/modgate.conf"; \
+		$(SYSUSERS) $(SYSUSERSDIR)/modgate.conf; \
 	fi
 
 # The configuration is left in place when it differs from the shipped one.
