@@ -3,7 +3,9 @@
 random weights and a small vocabulary learnt from a sample of the shared
 text, plus inputs and what PyTorch makes of them.
 
-    golden.py [--out DIR] [--data DIR] [--check BUILD/modgate]
+    golden.py [--out DIR] [--data DIR]
+    golden.py --expect MODEL_DIR --texts IN.jsonl [--window W --stride S]
+              [--logits N] > OUT.jsonl
 
 Writes DIR/{config.json,model.safetensors,tokenizer.txt,cases.jsonl}
 (default tests/data/model-golden).  Each line of cases.jsonl:
@@ -14,6 +16,11 @@ where windows are those of FORMAT.md ("start" is the first token index,
 window on its own, scores/span from model.score_texts (padded batches).
 
 Everything is seeded; a rerun on the same data gives the same files.
+
+--expect writes, for every {"text"} line of IN.jsonl, the same kind of
+line for an existing model directory (the shipped one, say): ids and spans
+from the Python tokenizer for all lines, window logits and scores from
+PyTorch for the first N lines only (default all).
 """
 
 import argparse
@@ -153,13 +160,39 @@ def build(out, data):
                os.path.join(out, "cases.jsonl"))
 
 
+def expect(a):
+    model, tok, cfg = M.load(a.expect)
+    cal = cfg["calibration"]
+    w = min(a.window, cfg["max_positions"])
+    stride = min(a.stride, w - 1)
+    with open(a.texts, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            text = json.loads(line)["text"]
+            if a.logits is None or i < a.logits:
+                out = case(model, tok, cal, text, w, stride)
+            else:
+                ids, spans = tok.encode(text)
+                out = {"text": text, "ids": ids,
+                       "spans": [list(p) for p in spans]}
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(TOP, "tests", "data",
                                                   "model-golden"))
     ap.add_argument("--data", default=os.path.join(TOP, "..", "shared",
                                                    "data"))
+    ap.add_argument("--expect", metavar="MODEL_DIR")
+    ap.add_argument("--texts")
+    ap.add_argument("--window", type=int, default=128)
+    ap.add_argument("--stride", type=int, default=96)
+    ap.add_argument("--logits", type=int)
     a = ap.parse_args()
+    if a.expect:
+        torch.set_num_threads(1)
+        expect(a)
+        return 0
     os.makedirs(a.out, exist_ok=True)
     build(a.out, a.data)
     return 0
