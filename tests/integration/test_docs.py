@@ -134,8 +134,8 @@ class ConfigOptions(unittest.TestCase):
 
     def test_every_option_documented(self):
         for name, _, _, _ in self.rows:
-            self.assertIn(leaf(name), self.doc,
-                          "%s is not in modgated.conf(5)" % name)
+            self.assertTrue(leaf(name) in self.doc,
+                            "%s is not in modgated.conf(5)" % name)
 
     def test_every_documented_option_exists(self):
         code = {leaf(r[0]) for r in self.rows}
@@ -145,6 +145,8 @@ class ConfigOptions(unittest.TestCase):
 
     def test_types_ranges_defaults(self):
         for name, typ, rng, default in self.rows:
+            if leaf(name) not in self.doc:
+                continue        # test_every_option_documented says so
             line, body = self.doc[leaf(name)]
             text = unmdoc(body)
             m = re.match(r"^(-?[0-9.e+]+)\.\.(-?[0-9.e+]+)$", rng)
