@@ -31,6 +31,7 @@
 #include <utf8proc.h>
 
 #include "normalize.h"
+#include "normalize-internal.h"
 #include "confusables.h"
 
 enum { C_LETTER = 1, C_DIGIT = 2, C_MARK = 4, C_SPACE = 8, C_PUNCT = 16,
@@ -616,8 +617,171 @@ normalize_raw(const char *text, size_t len, struct normtext *out)
 	return 0;
 }
 
+/* A one-character word at byte I of ASCII text T. */
+static int
+ascii_single(const unsigned char *t, size_t len, size_t i)
+{
+	return (ascii_cls[t[i]] & (C_LETTER | C_DIGIT)) &&
+	    (i == 0 || !(ascii_cls[t[i - 1]] & C_WORD)) &&
+	    (i + 1 == len || !(ascii_cls[t[i + 1]] & C_WORD));
+}
+
+/*
+ * collapse() for ASCII text T: set DROP[k] for the separators of every
+ * chain of one-character words.  *DROP is allocated on the first chain.
+ * Returns 0, or -1 on allocation failure.
+ */
+static int
+ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
+{
+	size_t	 i, j, k, cnt, last;
+
+	for (i = 0; i < len; i++) {
+		if (!(ascii_cls[t[i]] & C_WORD))
+			continue;
+		if (i + 1 < len && (ascii_cls[t[i + 1]] & C_WORD)) {
+			/* a longer word: skip it */
+			while (i + 1 < len && (ascii_cls[t[i + 1]] & C_WORD))
+				i++;
+			continue;
+		}
+		if (!ascii_single(t, len, i))
+			continue;
+		cnt = 1;
+		last = i;
+		for (j = i + 1; ; ) {
+			for (k = j; k < len && k - j < GAP_MAX + 1 &&
+			    (ascii_cls[t[k]] & C_SEP); k++)
+				;
+			if (k == j || k - j > GAP_MAX || k == len ||
+			    !ascii_single(t, len, k))
+				break;
+			cnt++;
+			last = k;
+			j = k + 1;
+		}
+		if (cnt < CHAIN_MIN)
+			continue;
+		if (*drop == NULL && (*drop = calloc(len, 1)) == NULL)
+			return -1;
+		for (k = i + 1; k < last; k++)
+			if (ascii_cls[t[k]] & C_SEP)
+				(*drop)[k] = 1;
+		i = last;
+	}
+	return 0;
+}
+
+#define DROPPED(k)	(drop != NULL && drop[k])
+
+/*
+ * The same forms for all-ASCII text with no unit array: ASCII needs no
+ * decomposition, and steps 2 and 3 run on the bytes (chains of
+ * one-character words marked in DROP, rare and usually absent).  Returns
+ * 0, -1 on allocation failure, or 1 for text with a byte outside ASCII,
+ * which takes the general path.  tests/unit/test-normalize.c checks that
+ * both paths agree.
+ */
+static int
+normalize_ascii(const unsigned char *t, size_t len, int skel,
+    struct normtext *out)
+{
+	size_t		 i, j, k, nx, b, o = 0, rep_pos = 0, rep_second = 0;
+	unsigned	 rep_cnt = 0;
+	unsigned char	 c, rep_c = 0, *drop = NULL;
+	uint32_t	 cls;
+	int		 letter, rv = -1;
+	char		 l;
+
+	pthread_once(&scratch_once, scratch_init);
+	for (i = 0; i < len; i++)
+		if (t[i] >= 0x80)
+			return 1;
+	if (ascii_collapse(t, len, &drop) == -1)
+		return -1;
+	out->s = malloc(len + 1);
+	out->start = malloc((len + 1) * sizeof(size_t));
+	out->end = malloc((len + 1) * sizeof(size_t));
+	if (out->s == NULL || out->start == NULL || out->end == NULL)
+		goto done;
+	for (i = 0; i < len; ) {
+		if (DROPPED(i)) {
+			i++;
+			continue;
+		}
+		cls = ascii_cls[t[i]];
+		if (cls == C_SPACE) {
+			for (b = i + 1, j = i + 1; j < len &&
+			    (ascii_cls[t[j]] == C_SPACE || DROPPED(j)); j++)
+				if (!DROPPED(j))
+					b = j + 1;
+			out->s[o] = ' ';
+			out->start[o] = i;
+			out->end[o] = b;
+			o++;
+			rep_cnt = 0;
+			i = j;
+			continue;
+		}
+		/* skeleton: the word (letters, digits, leet symbols) at i */
+		j = i + 1;
+		letter = 0;
+		if (skel && ((cls & C_WORD) || leet(t[i]))) {
+			for (j = i; j < len; j++) {
+				if (DROPPED(j))
+					continue;
+				if (!((ascii_cls[t[j]] & C_WORD) || leet(t[j])))
+					break;
+				if (ascii_cls[t[j]] & C_LETTER)
+					letter = 1;
+			}
+		}
+		for (k = i; k < j; k++) {
+			if (DROPPED(k))
+				continue;
+			c = ascii_lower[t[k]];
+			cls = ascii_cls[t[k]];
+			if (letter && (l = leet(c)) != 0) {
+				nx = k + 1;
+				while (nx < j && DROPPED(nx))
+					nx++;
+				if (!(cls & C_PUNCT) || c == '$' || c == '@' ||
+				    (k != i && nx < j)) {
+					c = (unsigned char)l;
+					cls = C_LETTER;
+				}
+			}
+			if ((cls & C_LETTER) && rep_cnt > 0 && c == rep_c) {
+				if (++rep_cnt >= REPEAT_MIN) {
+					o = rep_second;
+					out->end[rep_pos] = k + 1;
+					continue;
+				}
+				rep_second = o;
+			} else if (cls & C_LETTER) {
+				rep_c = c;
+				rep_cnt = 1;
+				rep_pos = o;
+			} else
+				rep_cnt = 0;
+			out->s[o] = (char)c;
+			out->start[o] = k;
+			out->end[o] = k + 1;
+			o++;
+		}
+		i = j;
+	}
+	out->s[o] = '\0';
+	out->len = o;
+	rv = 0;
+done:
+	free(drop);
+	return rv;
+}
+
+/* Steps 1-3 over units: any text. */
 int
-normalize(const char *text, size_t len, enum norm_form form,
+normalize_general(const char *text, size_t len, enum norm_form form,
     struct normtext *out)
 {
 	struct scratch	*s;
@@ -651,4 +815,23 @@ done:
 	if (rv == -1)
 		normtext_clear(out);
 	return rv;
+}
+
+int
+normalize(const char *text, size_t len, enum norm_form form,
+    struct normtext *out)
+{
+	int	 rv;
+
+	memset(out, 0, sizeof(*out));
+	if (form == FORM_NORMALIZED || form == FORM_SKELETON) {
+		rv = normalize_ascii((const unsigned char *)text, len,
+		    form == FORM_SKELETON, out);
+		if (rv == 0)
+			return 0;
+		normtext_clear(out);
+		if (rv == -1)
+			return -1;
+	}
+	return normalize_general(text, len, form, out);
 }

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "normalize.h"
+#include "normalize-internal.h"
 
 #define V(s)	utf8_valid((s), sizeof(s) - 1)
 
@@ -220,6 +221,47 @@ test_maps_bounded(void **state)
 	assert_string_equal(norm_form_name(FORM_SKELETON), "skeleton");
 }
 
+/* The ASCII one-pass path agrees with the general path, maps included. */
+static void
+test_fast_path_agrees(void **state)
+{
+	static const char alpha[] = "aaabbkkilllooss  .-_*!|+($@013456789"
+	    "AEIOUxyz\t\n,'\"#";
+	char		 buf[96];
+	struct normtext	 a, b;
+	unsigned int	 seed = 12345, r;
+	int		 iter, form, n, k;
+
+	for (iter = 0; iter < 60000; iter++) {
+		seed = seed * 1103515245 + 12345;
+		n = (int)((seed >> 16) % 40);
+		for (k = 0; k < n; k++) {
+			seed = seed * 1103515245 + 12345;
+			r = (seed >> 16) % (sizeof(alpha) - 1);
+			buf[k] = alpha[r];
+		}
+		buf[n] = '\0';
+		for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
+			assert_int_equal(normalize(buf, (size_t)n, form, &a), 0);
+			assert_int_equal(normalize_general(buf, (size_t)n, form,
+			    &b), 0);
+			if (a.len != b.len || strcmp(a.s, b.s) != 0)
+				fail_msg("%s of \"%s\": fast \"%s\", general "
+				    "\"%s\"", norm_form_name(form), buf, a.s, b.s);
+			for (k = 0; k < (int)a.len; k++)
+				if (a.start[k] != b.start[k] ||
+				    a.end[k] != b.end[k])
+					fail_msg("%s of \"%s\": byte %d maps to "
+					    "[%zu,%zu) vs [%zu,%zu)",
+					    norm_form_name(form), buf, k,
+					    a.start[k], a.end[k], b.start[k],
+					    b.end[k]);
+			normtext_clear(&a);
+			normtext_clear(&b);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -228,6 +270,7 @@ main(void)
 		cmocka_unit_test(test_utf8_invalid),
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_maps_bounded),
+		cmocka_unit_test(test_fast_path_agrees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
