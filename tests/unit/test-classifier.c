@@ -5,6 +5,7 @@
  * calibrated scores within 1e-4, the span of the best window exactly.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,6 +238,62 @@ test_geometry(void **state)
 	free(text);
 }
 
+/* Threads scoring at once get what one thread gets. */
+#define NTHREADS	4
+#define NTEXTS		40
+
+static const char *texts[NTEXTS];
+static struct classifier_out want[NTEXTS];
+
+static void *
+scorer(void *arg)
+{
+	struct classifier_conf conf = { .window = 16, .stride = 8,
+	    .batch_max = 4 };
+	struct classifier_out out;
+	size_t		 i, r;
+	intptr_t	 bad = 0;
+
+	for (r = 0; r < 5; r++)
+		for (i = 0; i < NTEXTS; i++) {
+			if (classifier_score(golden(), &conf, texts[i],
+			    strlen(texts[i]), &out) == -1 ||
+			    memcmp(&out, &want[i], sizeof(out)) != 0)
+				bad++;
+		}
+	return (void *)bad;
+}
+
+static void
+test_threads(void **state)
+{
+	struct classifier_conf conf = { .window = 16, .stride = 8,
+	    .batch_max = 4 };
+	char		 buf[256];
+	pthread_t	 th[NTHREADS];
+	void		*ret;
+	size_t		 i;
+
+	assert_non_null(golden());
+	for (i = 0; i < NTEXTS; i++) {
+		snprintf(buf, sizeof(buf), "text %zu: the quick brown fox "
+		    "jumps over the lazy dog %zu times, caf\xc3\xa9 \xf0\x9f"
+		    "\x98\x80 and again and again until the window ends %zu",
+		    i, i * 7, i * i);
+		texts[i] = strdup(buf);
+		assert_int_equal(classifier_score(golden(), &conf, texts[i],
+		    strlen(texts[i]), &want[i]), 0);
+	}
+	for (i = 0; i < NTHREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, scorer, NULL), 0);
+	for (i = 0; i < NTHREADS; i++) {
+		assert_int_equal(pthread_join(th[i], &ret), 0);
+		assert_int_equal((intptr_t)ret, 0);
+	}
+	for (i = 0; i < NTEXTS; i++)
+		free((char *)texts[i]);
+}
+
 int
 main(void)
 {
@@ -244,6 +301,7 @@ main(void)
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_golden),
 		cmocka_unit_test(test_geometry),
+		cmocka_unit_test(test_threads),
 	};
 	int	 rc;
 
