@@ -41,6 +41,9 @@ struct server_conf {
 	int	 request_timeout;	/* milliseconds from parse to answer */
 	int	 workers;		/* 0 = number of online CPUs */
 	int	 queue_max;		/* requests queued for workers */
+	int	 stream_max;		/* streams open at once */
+	int	 stream_max_bytes;	/* text of one stream */
+	int	 stream_holdback;	/* bytes a match may span (stream.h) */
 	char	*default_policy;
 	struct peer_policy {
 		int	 is_gid;	/* match on gid instead of uid */
@@ -86,6 +89,7 @@ struct http_conf {
 	char	*listen;		/* "127.0.0.1:8080" or "unix:/path" */
 	char	*tokens_file;		/* bearer tokens, required for TCP */
 	int	 max_body_bytes;
+	int	 timeout;		/* seconds of I/O silence, then close */
 };
 
 struct category_threshold {

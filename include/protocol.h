@@ -5,6 +5,9 @@
  *	request	{"id": …, "text": "…", "policy": "…", "meta": {…}}
  *		{"id": …, "op": "ping" | "version" | "stats" | "reload" |
  *		 "metrics"}
+ *		{"id": …, "op": "stream_open", "policy": …, "meta": {…}}
+ *		{"id": …, "op": "stream_append" | "stream_close",
+ *		 "stream": "s1", "text": "…" (chunk; optional for close)}
  *	answer	{"id", "verdict", "text" (rewrite), "message" (block), "policy",
  *		 "policy_version", "audit_seq", "matches", "scores", "flagged",
  *		 "elapsed_us", "degraded" (when true), "stages"}
@@ -24,12 +27,13 @@
 #define PROTOCOL_MAX_POLICY	128	/* bytes of a policy name */
 
 enum proto_op { OP_CHECK, OP_PING, OP_VERSION, OP_STATS, OP_RELOAD,
-    OP_METRICS };
+    OP_METRICS, OP_STREAM_OPEN, OP_STREAM_APPEND, OP_STREAM_CLOSE };
 
 struct proto_request {
 	enum proto_op	 op;
 	json_t		*root;		/* the parsed line; owns req's pointers */
 	struct request	 req;		/* id, text, len, policy, meta (not peer) */
+	const char	*stream;	/* stream ops: the stream id, else NULL */
 };
 
 struct proto_error {

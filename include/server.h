@@ -7,6 +7,8 @@
 #ifndef MODGATE_SERVER_H
 #define MODGATE_SERVER_H
 
+#include <stddef.h>
+
 struct server;
 struct snapshot;
 struct audit;
@@ -39,5 +41,15 @@ int		 server_listen(struct server *);
  * the loop could not start.
  */
 int		 server_run(struct server *);
+
+/* For the HTTP front (http.c): the current snapshot (not a new reference),
+ * the worker pool, the audit log (NULL: none). */
+struct snapshot	*server_snapshot(struct server *);
+struct worker_pool *server_workers(struct server *);
+struct audit	*server_audit(struct server *);
+/* The Prometheus text of every metric, malloc'd, or NULL. */
+char		*server_metrics(struct server *, size_t *len);
+/* The HTTP front has no request left: a stop may finish. */
+void		 server_http_idle(struct server *);
 
 #endif

@@ -127,6 +127,15 @@ static const struct option options[] = {
 	{ SEC_SERVER, "queue_max", OPT_INT, 1, 1048576, "1024", NULL,
 	  S(queue_max), 0, 0,
 	  "requests waiting for a worker; beyond: overloaded" },
+	{ SEC_SERVER, "stream_max", OPT_INT, 1, 1048576, "256", NULL,
+	  S(stream_max), 0, 0, "streams open at once (stream_open); beyond: "
+	  "overloaded" },
+	{ SEC_SERVER, "stream_max_bytes", OPT_INT, 64, 16777216, "1048576",
+	  NULL, S(stream_max_bytes), 0, 0,
+	  "text of one stream; a longer append: too_large" },
+	{ SEC_SERVER, "stream_holdback", OPT_INT, 16, 65536, "256", NULL,
+	  S(stream_holdback), 0, 0, "bytes a rule match may span when "
+	  "streaming: at most twice this is held back" },
 	{ SEC_SERVER, "default_policy", OPT_STRING, 0, 0, "default", NULL,
 	  S(default_policy), 0, 0,
 	  "policy of requests that name none and match no peer_policies" },
@@ -200,6 +209,8 @@ static const struct option options[] = {
 	  0, 0, "bearer tokens, one a line; required for TCP" },
 	{ SEC_HTTP, "max_body_bytes", OPT_INT, 64, 16777216, "1048576", NULL,
 	  H(max_body_bytes), 0, 0, "largest request body" },
+	{ SEC_HTTP, "timeout", OPT_INT, 1, 3600, "30", NULL, H(timeout), 0, 0,
+	  "seconds a connection may stay silent while reading or writing" },
 
 	{ SEC_POLICY, "name", OPT_STRING, 0, 0, NULL, NULL, P(name), 0, 0,
 	  "the policy's name, in the list form policies = ( { name = "

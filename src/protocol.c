@@ -13,7 +13,7 @@
 #include "protocol.h"
 
 static const char *const op_names[] = { "check", "ping", "version", "stats",
-    "reload", "metrics" };
+    "reload", "metrics", "stream_open", "stream_append", "stream_close" };
 
 const char *
 protocol_op_name(enum proto_op op)
@@ -116,7 +116,7 @@ protocol_parse(const char *line, size_t len, struct proto_request *out,
 	json_object_foreach(root, key, v) {
 		if (strcmp(key, "id") != 0 && strcmp(key, "text") != 0 &&
 		    strcmp(key, "policy") != 0 && strcmp(key, "meta") != 0 &&
-		    strcmp(key, "op") != 0) {
+		    strcmp(key, "op") != 0 && strcmp(key, "stream") != 0) {
 			proto_fail(err, "bad_request", "unknown field \"%.64s\"",
 			    key);
 			goto fail;
@@ -135,7 +135,8 @@ protocol_parse(const char *line, size_t len, struct proto_request *out,
 				break;
 		if (i == sizeof(op_names) / sizeof(op_names[0])) {
 			proto_fail(err, "bad_request", "unknown op \"%.64s\" "
-			    "(check, ping, version, stats, reload)", op);
+			    "(check, ping, version, stats, reload, metrics, "
+			    "stream_open, stream_append, stream_close)", op);
 			goto fail;
 		}
 		out->op = (enum proto_op)i;
@@ -158,8 +159,35 @@ protocol_parse(const char *line, size_t len, struct proto_request *out,
 		}
 		out->req.meta = v;
 	}
+	if ((v = json_object_get(root, "stream")) != NULL) {
+		if ((out->op != OP_STREAM_APPEND &&
+		    out->op != OP_STREAM_CLOSE) || !json_is_string(v) ||
+		    json_string_length(v) == 0 || json_string_length(v) > 64) {
+			proto_fail(err, "bad_request", "stream must be the "
+			    "id stream_open answered, in stream_append and "
+			    "stream_close");
+			goto fail;
+		}
+		out->stream = json_string_value(v);
+	} else if (out->op == OP_STREAM_APPEND || out->op == OP_STREAM_CLOSE) {
+		proto_fail(err, "bad_request", "missing field \"stream\"");
+		goto fail;
+	}
 	text = json_object_get(root, "text");
-	if (out->op == OP_CHECK) {
+	if ((out->op == OP_STREAM_APPEND || out->op == OP_STREAM_CLOSE) &&
+	    text != NULL) {
+		if (!json_is_string(text) || !utf8_valid(json_string_value(
+		    text), json_string_length(text))) {
+			proto_fail(err, "bad_request", "text must be a string "
+			    "of valid UTF-8 without NUL");
+			goto fail;
+		}
+		out->req.text = json_string_value(text);
+		out->req.len = json_string_length(text);
+	} else if (out->op == OP_STREAM_APPEND) {
+		proto_fail(err, "bad_request", "missing field \"text\"");
+		goto fail;
+	} else if (out->op == OP_CHECK) {
 		if (text == NULL) {
 			proto_fail(err, "bad_request", "missing field \"text\"");
 			goto fail;

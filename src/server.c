@@ -34,6 +34,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -41,6 +42,7 @@
 #include "sdnotify.h"
 #include "server.h"
 #include "snapshot.h"
+#include "stream.h"
 #include "worker.h"
 
 #define CONN_MAX_PENDING	256		/* pipelined requests per connection */
@@ -86,6 +88,7 @@ struct server {
 	int			 draining;
 	uint64_t		 next_conn_id;
 	struct stats		 stats;
+	struct http		*http;		/* NULL: no HTTP listener */
 };
 
 struct conn {
@@ -123,6 +126,7 @@ struct job {
 	struct result		 res;
 	int			 rv;
 	atomic_int		 cancelled;	/* nobody waits: skip the work */
+	struct stream_call	*sc;		/* stream ops, else NULL */
 	char			 logid[64];	/* prefix of its log lines */
 };
 
@@ -362,6 +366,7 @@ job_free(struct job *job)
 {
 	result_clear(&job->res);
 	protocol_request_clear(&job->pr);
+	stream_call_free(job->sc);
 	snapshot_unref(job->snap);
 	free(job);
 }
@@ -380,6 +385,13 @@ job_run(struct worker_job *wj)
 {
 	struct job	*job = (struct job *)wj;
 
+	/* A stream call always runs: later calls of its stream build on it. */
+	if (job->sc != NULL) {
+		log_set_request(job->logid);
+		stream_call_run(job->sc, job->audit);
+		log_set_request(NULL);
+		return;
+	}
 	/* Timed out or the client left while the job waited: no verdict is
 	 * wanted, so none is computed or audited. */
 	if (atomic_load(&job->cancelled))
@@ -404,7 +416,19 @@ job_done(struct worker_job *wj)
 		job_free(job);
 		return;
 	}
-	if (job->rv == -1) {
+	if (job->sc != NULL) {
+		const char	*code;
+		char		 msg[256];
+		json_t		*o;
+
+		if ((o = stream_call_result(job->sc, &code, msg,
+		    sizeof(msg))) == NULL)
+			pending_error(srv, p, code, msg);
+		else {
+			line = protocol_object(p->id, o, &len);
+			pending_answer(p, line, len);
+		}
+	} else if (job->rv == -1) {
 		pending_error(srv, p, job->res.error_code != NULL ?
 		    job->res.error_code : "internal", job->res.error_msg);
 	} else {
@@ -435,15 +459,11 @@ request_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Ops. */
 
-/* {"op": "metrics", "metrics": "<Prometheus text>"}, or NULL. */
-static json_t *
-metrics_json(struct server *srv)
+char *
+server_metrics(struct server *srv, size_t *len)
 {
 	struct metrics_gauges	 g;
 	struct audit_stats	 as;
-	json_t			*o;
-	char			*text;
-	size_t			 len;
 
 	memset(&g, 0, sizeof(g));
 	g.queue_depth = worker_queued(srv->workers);
@@ -457,7 +477,18 @@ metrics_json(struct server *srv)
 		audit_stats(srv->audit, &as);
 		g.audit_failures = (long long)as.failures;
 	}
-	if ((text = metrics_render(&g, &len)) == NULL)
+	return metrics_render(&g, len);
+}
+
+/* {"op": "metrics", "metrics": "<Prometheus text>"}, or NULL. */
+static json_t *
+metrics_json(struct server *srv)
+{
+	json_t			*o;
+	char			*text;
+	size_t			 len;
+
+	if ((text = server_metrics(srv, &len)) == NULL)
 		return NULL;
 	o = json_pack("{s:s, s:s%}", "op", "metrics", "metrics", text, len);
 	free(text);
@@ -519,6 +550,9 @@ conn_op(struct conn *c, struct pending *p, enum proto_op op)
 		o = metrics_json(srv);
 		break;
 	case OP_CHECK:
+	case OP_STREAM_OPEN:		/* jobs, see conn_request */
+	case OP_STREAM_APPEND:
+	case OP_STREAM_CLOSE:
 		break;
 	}
 	line = protocol_object(p->id, o, &len);
@@ -554,7 +588,32 @@ conn_request(struct conn *c, const char *line, size_t len)
 		conn_error(c, NULL, "internal", "out of memory");
 		return;
 	}
-	if (job->pr.op != OP_CHECK) {
+	if (job->pr.op == OP_STREAM_OPEN || job->pr.op == OP_STREAM_APPEND ||
+	    job->pr.op == OP_STREAM_CLOSE) {
+		struct stream_args	 sa;
+		const char		*code;
+		char			 msg[256];
+
+		memset(&sa, 0, sizeof(sa));
+		sa.op = job->pr.op == OP_STREAM_OPEN ? STREAM_OPEN :
+		    job->pr.op == OP_STREAM_APPEND ? STREAM_APPEND :
+		    STREAM_CLOSE;
+		sa.stream = job->pr.stream;
+		sa.text = job->pr.req.text;
+		sa.len = job->pr.req.len;
+		sa.policy = job->pr.req.policy;
+		sa.meta = job->pr.req.meta;
+		sa.id = job->pr.req.id;
+		sa.peer = c->peer;
+		sa.owner = c->id;
+		if ((job->sc = stream_call_new(srv->snap, &sa, &code, msg,
+		    sizeof(msg))) == NULL) {
+			pending_error(srv, p, code, msg);
+			protocol_request_clear(&job->pr);
+			free(job);
+			return;
+		}
+	} else if (job->pr.op != OP_CHECK) {
 		conn_op(c, p, job->pr.op);
 		protocol_request_clear(&job->pr);
 		free(job);
@@ -786,12 +845,13 @@ conn_free(struct conn *c)
 
 	while ((p = TAILQ_FIRST(&c->pending)) != NULL)
 		pending_free(c, p);
+	stream_drop_owner(c->id);
 	bufferevent_free(c->bev);
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
 	log_debug("conn %llu: closed", (unsigned long long)c->id);
 	free(c);
-	if (srv->draining && srv->nconns == 0)
+	if (srv->draining && srv->nconns == 0 && http_busy(srv->http) == 0)
 		event_base_loopexit(srv->base, NULL);
 }
 
@@ -945,6 +1005,7 @@ server_stop(struct server *srv)
 	    srv->nconns == 1 ? "" : "s");
 	if (srv->ev_listen != NULL)
 		event_del(srv->ev_listen);
+	http_stop(srv->http);
 	if (srv->listen_fd != -1) {
 		close(srv->listen_fd);
 		srv->listen_fd = -1;
@@ -967,8 +1028,35 @@ server_stop(struct server *srv)
 		c->eof = 1;
 		conn_flush(c);
 	}
-	if (srv->nconns == 0)
+	if (srv->nconns == 0 && http_busy(srv->http) == 0)
 		event_base_loopexit(srv->base, NULL);
+}
+
+void
+server_http_idle(struct server *srv)
+{
+	struct timeval	 tv = { 0, 100000 };	/* for the replies to go out */
+
+	if (srv->draining && srv->nconns == 0)
+		event_base_loopexit(srv->base, &tv);
+}
+
+struct snapshot *
+server_snapshot(struct server *srv)
+{
+	return srv->snap;
+}
+
+struct worker_pool *
+server_workers(struct server *srv)
+{
+	return srv->workers;
+}
+
+struct audit *
+server_audit(struct server *srv)
+{
+	return srv->audit;
 }
 
 static void
@@ -1057,6 +1145,10 @@ server_listen(struct server *srv)
 	struct group			*gr;
 	mode_t				 old;
 	int				 fd = -1;
+
+	if (srv->snap->cfg->http.enabled && srv->http == NULL &&
+	    (srv->http = http_listen(srv, srv->snap->cfg)) == NULL)
+		return -1;
 
 	/* Socket activation: systemd's socket replaces server.socket. */
 	if ((fd = sdnotify_listen_fd()) == -2)
@@ -1162,6 +1254,8 @@ server_run(struct server *srv)
 	srv->workers = worker_pool_new(srv->base, sv->workers, sv->queue_max);
 	if (srv->workers == NULL)
 		return -1;
+	if (srv->http != NULL && http_start(srv->http, srv->base) == -1)
+		return -1;
 	srv->ev_listen = event_new(srv->base, srv->listen_fd,
 	    EV_READ | EV_PERSIST, server_accept_cb, srv);
 	srv->ev_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
@@ -1206,6 +1300,7 @@ server_free(struct server *srv)
 	}
 	/* Finish the jobs in flight; their done callbacks free them. */
 	worker_pool_free(srv->workers);
+	http_free(srv->http);
 	if (srv->ev_listen != NULL)
 		event_free(srv->ev_listen);
 	if (srv->ev_hup != NULL)

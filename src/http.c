@@ -1,0 +1,1530 @@
+/*
+ * http: the HTTP/1.1 front of modgated.  See include/http.h.
+ *
+ * A request is checked (path, method, token, content type, body) on the
+ * event loop; its moderation work becomes one worker job per text (an
+ * OpenAI request may carry several), and the reply is sent when the last
+ * job comes back or request_timeout fires first.  A job whose reply went
+ * out already is detached (job->call = NULL) and frees itself.  evhttp
+ * keeps a request whose client left until we reply, so a late reply is
+ * harmless.
+ *
+ * Peers: on a Unix socket the peer is SO_PEERCRED of the connection (and
+ * server.allowed_uids/gids apply); on TCP there is no such thing, so the
+ * peer is pid 0, uid and gid -1, and the name of the bearer token (and
+ * the client address) go into the audit record's meta as "http_peer".
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netdb.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "pipeline.h"
+#include "protocol.h"
+#include "server.h"
+#include "snapshot.h"
+#include "stream.h"
+#include "worker.h"
+
+#define HTTP_MAX_TOKENS		256
+#define HTTP_TOKEN_MAX		256	/* bytes of one token */
+#define HTTP_TOKEN_MIN		16
+#define HTTP_NAME_MAX		64
+#define HTTP_MAX_HEADERS	(16 * 1024)
+#define HTTP_MAX_INPUTS		256	/* texts in one /v1/moderations call */
+#define HTTP_MAX_CHUNKS		65536	/* chunks in one /v1/stream call */
+#define HTTP_OWNER_BASE		(UINT64_C(1) << 62) /* stream owners */
+
+struct token {
+	char		 name[HTTP_NAME_MAX];
+	unsigned char	 hash[crypto_generichash_BYTES];
+};
+
+struct http {
+	struct server		*srv;
+	char			*address;	/* as configured */
+	char			*unix_path;	/* NULL: TCP */
+	int			 fd;
+	int			 timeout;	/* seconds, evhttp */
+	int			 max_body;
+	struct token		*tokens;
+	size_t			 ntokens;
+	struct evhttp		*evh;
+	struct evhttp_bound_socket *bound;
+	int			 busy;		/* calls waiting for jobs */
+	int			 stopped;
+	uint64_t		 next_owner;
+};
+
+enum endpoint { EP_MODERATE, EP_MODERATIONS, EP_STREAM };
+
+struct call;
+
+struct hjob {
+	struct worker_job	 wj;		/* first: the pool's handle */
+	struct call		*call;		/* NULL once nobody waits */
+	struct snapshot		*snap;
+	struct audit		*audit;
+	struct request		 req;
+	struct result		 res;
+	int			 rv;
+	size_t			 index;		/* input number */
+	struct stream_call	*sc;		/* EP_STREAM */
+	char			 logid[48];
+};
+
+struct call {
+	struct http		*h;
+	struct evhttp_request	*req;
+	enum endpoint		 ep;
+	json_t			*root;		/* parsed body; owns texts */
+	json_t			*id;		/* protocol v1 id */
+	json_t			*meta;		/* with http_peer */
+	const char		*policy;
+	const char		*model;		/* OpenAI: echoed */
+	struct peer		 peer;
+	struct snapshot		*snap;
+	struct hjob		**jobs;
+	size_t			 njobs, ndone;
+	struct event		*timer;
+	int			 replied;
+	/* EP_STREAM */
+	json_t			*chunks;
+	size_t			 next_chunk;	/* next op: 0 open, 1.. append */
+	char			 stream_id[64];
+	uint64_t		 owner;
+};
+
+static void	call_next_stream(struct call *);
+
+/* Replies. */
+
+static const char *
+status_reason(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	}
+	return "Error";
+}
+
+static int
+code_status(const char *code)
+{
+	if (strcmp(code, "bad_request") == 0 ||
+	    strcmp(code, "unknown_policy") == 0)
+		return 400;
+	if (strcmp(code, "too_large") == 0)
+		return 413;
+	if (strcmp(code, "overloaded") == 0 || strcmp(code, "timeout") == 0)
+		return 503;
+	if (strcmp(code, "unauthorized") == 0)
+		return 401;
+	if (strcmp(code, "not_found") == 0)
+		return 404;
+	if (strcmp(code, "forbidden") == 0)
+		return 403;
+	if (strcmp(code, "method_not_allowed") == 0)
+		return 405;
+	if (strcmp(code, "unsupported_media_type") == 0)
+		return 415;
+	return 500;
+}
+
+static void
+reply_body(struct evhttp_request *req, int status, const char *ctype,
+    const char *body, size_t len)
+{
+	struct evbuffer		*b;
+	struct evkeyvalq	*oh = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(oh, "Content-Type", ctype);
+	evhttp_add_header(oh, "Cache-Control", "no-store");
+	if ((b = evbuffer_new()) == NULL ||
+	    evbuffer_add(b, body, len) == -1) {
+		if (b != NULL)
+			evbuffer_free(b);
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	evhttp_send_reply(req, status, status_reason(status), b);
+	evbuffer_free(b);
+}
+
+/* Send the JSON object O (stolen) with STATUS. */
+static void
+reply_json(struct evhttp_request *req, int status, json_t *o)
+{
+	char	*s;
+
+	if (o == NULL ||
+	    (s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6))) ==
+	    NULL) {
+		json_decref(o);
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	json_decref(o);
+	reply_body(req, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+/*
+ * An error in the protocol's shape, {"id": ID, "error": {"code",
+ * "message"}}, which OpenAI clients also read ("error.message").
+ */
+static void
+reply_error(struct evhttp_request *req, json_t *id, const char *code,
+    const char *msg)
+{
+	struct evkeyvalq	*oh = evhttp_request_get_output_headers(req);
+	int			 status = code_status(code);
+
+	metrics_error(code);
+	if (status == 503)
+		evhttp_add_header(oh, "Retry-After", "1");
+	if (status == 401)
+		evhttp_add_header(oh, "WWW-Authenticate",
+		    "Bearer realm=\"modgate\"");
+	reply_json(req, status, json_pack("{s:O?, s:{s:s, s:s, s:s}}",
+	    "id", id, "error", "code", code, "message", msg, "type", code));
+}
+
+/* Tokens. */
+
+static void
+token_hash(const char *tok, size_t len, unsigned char *out)
+{
+	crypto_generichash(out, crypto_generichash_BYTES,
+	    (const unsigned char *)tok, len, NULL, 0);
+}
+
+/*
+ * Read the tokens file: one token a line as "NAME TOKEN" (or just TOKEN,
+ * named "line-N"); blank lines and lines starting with '#' are skipped.
+ * Only hashes are kept.  0, or -1 after logging.
+ */
+static int
+tokens_load(struct http *h, const char *path)
+{
+	FILE		*f;
+	struct stat	 st;
+	char		 line[1024], *p, *name, *tok, *end;
+	int		 lineno = 0, rc = -1;
+	size_t		 tl;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		log_warn("http.tokens_file %s", path);
+		return -1;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+		log_warnx("http.tokens_file %s: readable by group or others "
+		    "(mode %04o); chmod 600 it", path,
+		    (unsigned int)(st.st_mode & 07777));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			log_warnx("%s:%d: line too long", path, lineno);
+			goto out;
+		}
+		for (p = line; *p == ' ' || *p == '\t'; p++)
+			;
+		end = p + strcspn(p, "\r\n");
+		*end = '\0';
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*p == '\0' || *p == '#')
+			continue;
+		name = NULL;
+		tok = p;
+		if ((end = strpbrk(p, " \t")) != NULL) {
+			*end++ = '\0';
+			while (*end == ' ' || *end == '\t')
+				end++;
+			name = p;
+			tok = end;
+			if (strpbrk(tok, " \t") != NULL) {
+				log_warnx("%s:%d: expected \"NAME TOKEN\"",
+				    path, lineno);
+				goto out;
+			}
+		}
+		tl = strlen(tok);
+		if (tl < HTTP_TOKEN_MIN || tl > HTTP_TOKEN_MAX) {
+			log_warnx("%s:%d: a token is %d to %d bytes", path,
+			    lineno, HTTP_TOKEN_MIN, HTTP_TOKEN_MAX);
+			goto out;
+		}
+		if (h->ntokens == HTTP_MAX_TOKENS) {
+			log_warnx("%s:%d: more than %d tokens", path, lineno,
+			    HTTP_MAX_TOKENS);
+			goto out;
+		}
+		if (name != NULL)
+			snprintf(h->tokens[h->ntokens].name,
+			    sizeof(h->tokens[h->ntokens].name), "%.63s", name);
+		else
+			snprintf(h->tokens[h->ntokens].name,
+			    sizeof(h->tokens[h->ntokens].name), "line-%d",
+			    lineno);
+		token_hash(tok, tl, h->tokens[h->ntokens].hash);
+		h->ntokens++;
+	}
+	if (ferror(f)) {
+		log_warn("http.tokens_file %s", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	sodium_memzero(line, sizeof(line));
+	fclose(f);
+	return rc;
+}
+
+/* The name of the token REQ bears, "" when no tokens are required, or NULL. */
+static const char *
+token_check(const struct http *h, struct evhttp_request *req)
+{
+	const char	*a;
+	unsigned char	 hash[crypto_generichash_BYTES];
+	const char	*found = NULL;
+	size_t		 i;
+
+	if (h->ntokens == 0)
+		return "";
+	a = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+		return NULL;
+	a += 7;
+	while (*a == ' ')
+		a++;
+	token_hash(a, strlen(a), hash);
+	/* Compare with every token, in constant time each. */
+	for (i = 0; i < h->ntokens; i++)
+		if (sodium_memcmp(hash, h->tokens[i].hash, sizeof(hash)) == 0)
+			found = h->tokens[i].name;
+	return found;
+}
+
+/* Listening. */
+
+/* Split "HOST:PORT" or "[V6]:PORT" into HOST and PORT.  0 or -1. */
+static int
+split_hostport(const char *s, char *host, size_t hsz, char *port, size_t psz)
+{
+	const char	*c;
+	size_t		 n;
+
+	if (s[0] == '[') {
+		if ((c = strchr(s, ']')) == NULL || c[1] != ':')
+			return -1;
+		n = (size_t)(c - s - 1);
+		s++;
+		c++;
+	} else {
+		if ((c = strrchr(s, ':')) == NULL)
+			return -1;
+		n = (size_t)(c - s);
+	}
+	if (n == 0 || n >= hsz || strlen(c + 1) == 0 ||
+	    strlen(c + 1) >= psz || strspn(c + 1, "0123456789") !=
+	    strlen(c + 1))
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	snprintf(port, psz, "%s", c + 1);
+	return 0;
+}
+
+static int
+is_loopback(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*s4;
+	const struct sockaddr_in6	*s6;
+
+	if (sa->sa_family == AF_INET) {
+		s4 = (const struct sockaddr_in *)sa;
+		return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		s6 = (const struct sockaddr_in6 *)sa;
+		return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+	}
+	return 0;
+}
+
+static int
+listen_tcp(struct http *h, const char *addr)
+{
+	struct addrinfo	 hints, *res = NULL;
+	char		 host[256], port[16];
+	int		 fd = -1, on = 1, e;
+
+	if (split_hostport(addr, host, sizeof(host), port,
+	    sizeof(port)) == -1) {
+		log_warnx("http.listen \"%s\": expected ADDRESS:PORT, "
+		    "[ADDRESS]:PORT or unix:/path", addr);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_warnx("http.listen \"%s\": %s (a numeric address is "
+		    "expected)", addr, gai_strerror(e));
+		return -1;
+	}
+	if (!is_loopback(res->ai_addr))
+		log_warnx("http.listen %s is not a loopback address: every "
+		    "request needs a bearer token; put TLS in front of it",
+		    addr);
+	if ((fd = socket(res->ai_family, res->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("http socket");
+		goto fail;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) == -1) {
+		log_warn("http bind %s", addr);
+		goto fail;
+	}
+	if (listen(fd, 128) == -1) {
+		log_warn("http listen %s", addr);
+		goto fail;
+	}
+	freeaddrinfo(res);
+	h->fd = fd;
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	freeaddrinfo(res);
+	return -1;
+}
+
+static int
+listen_unix(struct http *h, const char *path, const struct server_conf *sv)
+{
+	struct sockaddr_un	 sun;
+	struct stat		 st;
+	struct group		*gr;
+	mode_t			 old;
+	int			 fd;
+
+	if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
+		log_warnx("http.listen unix:%s: an absolute path of at most "
+		    "%zu bytes is needed", path, sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_warnx("%s: exists and is not a socket", path);
+			return -1;
+		}
+		if (unlink(path) == -1) {
+			log_warn("%s: cannot remove the old socket", path);
+			return -1;
+		}
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		log_warn("http socket");
+		return -1;
+	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	old = umask(0777 & ~(mode_t)sv->socket_mode);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		log_warn("http bind %s", path);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	if (chmod(path, (mode_t)sv->socket_mode) == -1 ||
+	    (sv->socket_group[0] != '\0' &&
+	    ((gr = getgrnam(sv->socket_group)) == NULL ||
+	    chown(path, (uid_t)-1, gr->gr_gid) == -1)) ||
+	    listen(fd, 128) == -1) {
+		log_warn("http %s: mode, group or listen", path);
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if ((h->unix_path = strdup(path)) == NULL) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	h->fd = fd;
+	return 0;
+}
+
+struct http *
+http_listen(struct server *srv, const struct config *cfg)
+{
+	const struct http_conf	*hc = &cfg->http;
+	struct http		*h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->tokens = calloc(HTTP_MAX_TOKENS, sizeof(*h->tokens))) ==
+	    NULL || (h->address = strdup(hc->listen)) == NULL) {
+		log_warn("http");
+		goto fail;
+	}
+	h->srv = srv;
+	h->fd = -1;
+	h->timeout = hc->timeout;
+	h->max_body = hc->max_body_bytes;
+	h->next_owner = HTTP_OWNER_BASE;
+	if (hc->tokens_file != NULL && hc->tokens_file[0] != '\0' &&
+	    tokens_load(h, hc->tokens_file) == -1)
+		goto fail;
+	if (strncmp(hc->listen, "unix:", 5) == 0) {
+		if (listen_unix(h, hc->listen + 5, &cfg->server) == -1)
+			goto fail;
+	} else {
+		/* No SO_PEERCRED on TCP: a token is the only identity. */
+		if (h->ntokens == 0) {
+			log_warnx("http.listen %s is a TCP address: it needs "
+			    "bearer tokens in http.tokens_file (or listen on "
+			    "\"unix:/path\")", hc->listen);
+			goto fail;
+		}
+		if (listen_tcp(h, hc->listen) == -1)
+			goto fail;
+	}
+	return h;
+fail:
+	http_free(h);
+	return NULL;
+}
+
+/* Calls. */
+
+static void
+hjob_free(struct hjob *j)
+{
+	result_clear(&j->res);
+	stream_call_free(j->sc);
+	snapshot_unref(j->snap);
+	free(j);
+}
+
+static void
+call_free(struct call *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->njobs; i++) {
+		if (c->jobs[i] == NULL)
+			continue;
+		if (c->jobs[i]->wj.run != NULL)
+			c->jobs[i]->call = NULL;	/* frees itself */
+		else
+			hjob_free(c->jobs[i]);
+	}
+	if (c->owner != 0)
+		stream_drop_owner(c->owner);
+	free(c->jobs);
+	if (c->timer != NULL)
+		event_free(c->timer);
+	json_decref(c->root);
+	json_decref(c->meta);
+	snapshot_unref(c->snap);
+	if (--c->h->busy == 0 && c->h->stopped)
+		server_http_idle(c->h->srv);
+	free(c);
+}
+
+static void
+call_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct call	*c = arg;
+
+	if (!c->replied) {
+		c->replied = 1;
+		if (c->ep == EP_STREAM && c->next_chunk > 0) {
+			/* The event stream has begun: end it with an error. */
+			evhttp_send_reply_end(c->req);
+		} else
+			reply_error(c->req, c->id, "timeout", "no verdict "
+			    "within server.request_timeout");
+	}
+	call_free(c);
+}
+
+/* On a worker thread. */
+static void
+hjob_run(struct worker_job *wj)
+{
+	struct hjob	*j = (struct hjob *)wj;
+
+	log_set_request(j->logid);
+	if (j->sc != NULL)
+		stream_call_run(j->sc, j->audit);
+	else
+		j->rv = pipeline_run(j->snap, j->audit, &j->req, &j->res);
+	log_set_request(NULL);
+}
+
+static json_t *
+answer_json(const struct hjob *j)
+{
+	char	*line;
+	size_t	 len;
+	json_t	*o;
+
+	line = protocol_answer(&j->req, &j->res, j->snap->version, &len);
+	if (line == NULL)
+		return NULL;
+	o = json_loadb(line, len, 0, NULL);
+	free(line);
+	return o;
+}
+
+/*
+ * OpenAI categories from modgate's: each OpenAI category takes the score
+ * of its modgate label (subcategories without a signal of their own take
+ * their parent's; "…/threatening" is the lesser of the parent and
+ * violence), and is flagged when that label is flagged or a rule of a
+ * mapped category hit.  Categories modgate has no signal for score 0.
+ */
+static const struct oai_map {
+	const char	*name;		/* OpenAI */
+	const char	*label;		/* modgate label, NULL: none */
+	const char	*also;		/* threatening: min with this label */
+	const char	*rule1, *rule2;	/* rule categories that flag it */
+} oai_map[] = {
+	{ "hate",			"hate", NULL,		"slur", "hate" },
+	{ "hate/threatening",		"hate", "violence",	NULL, NULL },
+	{ "harassment",			"harassment", NULL,	"harassment", NULL },
+	{ "harassment/threatening",	"harassment", "violence", NULL, NULL },
+	{ "self-harm",			"self_harm", NULL,	"self_harm", NULL },
+	{ "self-harm/intent",		"self_harm", NULL,	"self_harm", NULL },
+	{ "self-harm/instructions",	"self_harm", NULL,	"self_harm", NULL },
+	{ "sexual",			"sexual", NULL,		"sexual", NULL },
+	{ "sexual/minors",		NULL, NULL,	"sexual_minors", NULL },
+	{ "violence",			"violence", NULL,	"violence", NULL },
+	{ "violence/graphic",		"violence", NULL,	NULL, NULL },
+	{ "illicit",			NULL, NULL,		"illicit", NULL },
+	{ "illicit/violent",		NULL, NULL,	"illicit_violent", NULL },
+};
+
+static double
+label_score(const struct result *res, const char *label, int *flagged)
+{
+	size_t	 i;
+	double	 s = 0;
+
+	*flagged = 0;
+	if (label == NULL)
+		return 0;
+	for (i = 0; i < res->n_scores; i++)
+		if (res->labels[i] != NULL && strcmp(res->labels[i], label) == 0)
+			s = res->scores[i];
+	for (i = 0; i < res->n_flagged; i++)
+		if (strcmp(res->flagged[i], label) == 0)
+			*flagged = 1;
+	return s;
+}
+
+static int
+rule_hit(const struct result *res, const char *cat)
+{
+	size_t	 i;
+
+	if (cat == NULL)
+		return 0;
+	for (i = 0; i < res->matches.n; i++)
+		if (!res->matches.v[i].monitor &&
+		    res->matches.v[i].category != NULL &&
+		    strcmp(res->matches.v[i].category, cat) == 0)
+			return 1;
+	return 0;
+}
+
+static json_t *
+oai_result(const struct hjob *j)
+{
+	const struct result	*res = &j->res;
+	const struct oai_map	*m;
+	json_t			*o, *cats, *scores, *types, *mine;
+	double			 s, s2;
+	int			 f, f2, any = 0, hit;
+	size_t			 i;
+	const char		*k;
+	json_t			*v;
+
+	if ((o = json_object()) == NULL || (cats = json_object()) == NULL ||
+	    (scores = json_object()) == NULL || (types = json_object()) ==
+	    NULL)
+		return NULL;	/* small leak only when out of memory */
+	for (i = 0; i < sizeof(oai_map) / sizeof(oai_map[0]); i++) {
+		m = &oai_map[i];
+		s = label_score(res, m->label, &f);
+		if (m->also != NULL) {
+			s2 = label_score(res, m->also, &f2);
+			s = s < s2 ? s : s2;
+			f = f && f2;
+		}
+		hit = rule_hit(res, m->rule1) || rule_hit(res, m->rule2);
+		if (hit) {
+			f = 1;
+			if (s < 1.0)
+				s = 1.0;
+		}
+		any |= f;
+		json_object_set_new(cats, m->name, json_boolean(f));
+		json_object_set_new(scores, m->name, json_real(s));
+		json_object_set_new(types, m->name, json_pack("[s]", "text"));
+	}
+	json_object_set_new(o, "flagged", json_boolean(any ||
+	    res->verdict != VERDICT_ALLOW));
+	json_object_set_new(o, "categories", cats);
+	json_object_set_new(o, "category_scores", scores);
+	json_object_set_new(o, "category_applied_input_types", types);
+	/* modgate's own answer, as extra fields. */
+	if ((mine = answer_json(j)) != NULL) {
+		json_object_foreach(mine, k, v)
+			if (strcmp(k, "id") != 0 && strcmp(k, "flagged") != 0)
+				json_object_set(o, k, v);
+		if ((v = json_object_get(mine, "flagged")) != NULL)
+			json_object_set(o, "modgate_flagged", v);
+		json_decref(mine);
+	}
+	return o;
+}
+
+static void
+call_reply(struct call *c)
+{
+	struct hjob	*j;
+	json_t		*o, *a;
+	char		 rid[40];
+	unsigned char	 rnd[12];
+	size_t		 i;
+
+	c->replied = 1;
+	/* The first error answers for the whole call. */
+	for (i = 0; i < c->njobs; i++) {
+		j = c->jobs[i];
+		if (j->rv == -1) {
+			reply_error(c->req, c->id, j->res.error_code != NULL ?
+			    j->res.error_code : "internal", j->res.error_msg);
+			return;
+		}
+	}
+	for (i = 0; i < c->njobs; i++)
+		metrics_request(&c->jobs[i]->res);
+	if (c->ep == EP_MODERATE) {
+		reply_json(c->req, 200, answer_json(c->jobs[0]));
+		return;
+	}
+	randombytes_buf(rnd, sizeof(rnd));
+	memcpy(rid, "modr-", 5);
+	sodium_bin2hex(rid + 5, sizeof(rid) - 5, rnd, sizeof(rnd));
+	if ((a = json_array()) == NULL) {
+		reply_error(c->req, NULL, "internal", "out of memory");
+		return;
+	}
+	for (i = 0; i < c->njobs; i++)
+		json_array_append_new(a, oai_result(c->jobs[i]));
+	o = json_pack("{s:s, s:s, s:o}", "id", rid, "model",
+	    c->model != NULL ? c->model : "modgate-" MODGATE_VERSION,
+	    "results", a);
+	reply_json(c->req, 200, o);
+}
+
+/* Back on the event loop thread. */
+static void
+hjob_done(struct worker_job *wj)
+{
+	struct hjob	*j = (struct hjob *)wj;
+	struct call	*c = j->call;
+
+	j->wj.run = NULL;
+	if (c == NULL) {		/* timed out or stopped */
+		hjob_free(j);
+		return;
+	}
+	if (c->ep == EP_STREAM) {
+		call_next_stream(c);
+		return;
+	}
+	if (++c->ndone < c->njobs)
+		return;
+	if (!c->replied)
+		call_reply(c);
+	call_free(c);
+}
+
+static struct hjob *
+hjob_new(struct call *c, size_t index)
+{
+	struct hjob	*j;
+	const char	*rid = json_is_string(c->id) ?
+			    json_string_value(c->id) : NULL;
+
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		return NULL;
+	j->wj.run = hjob_run;
+	j->wj.done = hjob_done;
+	j->call = c;
+	j->snap = snapshot_ref(c->snap);
+	j->audit = server_audit(c->h->srv);
+	j->index = index;
+	j->req.id = c->id;
+	j->req.policy = c->policy;
+	j->req.meta = c->meta;
+	j->req.peer = c->peer;
+	result_init(&j->res);
+	if (rid != NULL)
+		snprintf(j->logid, sizeof(j->logid), "%.32s", rid);
+	else
+		snprintf(j->logid, sizeof(j->logid), "http.%zu", index);
+	return j;
+}
+
+/* Queue every job of C; on failure answer and free C. */
+static void
+call_submit(struct call *c)
+{
+	struct worker_pool	*wp = server_workers(c->h->srv);
+	size_t			 i;
+
+	for (i = 0; i < c->njobs; i++) {
+		if (worker_submit(wp, &c->jobs[i]->wj) == -1) {
+			/* Jobs queued already detach in call_free. */
+			for (; i < c->njobs; i++)
+				c->jobs[i]->wj.run = NULL;
+			c->replied = 1;
+			reply_error(c->req, c->id, "overloaded", "too many "
+			    "requests waiting (server.queue_max)");
+			call_free(c);
+			return;
+		}
+	}
+}
+
+/* Streams over HTTP: open, every chunk, close, one job at a time. */
+
+static void
+sse_event(struct call *c, const char *event, json_t *o)
+{
+	struct evbuffer	*b;
+	char		*s;
+
+	if (o == NULL)
+		return;
+	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	json_decref(o);
+	if (s == NULL || (b = evbuffer_new()) == NULL) {
+		free(s);
+		return;
+	}
+	evbuffer_add_printf(b, "event: %s\ndata: %s\n\n", event, s);
+	free(s);
+	evhttp_send_reply_chunk(c->req, b);
+	evbuffer_free(b);
+}
+
+static void
+call_next_stream(struct call *c)
+{
+	struct stream_args	 a;
+	struct hjob		*j = c->njobs > 0 ? c->jobs[0] : NULL;
+	const char		*code = NULL;
+	char			 msg[256];
+	json_t			*o, *v;
+	size_t			 nchunks = json_array_size(c->chunks);
+
+	/* The answer of the job just done. */
+	if (j != NULL) {
+		o = stream_call_result(j->sc, &code, msg, sizeof(msg));
+		hjob_free(j);
+		c->jobs[0] = NULL;
+		c->njobs = 0;
+		if (o == NULL) {
+			if (c->next_chunk == 1) {	/* the open failed */
+				c->replied = 1;
+				reply_error(c->req, c->id, code, msg);
+				call_free(c);
+				return;
+			}
+			sse_event(c, "error", json_pack("{s:s, s:s}", "code",
+			    code, "message", msg));
+			evhttp_send_reply_end(c->req);
+			c->replied = 1;
+			call_free(c);
+			return;
+		}
+		if (c->next_chunk == 1) {
+			snprintf(c->stream_id, sizeof(c->stream_id), "%s",
+			    json_string_value(json_object_get(o, "stream")));
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    c->req), "Content-Type", "text/event-stream");
+			evhttp_add_header(evhttp_request_get_output_headers(
+			    c->req), "Cache-Control", "no-store");
+			evhttp_send_reply_start(c->req, 200, "OK");
+			sse_event(c, "open", o);
+		} else if (c->next_chunk > nchunks + 1) {
+			sse_event(c, "final", o);
+			evhttp_send_reply_end(c->req);
+			c->replied = 1;
+			call_free(c);
+			return;
+		} else
+			sse_event(c, "verdict", o);
+	}
+
+	memset(&a, 0, sizeof(a));
+	a.peer = c->peer;
+	a.owner = c->owner;
+	if (c->next_chunk == 0) {
+		a.op = STREAM_OPEN;
+		a.policy = c->policy;
+		a.meta = c->meta;
+	} else {
+		a.stream = c->stream_id;
+		if (c->next_chunk <= nchunks) {
+			a.op = STREAM_APPEND;
+			v = json_array_get(c->chunks, c->next_chunk - 1);
+			a.text = json_string_value(v);
+			a.len = json_string_length(v);
+		} else {
+			a.op = STREAM_CLOSE;
+			a.id = c->id;
+		}
+	}
+	c->next_chunk++;
+	if ((j = hjob_new(c, c->next_chunk)) == NULL ||
+	    (j->sc = stream_call_new(c->snap, &a, &code, msg,
+	    sizeof(msg))) == NULL) {
+		if (j == NULL) {
+			code = "internal";
+			snprintf(msg, sizeof(msg), "out of memory");
+		} else
+			hjob_free(j);
+		if (c->next_chunk == 1) {
+			c->replied = 1;
+			reply_error(c->req, c->id, code, msg);
+		} else {
+			sse_event(c, "error", json_pack("{s:s, s:s}", "code",
+			    code, "message", msg));
+			evhttp_send_reply_end(c->req);
+			c->replied = 1;
+		}
+		call_free(c);
+		return;
+	}
+	c->jobs[0] = j;
+	c->njobs = 1;
+	if (worker_submit(server_workers(c->h->srv), &j->wj) == -1) {
+		j->wj.run = NULL;
+		if (c->next_chunk == 1) {
+			c->replied = 1;
+			reply_error(c->req, c->id, "overloaded", "too many "
+			    "requests waiting (server.queue_max)");
+		} else {
+			sse_event(c, "error", json_pack("{s:s, s:s}", "code",
+			    "overloaded", "message", "too many requests "
+			    "waiting (server.queue_max)"));
+			evhttp_send_reply_end(c->req);
+			c->replied = 1;
+		}
+		call_free(c);
+	}
+}
+
+/* Requests. */
+
+static int
+content_is_json(struct evhttp_request *req)
+{
+	const char	*t;
+	size_t		 n;
+
+	t = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Type");
+	if (t == NULL)
+		return 0;
+	n = strcspn(t, "; \t");
+	return n == 16 && strncasecmp(t, "application/json", 16) == 0;
+}
+
+/* The body of REQ as a JSON object, or NULL after replying. */
+static json_t *
+body_json(struct http *h, struct evhttp_request *req)
+{
+	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
+	size_t		 len = evbuffer_get_length(in);
+	struct proto_error err;
+	struct proto_request pr;
+	const char	*p;
+	json_error_t	 jerr;
+	json_t		*root;
+	char		 msg[256];
+
+	if (!content_is_json(req)) {
+		reply_error(req, NULL, "unsupported_media_type",
+		    "the body must be application/json");
+		return NULL;
+	}
+	if (len > (size_t)h->max_body) {
+		reply_error(req, NULL, "too_large", "body larger than "
+		    "http.max_body_bytes");
+		return NULL;
+	}
+	p = (const char *)evbuffer_pullup(in, -1);
+	if (p == NULL && len > 0) {
+		reply_error(req, NULL, "internal", "out of memory");
+		return NULL;
+	}
+	/* UTF-8 and nesting checks of the socket protocol apply as well. */
+	if (protocol_parse(p != NULL ? p : "", len, &pr, &err) == 0) {
+		protocol_request_clear(&pr);
+		json_decref(err.id);
+	} else {
+		json_decref(err.id);
+		if (strstr(err.message, "UTF-8") != NULL ||
+		    strstr(err.message, "nested") != NULL ||
+		    strstr(err.message, "malformed") != NULL ||
+		    strstr(err.message, "JSON object") != NULL) {
+			reply_error(req, NULL, "bad_request", err.message);
+			return NULL;
+		}
+	}
+	root = json_loadb(p != NULL ? p : "", len, JSON_REJECT_DUPLICATES,
+	    &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		snprintf(msg, sizeof(msg), "malformed JSON: %s", root == NULL ?
+		    jerr.text : "the body must be an object");
+		json_decref(root);
+		reply_error(req, NULL, "bad_request", msg);
+		return NULL;
+	}
+	return root;
+}
+
+/* Fill C's peer and meta: SO_PEERCRED on Unix, the token name on TCP. */
+static int
+call_peer(struct call *c, const char *token, json_t *meta)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(
+	    c->req);
+	struct bufferevent	*bev;
+	struct ucred		 cred;
+	socklen_t		 clen = sizeof(cred);
+	json_t			*hp;
+	char			*addr = NULL;
+	ev_uint16_t		 port = 0;
+	int			 fd = -1;
+
+	c->meta = meta != NULL ? json_deep_copy(meta) : json_object();
+	if (c->meta == NULL || (hp = json_object()) == NULL)
+		return -1;
+	c->peer.pid = 0;
+	c->peer.uid = (uid_t)-1;
+	c->peer.gid = (gid_t)-1;
+	if (evcon != NULL &&
+	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL)
+		fd = bufferevent_getfd(bev);
+	if (c->h->unix_path != NULL) {
+		if (fd == -1 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
+		    &clen) == -1) {
+			json_decref(hp);
+			return -1;
+		}
+		c->peer.pid = cred.pid;
+		c->peer.uid = cred.uid;
+		c->peer.gid = cred.gid;
+		json_object_set_new(hp, "transport", json_string("unix"));
+	} else {
+		json_object_set_new(hp, "transport", json_string("tcp"));
+		if (evcon != NULL) {
+			evhttp_connection_get_peer(evcon, &addr, &port);
+			if (addr != NULL)
+				json_object_set_new(hp, "addr",
+				    json_sprintf("%s:%u", addr,
+				    (unsigned int)port));
+		}
+	}
+	if (token != NULL && token[0] != '\0')
+		json_object_set_new(hp, "token", json_string(token));
+	json_object_set_new(c->meta, "http_peer", hp);
+	return 0;
+}
+
+static int
+peer_allowed(const struct server_conf *sv, const struct peer *peer)
+{
+	size_t	 i;
+
+	if (sv->n_allowed_uids == 0 && sv->n_allowed_gids == 0)
+		return 1;
+	if (peer->uid == 0 || peer->uid == geteuid())
+		return 1;
+	for (i = 0; i < sv->n_allowed_uids; i++)
+		if (sv->allowed_uids[i] == peer->uid)
+			return 1;
+	for (i = 0; i < sv->n_allowed_gids; i++)
+		if (sv->allowed_gids[i] == peer->gid)
+			return 1;
+	return 0;
+}
+
+/* A string field KEY of O, or NULL; 0 when absent or a string. */
+static int
+opt_string(json_t *o, const char *key, const char **out, size_t max)
+{
+	json_t	*v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > max)
+		return -1;
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int
+valid_text(json_t *v)
+{
+	return json_is_string(v) && memchr(json_string_value(v), '\0',
+	    json_string_length(v)) == NULL;
+}
+
+/*
+ * Texts of an OpenAI "input": a string, an array of strings, or an array
+ * of {"type": "text", "text": "…"} parts.  Appends them to A.  0, or -1
+ * with MSG set.
+ */
+static int
+oai_inputs(json_t *input, json_t *a, char *msg, size_t msgsz)
+{
+	json_t	*v, *t;
+	size_t	 i;
+
+	if (json_is_string(input)) {
+		if (!valid_text(input))
+			goto bad;
+		return json_array_append(a, input);
+	}
+	if (!json_is_array(input) || json_array_size(input) == 0) {
+		snprintf(msg, msgsz, "input must be a string or a non-empty "
+		    "array of strings");
+		return -1;
+	}
+	if (json_array_size(input) > HTTP_MAX_INPUTS) {
+		snprintf(msg, msgsz, "at most %d inputs", HTTP_MAX_INPUTS);
+		return -1;
+	}
+	json_array_foreach(input, i, v) {
+		if (json_is_object(v)) {
+			t = json_object_get(v, "type");
+			if (!json_is_string(t) ||
+			    strcmp(json_string_value(t), "text") != 0) {
+				snprintf(msg, msgsz, "input[%zu]: only parts "
+				    "of type \"text\" are moderated", i);
+				return -1;
+			}
+			v = json_object_get(v, "text");
+		}
+		if (!valid_text(v))
+			goto bad;
+		if (json_array_append(a, v) == -1)
+			return -1;
+	}
+	return 0;
+bad:
+	snprintf(msg, msgsz, "input must be a string or an array of strings "
+	    "without NUL");
+	return -1;
+}
+
+static void
+handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
+    const char *token)
+{
+	struct call	*c = NULL;
+	json_t		*root, *texts = NULL, *v, *meta;
+	const char	*key;
+	char		 msg[256];
+	size_t		 i, n;
+	struct timeval	 tv;
+	struct snapshot	*snap = server_snapshot(h->srv);
+	int		 ms = snap->cfg->server.request_timeout;
+
+	if ((root = body_json(h, req)) == NULL)
+		return;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		json_decref(root);
+		reply_error(req, NULL, "internal", "out of memory");
+		return;
+	}
+	h->busy++;
+	c->h = h;
+	c->req = req;
+	c->ep = ep;
+	c->root = root;
+	c->snap = snapshot_ref(snap);
+	if ((v = json_object_get(root, "id")) != NULL) {
+		if (json_is_object(v) || json_is_array(v)) {
+			snprintf(msg, sizeof(msg), "id must be a string, "
+			    "number, boolean or null");
+			goto bad;
+		}
+		c->id = v;
+	}
+	if (opt_string(root, "policy", &c->policy, PROTOCOL_MAX_POLICY) ==
+	    -1) {
+		snprintf(msg, sizeof(msg), "policy must be a non-empty string "
+		    "of at most %d bytes", PROTOCOL_MAX_POLICY);
+		goto bad;
+	}
+	meta = json_object_get(root, "meta");
+	if (meta != NULL && !json_is_object(meta)) {
+		snprintf(msg, sizeof(msg), "meta must be an object");
+		goto bad;
+	}
+	if ((texts = json_array()) == NULL)
+		goto oom;
+	switch (ep) {
+	case EP_MODERATE:
+		json_object_foreach(root, key, v)
+			if (strcmp(key, "id") != 0 && strcmp(key, "text") !=
+			    0 && strcmp(key, "policy") != 0 &&
+			    strcmp(key, "meta") != 0) {
+				snprintf(msg, sizeof(msg), "unknown field "
+				    "\"%.64s\"", key);
+				goto bad;
+			}
+		v = json_object_get(root, "text");
+		if (v == NULL || !valid_text(v)) {
+			snprintf(msg, sizeof(msg), "text must be a string "
+			    "without NUL");
+			goto bad;
+		}
+		json_array_append(texts, v);
+		break;
+	case EP_MODERATIONS:
+		/* "model" is echoed; other OpenAI fields are ignored. */
+		if (opt_string(root, "model", &c->model, 128) == -1) {
+			snprintf(msg, sizeof(msg), "model must be a string");
+			goto bad;
+		}
+		if ((v = json_object_get(root, "input")) == NULL) {
+			snprintf(msg, sizeof(msg), "missing field \"input\"");
+			goto bad;
+		}
+		if (oai_inputs(v, texts, msg, sizeof(msg)) == -1)
+			goto bad;
+		break;
+	case EP_STREAM:
+		json_object_foreach(root, key, v)
+			if (strcmp(key, "id") != 0 && strcmp(key, "chunks") !=
+			    0 && strcmp(key, "policy") != 0 &&
+			    strcmp(key, "meta") != 0) {
+				snprintf(msg, sizeof(msg), "unknown field "
+				    "\"%.64s\"", key);
+				goto bad;
+			}
+		v = json_object_get(root, "chunks");
+		if (!json_is_array(v) || json_array_size(v) >
+		    HTTP_MAX_CHUNKS) {
+			snprintf(msg, sizeof(msg), "chunks must be an array "
+			    "of at most %d strings", HTTP_MAX_CHUNKS);
+			goto bad;
+		}
+		for (i = 0; i < json_array_size(v); i++)
+			if (!valid_text(json_array_get(v, i))) {
+				snprintf(msg, sizeof(msg), "chunks[%zu] must "
+				    "be a string without NUL", i);
+				goto bad;
+			}
+		c->chunks = v;
+		break;
+	}
+	if (call_peer(c, token, meta) == -1) {
+		c->replied = 1;
+		reply_error(req, c->id, "internal", "cannot read the peer");
+		call_free(c);
+		return;
+	}
+	if (h->unix_path != NULL && !peer_allowed(&snap->cfg->server,
+	    &c->peer)) {
+		c->replied = 1;
+		reply_error(req, c->id, "forbidden", "peer not in "
+		    "server.allowed_uids or allowed_gids");
+		call_free(c);
+		return;
+	}
+	n = ep == EP_STREAM ? 1 : json_array_size(texts);
+	if ((c->jobs = calloc(n, sizeof(*c->jobs))) == NULL)
+		goto oom;
+	if (ms > 0) {
+		if ((c->timer = evtimer_new(evhttp_connection_get_base(
+		    evhttp_request_get_connection(req)), call_timeout_cb,
+		    c)) == NULL)
+			goto oom;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		if (ep != EP_STREAM)	/* a stream may take longer */
+			evtimer_add(c->timer, &tv);
+	}
+	if (ep == EP_STREAM) {
+		c->owner = ++h->next_owner;
+		json_decref(texts);
+		call_next_stream(c);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if ((c->jobs[i] = hjob_new(c, i)) == NULL)
+			goto oom;
+		c->njobs++;
+		v = json_array_get(texts, i);
+		/* TEXTS holds references into ROOT: valid while C lives. */
+		c->jobs[i]->req.text = json_string_value(v);
+		c->jobs[i]->req.len = json_string_length(v);
+	}
+	json_decref(texts);
+	call_submit(c);
+	return;
+oom:
+	snprintf(msg, sizeof(msg), "out of memory");
+	c->replied = 1;
+	reply_error(req, c->id, "internal", msg);
+	for (i = 0; i < c->njobs; i++)
+		c->jobs[i]->wj.run = NULL;
+	json_decref(texts);
+	call_free(c);
+	return;
+bad:
+	c->replied = 1;
+	reply_error(req, c->id, "bad_request", msg);
+	json_decref(texts);
+	call_free(c);
+}
+
+static void
+handle_metrics(struct http *h, struct evhttp_request *req)
+{
+	char	*text;
+	size_t	 len;
+
+	if ((text = server_metrics(h->srv, &len)) == NULL) {
+		reply_error(req, NULL, "internal", "out of memory");
+		return;
+	}
+	reply_body(req, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+	    len);
+	free(text);
+}
+
+static void
+handle_ready(struct http *h, struct evhttp_request *req)
+{
+	struct snapshot		*snap = server_snapshot(h->srv);
+	struct worker_pool	*wp = server_workers(h->srv);
+	int			 ready;
+
+	ready = snap != NULL && wp != NULL && worker_threads(wp) > 0 &&
+	    !h->stopped;
+	reply_json(req, ready ? 200 : 503, json_pack("{s:b, s:s?, s:I,"
+	    " s:i}", "ready", ready, "policy_version", snap != NULL ?
+	    snap->version : NULL, "generation", snap != NULL ?
+	    (json_int_t)snap->generation : 0, "workers", wp != NULL ?
+	    worker_threads(wp) : 0));
+}
+
+static void
+http_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct http		*h = arg;
+	const char		*uri = evhttp_request_get_uri(req);
+	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
+	const char		*token, *allow = "POST";
+	char			 path[64];
+	size_t			 n;
+	int			 post = 0, get = 0;
+
+	n = strcspn(uri, "?#");
+	if (n >= sizeof(path)) {
+		reply_error(req, NULL, "not_found", "no such endpoint");
+		return;
+	}
+	memcpy(path, uri, n);
+	path[n] = '\0';
+	if (strcmp(path, "/v1/moderate") == 0 ||
+	    strcmp(path, "/v1/moderations") == 0 ||
+	    strcmp(path, "/v1/stream") == 0)
+		post = 1;
+	else if (strcmp(path, "/metrics") == 0 ||
+	    strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0)
+		get = 1;
+	else {
+		reply_error(req, NULL, "not_found", "no such endpoint (POST "
+		    "/v1/moderate, /v1/moderations, /v1/stream; GET /metrics, "
+		    "/healthz, /readyz)");
+		return;
+	}
+	if ((post && cmd != EVHTTP_REQ_POST) ||
+	    (get && cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)) {
+		if (get)
+			allow = "GET, HEAD";
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", allow);
+		reply_error(req, NULL, "method_not_allowed", get ?
+		    "use GET" : "use POST");
+		return;
+	}
+	/* Probes answer without a token; everything else needs one. */
+	if (strcmp(path, "/healthz") == 0) {
+		reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+		return;
+	}
+	if (strcmp(path, "/readyz") == 0) {
+		handle_ready(h, req);
+		return;
+	}
+	if ((token = token_check(h, req)) == NULL) {
+		reply_error(req, NULL, "unauthorized", "a valid bearer token "
+		    "is required (Authorization: Bearer TOKEN)");
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		handle_metrics(h, req);
+		return;
+	}
+	if (h->stopped) {
+		reply_error(req, NULL, "overloaded", "the daemon is stopping");
+		return;
+	}
+	if (strcmp(path, "/v1/moderate") == 0)
+		handle_moderate(h, req, EP_MODERATE, token);
+	else if (strcmp(path, "/v1/moderations") == 0)
+		handle_moderate(h, req, EP_MODERATIONS, token);
+	else
+		handle_moderate(h, req, EP_STREAM, token);
+}
+
+int
+http_start(struct http *h, struct event_base *base)
+{
+	if ((h->evh = evhttp_new(base)) == NULL) {
+		log_warnx("evhttp_new failed");
+		return -1;
+	}
+	evhttp_set_gencb(h->evh, http_request_cb, h);
+	evhttp_set_timeout(h->evh, h->timeout);
+	evhttp_set_max_body_size(h->evh, h->max_body);
+	evhttp_set_max_headers_size(h->evh, HTTP_MAX_HEADERS);
+	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	if ((h->bound = evhttp_accept_socket_with_handle(h->evh, h->fd)) ==
+	    NULL) {
+		log_warnx("http: cannot accept on %s", h->address);
+		return -1;
+	}
+	h->fd = -1;		/* evhttp owns it now */
+	log_info("http: listening on %s%s", h->address, h->ntokens > 0 ?
+	    " (bearer tokens required)" : "");
+	return 0;
+}
+
+void
+http_stop(struct http *h)
+{
+	if (h == NULL || h->stopped)
+		return;
+	h->stopped = 1;
+	if (h->bound != NULL) {
+		evhttp_del_accept_socket(h->evh, h->bound);
+		h->bound = NULL;
+	}
+	if (h->unix_path != NULL)
+		unlink(h->unix_path);
+}
+
+int
+http_busy(const struct http *h)
+{
+	return h != NULL ? h->busy : 0;
+}
+
+const char *
+http_address(const struct http *h)
+{
+	return h->address;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	http_stop(h);
+	if (h->evh != NULL)
+		evhttp_free(h->evh);
+	if (h->fd != -1)
+		close(h->fd);
+	if (h->tokens != NULL)
+		sodium_memzero(h->tokens, HTTP_MAX_TOKENS * sizeof(*h->tokens));
+	free(h->tokens);
+	free(h->unix_path);
+	free(h->address);
+	free(h);
+}
