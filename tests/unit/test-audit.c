@@ -1,5 +1,6 @@
 /* test-audit: records, chain, resume, torn tail, rotation, checkpoints,
  * concurrent appends and write failures of the audit log writer. */
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -21,6 +22,7 @@
 
 #include "audit.h"
 #include "audit-key.h"
+#include "audit-read.h"
 #include "audit-record.h"
 #include "audit-verify.h"
 #include "config.h"
@@ -650,12 +652,80 @@ test_reopen_after_rename(void **state)
 	assert_int_equal(count_lines(old), 5);
 }
 
+/* Lines come back whole up to the limit; longer ones are skipped. */
+static void
+test_reader(void **state)
+{
+	static const char	 in[] = "short\n0123456789abcdef\n\nlast";
+	struct audit_reader	*r;
+	const char		*line;
+	size_t			 len;
+	int			 fd, complete;
+
+	assert_true((fd = memfd_create("t", 0)) != -1);
+	assert_int_equal(write(fd, in, sizeof(in) - 1), sizeof(in) - 1);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_non_null(r = audit_reader_new(fd, 8));
+	assert_int_equal(audit_reader_next(r, &line, &len, &complete), 1);
+	assert_int_equal(len, 5);
+	assert_memory_equal(line, "short", 5);
+	assert_true(complete);
+	assert_int_equal(audit_reader_next(r, &line, &len, &complete), 1);
+	assert_null(line);			/* 16 bytes > 8 */
+	assert_int_equal(len, 16);
+	assert_int_equal(audit_reader_next(r, &line, &len, &complete), 1);
+	assert_int_equal(len, 0);
+	assert_non_null(line);
+	assert_int_equal(audit_reader_next(r, &line, &len, &complete), 1);
+	assert_int_equal(len, 4);
+	assert_memory_equal(line, "last", 4);
+	assert_false(complete);
+	assert_int_equal(audit_reader_next(r, &line, &len, &complete), 0);
+	assert_int_equal(audit_reader_offset(r), sizeof(in) - 1);
+	audit_reader_free(r);
+	close(fd);
+}
+
+/* A line far longer than the buffer is skipped in pieces, then reading
+ * goes on. */
+static void
+test_reader_huge_line(void **state)
+{
+	struct audit_reader	*r;
+	const char		*line;
+	char			*big;
+	size_t			 len, n = 1000000;
+	int			 fd, complete;
+
+	assert_non_null(big = malloc(n));
+	memset(big, 'x', n);
+	assert_true((fd = memfd_create("t", 0)) != -1);
+	assert_int_equal(write(fd, big, n), n);
+	assert_int_equal(write(fd, "\nok\n", 4), 4);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_non_null(r = audit_reader_new(fd, 100));
+	assert_int_equal(audit_reader_next(r, &line, &len, &complete), 1);
+	assert_null(line);
+	assert_int_equal(len, n);
+	assert_true(complete);
+	assert_int_equal(audit_reader_next(r, &line, &len, &complete), 1);
+	assert_int_equal(len, 2);
+	assert_memory_equal(line, "ok", 2);
+	assert_int_equal(audit_reader_next(r, &line, &len, &complete), 0);
+	assert_int_equal(audit_reader_offset(r), n + 4);
+	audit_reader_free(r);
+	close(fd);
+	free(big);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_fields),
 		cmocka_unit_test(test_ts_parse),
+		cmocka_unit_test(test_reader),
+		cmocka_unit_test(test_reader_huge_line),
 		cmocka_unit_test_setup_teardown(test_chain_and_resume, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
