@@ -329,6 +329,12 @@ record(struct audit_verify *v, json_t *o, const char *line, size_t len,
 		audit_hash(line, len, v->fork_hash);
 		return;
 	}
+	if (v->last_seq > 0 && seq == 1 && strcmp(prev, AUDIT_HASH_ZERO) == 0) {
+		fail(v, &l, "inserted", "a new chain starts here after seq %"
+		    PRIu64 ": records were inserted, or the file before this "
+		    "one was moved away while modgated was stopped", v->last_seq);
+		return;
+	}
 	if (seq <= v->last_seq) {
 		fail(v, &l, "inserted", "seq %" PRIu64 " after seq %" PRIu64
 		    ": this seq was already used (inserted or copied record)",

@@ -262,6 +262,15 @@ test_inserted(void **state)
 	expect(run(v, n + 1, key.pk, 0, &r), &r, "inserted", i + 1);
 	free(v);
 
+	/* a second chain after the first (a file moved away while stopped) */
+	v = calloc(2 * nlines, sizeof(*v));
+	assert_non_null(v);
+	memcpy(v, lines, nlines * sizeof(*v));
+	memcpy(v + nlines, lines, nlines * sizeof(*v));
+	expect(run(v, 2 * nlines, key.pk, 0, &r), &r, "inserted", nlines + 1);
+	assert_non_null(strstr(r.message, "new chain"));
+	free(v);
+
 	/* a forged record that links to its predecessor with the next seq */
 	v = copy(&n);
 	s = seq_of(v[i]);
