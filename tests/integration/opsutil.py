@@ -120,7 +120,13 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
+        out = self.output()
         self.log.close()
+        # Under SAN=1 a sanitizer report fails the test that ran it.
+        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:"):
+            if mark in out:
+                raise AssertionError("modgated: %s\n%s" % (mark, out))
         return rc
 
 
