@@ -21,7 +21,7 @@ static const struct subcommand {
 	{ "logits",	cmd_logits,	"logits [-m model] [-w window] [-s stride] [-b batch] < file.jsonl" },
 	{ "reload",	cmd_reload,	"reload [-s socket]" },
 	{ "scan",	cmd_scan,	"scan [-q] [-w] [-c config] [-p policy] [-R rules ...] file | -" },
-	{ "stats",	cmd_stats,	"stats [-j] [-s socket]" },
+	{ "stats",	cmd_stats,	"stats [-j | --prometheus] [-s socket]" },
 };
 
 #define NSUBCOMMANDS	(sizeof(subcommands) / sizeof(subcommands[0]))
