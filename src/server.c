@@ -82,6 +82,7 @@ struct server {
 	struct event_base	*base;
 	struct event		*ev_listen, *ev_hup, *ev_term, *ev_int, *ev_usr1;
 	struct event		*ev_deadline;
+	struct event		*ev_reload;	/* SIGHUPs in a burst: one reload */
 	struct worker_pool	*workers;
 	struct conn_list	 conns;
 	int			 nconns;
@@ -1060,13 +1061,24 @@ server_audit(struct server *srv)
 }
 
 static void
+server_reload_cb(evutil_socket_t fd, short what, void *arg)
+{
+	server_reload(arg);
+}
+
+static void
 server_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct server	*srv = arg;
 
 	switch (sig) {
 	case SIGHUP:
-		server_reload(srv);
+		/*
+		 * libevent runs this once per signal caught: a burst of N
+		 * SIGHUPs would be N reloads back to back.  Activating one
+		 * event merges them into a single reload.
+		 */
+		event_active(srv->ev_reload, 0, 0);
 		break;
 	case SIGUSR1:
 		if (srv->reopen_fn != NULL)
@@ -1259,12 +1271,13 @@ server_run(struct server *srv)
 	srv->ev_listen = event_new(srv->base, srv->listen_fd,
 	    EV_READ | EV_PERSIST, server_accept_cb, srv);
 	srv->ev_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
+	srv->ev_reload = event_new(srv->base, -1, 0, server_reload_cb, srv);
 	srv->ev_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
 	srv->ev_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
 	srv->ev_usr1 = evsignal_new(srv->base, SIGUSR1, server_signal_cb, srv);
 	if (srv->ev_listen == NULL || srv->ev_hup == NULL ||
-	    srv->ev_term == NULL || srv->ev_int == NULL ||
-	    srv->ev_usr1 == NULL || event_add(srv->ev_listen, NULL) == -1 ||
+	    srv->ev_reload == NULL || srv->ev_term == NULL ||
+	    srv->ev_int == NULL || srv->ev_usr1 == NULL || event_add(srv->ev_listen, NULL) == -1 ||
 	    evsignal_add(srv->ev_hup, NULL) == -1 ||
 	    evsignal_add(srv->ev_term, NULL) == -1 ||
 	    evsignal_add(srv->ev_int, NULL) == -1 ||
@@ -1305,6 +1318,8 @@ server_free(struct server *srv)
 		event_free(srv->ev_listen);
 	if (srv->ev_hup != NULL)
 		event_free(srv->ev_hup);
+	if (srv->ev_reload != NULL)
+		event_free(srv->ev_reload);
 	if (srv->ev_term != NULL)
 		event_free(srv->ev_term);
 	if (srv->ev_int != NULL)
