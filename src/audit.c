@@ -17,6 +17,8 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -681,6 +683,81 @@ resume(struct audit *a)
 	return rc;
 }
 
+/*
+ * The newest rotated file of PATH ("PATH-" and a time, as written by
+ * rotate() or logrotate's dateext; names sort in time order), not
+ * compressed, into OUT.  0, or -1 when there is none.
+ */
+static int
+newest_rotated(const char *path, char *out, size_t size)
+{
+	const char	*slash = strrchr(path, '/'), *base, *ext;
+	char		 dir[4096], best[256] = "";
+	size_t		 blen;
+	DIR		*d;
+	struct dirent	*e;
+
+	base = slash != NULL ? slash + 1 : path;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)snprintf(dir, sizeof(dir), "%.*s",
+	    (int)(slash - path), path) >= sizeof(dir))
+		return -1;
+	if (dir[0] == '\0')
+		snprintf(dir, sizeof(dir), "/");
+	blen = strlen(base);
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, base, blen) != 0 ||
+		    e->d_name[blen] != '-' || strlen(e->d_name) >= sizeof(best))
+			continue;
+		if ((ext = strrchr(e->d_name + blen, '.')) != NULL &&
+		    (strcmp(ext, ".gz") == 0 || strcmp(ext, ".xz") == 0 ||
+		    strcmp(ext, ".bz2") == 0 || strcmp(ext, ".zst") == 0))
+			continue;
+		if (strcmp(e->d_name, best) > 0)
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	}
+	closedir(d);
+	if (best[0] == '\0' ||
+	    (size_t)snprintf(out, size, "%s/%s", dir, best) >= size)
+		return -1;
+	return 0;
+}
+
+/*
+ * A new or empty log whose previous file was rotated away while the daemon
+ * was stopped: pick the chain up from the newest rotated file (sealing its
+ * torn line there, if any).  0 (also when there is none) or -1.
+ */
+static int
+resume_rotated(struct audit *a)
+{
+	char	 prevfile[4096];
+	int	 fd = a->fd, rc;
+	off_t	 size = a->size;
+
+	if (a->size != 0 || newest_rotated(a->conf.path, prevfile,
+	    sizeof(prevfile)) == -1)
+		return 0;
+	if ((a->fd = open(prevfile, O_RDWR | O_APPEND | O_CLOEXEC)) == -1) {
+		log_warn("audit: %s", prevfile);
+		a->fd = fd;
+		return -1;
+	}
+	a->size = lseek(a->fd, 0, SEEK_END);
+	rc = a->size > 0 ? resume(a) : 0;
+	if (rc == 0 && a->seq > 0)
+		log_info("audit: chain continues from %s (seq %" PRIu64 ")",
+		    prevfile, a->seq);
+	close(a->fd);
+	a->fd = fd;
+	a->size = size;
+	a->file_gen++;
+	return rc;
+}
+
 static void *
 syncer_main(void *arg)
 {
@@ -774,7 +851,7 @@ audit_open(const struct audit_conf *conf)
 		log_warn("audit: %s", a->conf.path);
 		goto fail;
 	}
-	if (resume(a) == -1)
+	if (resume_rotated(a) == -1 || resume(a) == -1)
 		goto fail;
 	if ((o = event_new("start")) == NULL ||
 	    json_object_set_new(o, "version", json_string(MODGATE_VERSION))

@@ -718,6 +718,52 @@ test_reader_huge_line(void **state)
 	free(big);
 }
 
+/* Rotated away while stopped (logrotate dateext): the chain goes on. */
+static void
+test_resume_from_rotated(void **state)
+{
+	struct audit_conf		 c = conf();
+	struct audit			*a;
+	struct audit_verify_result	 r;
+	char				 old1[340], old2[340], gz[340];
+	const char			*files[4];
+	json_t				*o;
+	int				 fd;
+
+	snprintf(old1, sizeof(old1), "%s-20260101T000000", path);
+	snprintf(old2, sizeof(old2), "%s-20260102T000000", path);
+	snprintf(gz, sizeof(gz), "%s-20260103T000000.gz", path);
+	assert_non_null(a = audit_open(&c));
+	append_n(a, 2);
+	audit_close(a);
+	assert_int_equal(rename(path, old1), 0);
+	assert_non_null(a = audit_open(&c));
+	append_n(a, 2);
+	audit_close(a);
+	/* the second one is torn when it is rotated */
+	assert_int_equal(rename(path, old2), 0);
+	assert_true((fd = open(old2, O_WRONLY | O_APPEND)) != -1);
+	assert_int_equal(write(fd, "{\"seq\":", 7), 7);
+	close(fd);
+	assert_true((fd = open(gz, O_WRONLY | O_CREAT, 0600)) != -1);
+	close(fd);
+	assert_non_null(a = audit_open(&c));
+	append_n(a, 1);
+	audit_close(a);
+	o = line_json(path, 1);
+	assert_string_equal(json_string_value(json_object_get(o, "event")),
+	    "start");
+	assert_int_equal(json_integer_value(json_object_get(o, "seq")), 10);
+	json_decref(o);
+	files[0] = old1;
+	files[1] = old2;
+	files[2] = path;
+	files[3] = NULL;
+	assert_int_equal(verify(files, NULL, 0, &r), 0);
+	assert_int_equal(r.torn_sealed, 1);
+	assert_int_equal(r.last_seq, 12);
+}
+
 int
 main(void)
 {
@@ -743,6 +789,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_write_failure_and_recovery,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_after_rename, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_resume_from_rotated, setup,
 		    teardown),
 	};
 
