@@ -8,8 +8,13 @@ build="make gcc pkg-config libevent-dev libpcre2-dev libopenblas-dev
 libconfig-dev libjansson-dev libutf8proc-dev libhyperscan-dev libsodium-dev
 libsystemd-dev"
 test="$build libcmocka-dev socat python3 clang libclang-rt-14-dev mandoc
-python3-torch python3-numpy prometheus systemd logrotate"
+python3-torch python3-numpy prometheus systemd logrotate
+curl nodejs wrk"
 model="python3-torch python3-numpy"
+
+# npm (for the openai client test) comes with nodejs from NodeSource; with
+# Debian's nodejs it is a package of its own.
+command -v npm >/dev/null 2>&1 || test="$test npm"
 
 case "${1:-build}" in
 build)	want=$build ;;
