@@ -75,7 +75,7 @@ static const char *labels[2] = { "hate", "pii" };
 static void
 mkreq(struct request *req, struct result *res, json_t *id)
 {
-	static struct match m;
+	static _Thread_local struct match m;	/* one per worker thread */
 
 	memset(req, 0, sizeof(*req));
 	memset(res, 0, sizeof(*res));
