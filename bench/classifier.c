@@ -9,6 +9,7 @@
  * fraction of the sgemm peak it reaches, and the CPU time classifier_score
  * takes for TEXT_FILE (a ~1 KB answer) with window 128, stride 96.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,57 @@ sgemm_gflops(int m, int n, int k)
 	free(b);
 	free(c);
 	return 2.0 * m * n * k / best / 1e9;
+}
+
+/* Concurrent calls on short texts: does coalescing raise throughput? */
+struct conc {
+	struct model	*m;
+	const struct classifier_conf *conf;
+	const char	*text;
+	size_t		 len;
+	int		 calls;
+};
+
+static void *
+conc_run(void *arg)
+{
+	struct conc	*c = arg;
+	struct classifier_out out;
+	int		 i;
+
+	for (i = 0; i < c->calls; i++)
+		classifier_score(c->m, c->conf, c->text, c->len, &out);
+	return NULL;
+}
+
+static void
+concurrent(struct model *m, const struct classifier_conf *conf,
+    const char *text, size_t len, int nthreads, int calls)
+{
+	pthread_t	 th[64];
+	struct conc	 c = { m, conf, text, len, calls };
+	double		 t, cpu;
+	uint64_t	 passes = m->n_passes, shared = m->n_shared;
+	int		 i;
+
+	t = now(CLOCK_MONOTONIC);
+	cpu = now(CLOCK_PROCESS_CPUTIME_ID);
+	for (i = 0; i < nthreads; i++)
+		pthread_create(&th[i], NULL, conc_run, &c);
+	for (i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	t = now(CLOCK_MONOTONIC) - t;
+	cpu = now(CLOCK_PROCESS_CPUTIME_ID) - cpu;
+	passes = m->n_passes - passes;
+	shared = m->n_shared - shared;
+	printf("conc%d_calls_per_s %.1f\n", nthreads,
+	    nthreads * calls / t);
+	printf("conc%d_cpu_ms_per_call %.3f\n", nthreads,
+	    cpu * 1e3 / (nthreads * calls));
+	printf("conc%d_windows_per_pass %.2f\n", nthreads,
+	    (double)(nthreads * calls) / (double)passes);
+	printf("conc%d_shared_passes %.3f\n", nthreads,
+	    (double)shared / (double)passes);
 }
 
 int
@@ -163,6 +215,12 @@ main(int argc, char **argv)
 		}
 		printf("text_bytes %zu\n", tlen);
 		printf("text_cpu_ms %.3f\n", best * 1e3);
+		/* short answers (~200 bytes, one window each) */
+		tlen = tlen > 200 ? 200 : tlen;
+		while (tlen > 0 && (text[tlen] & 0xc0) == 0x80)
+			tlen--;
+		concurrent(m, &conf, text, tlen, threads, 300);
+		concurrent(m, &conf, text, tlen, threads * 4, 75);
 		free(text);
 	}
 	model_free(m);

@@ -20,6 +20,8 @@
 #define MODEL_BATCH_MAX		16	/* windows per forward pass, at most */
 #define MODEL_LABEL_MAX		64	/* bytes of a label name */
 
+struct batch_req;
+
 /* The scratch one scoring call uses: taken from the pool, given back. */
 struct model_slot {
 	struct model_slot *next;	/* free list */
@@ -29,6 +31,7 @@ struct model_slot {
 	uint32_t	*ids;		/* [MODEL_BATCH_MAX * max_positions] */
 	size_t		 lens[MODEL_BATCH_MAX];
 	size_t		 starts[MODEL_BATCH_MAX];	/* first token index */
+	struct batch_req *owner[MODEL_BATCH_MAX];	/* request of window */
 	float		*logits;	/* [MODEL_BATCH_MAX, n_labels] */
 };
 
@@ -48,6 +51,20 @@ struct model {
 	pthread_mutex_t	 lock;		/* guards free_slots */
 	struct model_slot *free_slots;
 	size_t		 n_slots;
+	size_t		 ncpu;		/* online CPUs at load */
+
+	/*
+	 * Windows of concurrent classifier_score calls waiting for a forward
+	 * pass (classifier.c), guarded by qlock.
+	 */
+	pthread_mutex_t	 qlock;
+	pthread_cond_t	 qcond;		/* queue or leaders changed */
+	struct batch_req *qhead, *qtail;
+	size_t		 q_windows;	/* queued windows not handed out */
+	size_t		 q_arriving;	/* calls still tokenizing */
+	size_t		 leaders;	/* threads running a forward pass */
+	uint64_t	 n_passes;	/* forward passes run (statistics) */
+	uint64_t	 n_shared;	/* passes holding windows of 2+ calls */
 };
 
 /*

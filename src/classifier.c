@@ -1,11 +1,39 @@
-/* classifier: sliding-window scoring; see include/classifier.h. */
+/*
+ * classifier: sliding-window scoring; see include/classifier.h.
+ *
+ * Every call tokenizes its text, then puts its windows in the model's
+ * queue.  A calling thread that finds fewer than its share of forward
+ * passes running (one per CPU / BLAS threads) becomes a leader: it takes
+ * up to batch_max queued windows, whoever they belong to, runs them in one
+ * pass and folds each window's scores into its own call.  A lone call thus
+ * runs its windows in batches of batch_max; calls arriving while every
+ * core is busy are coalesced into shared passes (the group commit of
+ * databases).  A leader waits up to batch_wait_us for more windows only
+ * while other calls are still tokenizing.
+ */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "classifier.h"
 #include "log.h"
 #include "model.h"
+
+struct batch_req {
+	struct batch_req *next;		/* in the model's queue */
+	const struct token *toks;	/* the text's tokens (caller's slot) */
+	size_t		 n;		/* tokens */
+	size_t		 w, stride;	/* window geometry */
+	size_t		 next_start;	/* first token of the next window */
+	size_t		 left;		/* windows not handed out yet */
+	size_t		 running;	/* handed out, not folded yet */
+	size_t		 best_start;
+	float		 best;		/* highest probability so far */
+	int		 failed;
+	struct classifier_out *out;
+};
 
 /*
  * Window geometry from CONF, bounded by the model: W tokens per window
@@ -33,84 +61,204 @@ geometry(const struct model *m, const struct classifier_conf *conf,
 	return 0;
 }
 
-/* Fold the logits of the NW windows in S into OUT and the best window. */
-static void
-fold(const struct model *m, const struct model_slot *s, size_t nw,
-    const struct token *toks, struct classifier_out *out, float *best)
+/* Windows of W - 1 tokens at 0, stride, ..., the last reaching N. */
+static size_t
+window_count(size_t n, size_t w, size_t stride)
 {
-	size_t		 b, j, first, last;
-	float		 p, top;
+	if (n <= w - 1)
+		return 1;
+	return 1 + (n - (w - 1) + stride - 1) / stride;
+}
 
-	for (b = 0; b < nw; b++) {
-		top = -1;
-		for (j = 0; j < m->n_labels; j++) {
-			p = 1.0f / (1.0f + expf(-(m->scale[j] *
-			    s->logits[b * m->n_labels + j] + m->bias[j])));
-			if (p > out->scores[j])
-				out->scores[j] = p;
-			if (p > top)
-				top = p;
-		}
-		if (top > *best) {
-			*best = top;
-			if (s->lens[b] > 1) {
-				first = s->starts[b];
-				last = first + s->lens[b] - 2;
-				out->span_start = toks[first].start;
-				out->span_end = toks[last].end;
-			} else
-				out->span_start = out->span_end = 0;
-		}
+/* Fold the LOGITS of R's window at token START (LEN with [CLS]) into R. */
+static void
+fold(const struct model *m, struct batch_req *r, size_t start, size_t len,
+    const float *logits)
+{
+	size_t		 j;
+	float		 p, top = -1;
+
+	for (j = 0; j < m->n_labels; j++) {
+		p = 1.0f / (1.0f + expf(-(m->scale[j] * logits[j] +
+		    m->bias[j])));
+		if (p > r->out->scores[j])
+			r->out->scores[j] = p;
+		if (p > top)
+			top = p;
+	}
+	/* The highest window; on a tie the earliest, whatever the order. */
+	if (top > r->best || (top == r->best && start < r->best_start)) {
+		r->best = top;
+		r->best_start = start;
+		if (len > 1) {
+			r->out->span_start = r->toks[start].start;
+			r->out->span_end = r->toks[start + len - 2].end;
+		} else
+			r->out->span_start = r->out->span_end = 0;
 	}
 }
 
+/*
+ * Hand out up to BATCH queued windows into S (ids, lens, starts, owners).
+ * Called with qlock held.  Returns the number of windows.
+ */
+static size_t
+take(struct model *m, struct model_slot *s, size_t batch)
+{
+	struct batch_req *r;
+	size_t		 nb = 0, used = 0, end, k;
+
+	while (nb < batch && (r = m->qhead) != NULL) {
+		end = r->next_start + (r->w - 1);
+		if (end > r->n)
+			end = r->n;
+		s->owner[nb] = r;
+		s->starts[nb] = r->next_start;
+		s->lens[nb] = 1 + end - r->next_start;
+		s->ids[used++] = TOKEN_CLS;
+		for (k = r->next_start; k < end; k++)
+			s->ids[used++] = r->toks[k].id;
+		nb++;
+		r->next_start += r->stride;
+		r->running++;
+		m->q_windows--;
+		if (--r->left == 0) {
+			m->qhead = r->next;
+			if (m->qhead == NULL)
+				m->qtail = NULL;
+		}
+	}
+	return nb;
+}
+
+/* Wait on the queue until ABSTIME (NULL: no limit).  qlock held. */
+static void
+queue_wait(struct model *m, const struct timespec *abstime)
+{
+	if (abstime == NULL)
+		pthread_cond_wait(&m->qcond, &m->qlock);
+	else
+		pthread_cond_timedwait(&m->qcond, &m->qlock, abstime);
+}
+
+/*
+ * Lead one forward pass with slot S: take windows (after waiting up to
+ * WAIT_US for more while calls are arriving), run them unlocked, fold.
+ * Called and returns with qlock held.
+ */
+static void
+lead(struct model *m, struct model_slot *s, size_t batch, int wait_us)
+{
+	struct timespec	 until;
+	size_t		 nb, i, shared = 0;
+	int		 rc;
+
+	m->leaders++;
+	if (wait_us > 0 && m->q_windows < batch && m->q_arriving > 0) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)wait_us * 1000;
+		until.tv_sec += until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		while (m->q_windows < batch && m->q_arriving > 0) {
+			struct timespec now;
+			queue_wait(m, &until);
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (now.tv_sec > until.tv_sec || (now.tv_sec ==
+			    until.tv_sec && now.tv_nsec >= until.tv_nsec))
+				break;
+		}
+	}
+	nb = take(m, s, batch);
+	pthread_mutex_unlock(&m->qlock);
+
+	rc = nb == 0 ? 0 : transformer_forward(&m->cfg, &m->w, s->ts, s->ids,
+	    s->lens, nb, s->logits);
+
+	pthread_mutex_lock(&m->qlock);
+	for (i = 0; i < nb; i++) {
+		if (rc == -1)
+			s->owner[i]->failed = 1;
+		else
+			fold(m, s->owner[i], s->starts[i], s->lens[i],
+			    s->logits + i * m->n_labels);
+		s->owner[i]->running--;
+		if (i > 0 && s->owner[i] != s->owner[0])
+			shared = 1;
+	}
+	if (nb > 0) {
+		m->n_passes++;
+		m->n_shared += shared;
+	}
+	m->leaders--;
+	pthread_cond_broadcast(&m->qcond);
+}
+
 int
-classifier_score(const struct model *m, const struct classifier_conf *conf,
+classifier_score(const struct model *cm, const struct classifier_conf *conf,
     const char *text, size_t len, struct classifier_out *out)
 {
+	struct model	*m = (struct model *)cm;	/* queue and pool only */
 	struct model_slot *s;
-	size_t		 w, stride, batch, n, start, end, nw, k, used;
-	float		 best = -1;
-	int		 rc = -1;
+	struct batch_req r;
+	size_t		 w, stride, batch, n, max_leaders;
+	int		 threads;
 
 	memset(out, 0, sizeof(*out));
-	for (k = 0; k < MAX_LABELS; k++)
-		out->scores[k] = 0;
 	if (geometry(m, conf, &w, &stride, &batch) == -1)
 		return -1;
+	threads = conf->threads < 1 ? 1 : conf->threads;
+	max_leaders = m->ncpu / (size_t)threads;
+	if (max_leaders < 1)
+		max_leaders = 1;
 	if ((s = model_slot_get(m)) == NULL)
 		return -1;
+
+	pthread_mutex_lock(&m->qlock);
+	m->q_arriving++;
+	pthread_mutex_unlock(&m->qlock);
 	/* A text of LEN bytes has at most LEN tokens. */
 	n = tokenizer_encode(m->tok, text, len, s->toks, s->toks_cap);
 	if (n > s->toks_cap) {
-		if (model_slot_reserve(m, s, n) == -1)
-			goto out;
+		if (model_slot_reserve(m, s, n) == -1) {
+			pthread_mutex_lock(&m->qlock);
+			m->q_arriving--;
+			pthread_mutex_unlock(&m->qlock);
+			model_slot_put(m, s);
+			return -1;
+		}
 		n = tokenizer_encode(m->tok, text, len, s->toks, s->toks_cap);
 	}
-	/* Windows of w - 1 tokens at 0, stride, ..., the last reaching n. */
-	nw = used = 0;
-	for (start = 0;; start += stride) {
-		end = start + (w - 1) < n ? start + (w - 1) : n;
-		s->starts[nw] = start;
-		s->lens[nw] = 1 + (end - start);
-		s->ids[used++] = TOKEN_CLS;
-		for (k = start; k < end; k++)
-			s->ids[used++] = s->toks[k].id;
-		nw++;
-		if (nw == batch || end >= n) {
-			if (transformer_forward(&m->cfg, &m->w, s->ts, s->ids,
-			    s->lens, nw, s->logits) == -1) {
-				log_warnx("classifier: forward pass failed");
-				goto out;
-			}
-			fold(m, s, nw, s->toks, out, &best);
-			nw = used = 0;
-		}
-		if (end >= n)
-			break;
+
+	memset(&r, 0, sizeof(r));
+	r.toks = s->toks;
+	r.n = n;
+	r.w = w;
+	r.stride = stride;
+	r.left = window_count(n, w, stride);
+	r.best = -1;
+	r.out = out;
+
+	pthread_mutex_lock(&m->qlock);
+	m->q_arriving--;
+	if (m->qtail != NULL)
+		m->qtail->next = &r;
+	else
+		m->qhead = &r;
+	m->qtail = &r;
+	m->q_windows += r.left;
+	pthread_cond_broadcast(&m->qcond);
+	while (r.left > 0 || r.running > 0) {
+		if (m->q_windows > 0 && m->leaders < max_leaders)
+			lead(m, s, batch, conf->batch_wait_us);
+		else
+			queue_wait(m, NULL);
 	}
-	rc = 0;
-out:
+	pthread_mutex_unlock(&m->qlock);
 	model_slot_put(m, s);
-	return rc;
+	if (r.failed) {
+		log_warnx("classifier: forward pass failed");
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
 }

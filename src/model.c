@@ -448,6 +448,8 @@ model_load(const char *dir)
 		return NULL;
 	}
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->qlock, NULL);
+	pthread_cond_init(&m->qcond, NULL);
 	crypto_hash_sha256_init(&h);
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/config.json", dir) >=
@@ -486,6 +488,7 @@ model_load(const char *dir)
 	/* One scratch slot per CPU now; more only if more threads score. */
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	nslots = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (size_t)ncpu;
+	m->ncpu = nslots;
 	for (i = 0; i < nslots; i++) {
 		struct model_slot *s = slot_new(m);
 		if (s == NULL)
@@ -519,6 +522,8 @@ model_free(struct model *m)
 		slot_free(s);
 	}
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->qlock);
+	pthread_cond_destroy(&m->qcond);
 	for (i = 0; i < MAX_LABELS; i++)
 		free(m->labels[i]);
 	free(m->w.layers);
