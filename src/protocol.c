@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <utf8proc.h>
 
 #include "normalize.h"
 #include "pipeline.h"
@@ -334,17 +335,36 @@ fail:
 	return NULL;
 }
 
-/* A JSON string of S, cut back to whole UTF-8 characters if need be. */
+/*
+ * A JSON string of S with every byte that is not part of a valid UTF-8
+ * character replaced by '?': a message may quote a client's bytes cut
+ * anywhere (e.g. "%.64s" of a key ending mid-character).
+ */
 static json_t *
 string_lossy(const char *s)
 {
-	size_t	 n = strlen(s), cut = 0;
+	json_t		*j;
+	char		*t;
+	size_t		 n = strlen(s), i = 0;
+	utf8proc_int32_t cp;
+	utf8proc_ssize_t k;
 
-	while (n > 0 && cut < 4 && !utf8_valid(s, n)) {
-		n--;
-		cut++;
+	if (utf8_valid(s, n))
+		return json_stringn(s, n);
+	if ((t = strdup(s)) == NULL)
+		return NULL;
+	while (i < n) {
+		k = utf8proc_iterate((const utf8proc_uint8_t *)t + i,
+		    (utf8proc_ssize_t)(n - i), &cp);
+		if (k < 1) {
+			t[i++] = '?';
+			continue;
+		}
+		i += (size_t)k;
 	}
-	return json_stringn(s, n);
+	j = json_stringn(t, n);
+	free(t);
+	return j;
 }
 
 char *
