@@ -40,6 +40,12 @@ struct audit_stats {
 	int		 failing;	/* the last append failed */
 };
 
+/*
+ * The on_failure the log was opened with (fixed until restart, like the
+ * rest of its settings, so that the counters match what was answered).
+ */
+enum audit_on_failure audit_on_failure(const struct audit *);
+
 /* Counters for the stats operation.  Thread-safe. */
 void		 audit_stats(struct audit *, struct audit_stats *);
 

@@ -950,6 +950,12 @@ audit_reopen(struct audit *a)
 	return rc;
 }
 
+enum audit_on_failure
+audit_on_failure(const struct audit *a)
+{
+	return a->conf.on_failure;
+}
+
 void
 audit_stats(struct audit *a, struct audit_stats *st)
 {

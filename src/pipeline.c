@@ -197,7 +197,7 @@ stage_audit(struct run *r)
 		return 0;
 	}
 	res->stage[STAGE_AUDIT] = STAGE_FAILED;
-	switch (r->snap->cfg->audit.on_failure) {
+	switch (audit_on_failure(r->audit)) {
 	case AUDIT_FAIL_REFUSE:
 		return fail(res, "internal", "%s", "the audit log cannot be "
 		    "written; request refused (audit.on_failure refuse)");
