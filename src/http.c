@@ -866,6 +866,7 @@ sse_event(struct call *c, const char *event, json_t *o)
 
 	if (o == NULL)
 		return;
+	json_object_set(o, "id", c->id != NULL ? c->id : json_null());
 	s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(o);
 	if (s == NULL || (b = evbuffer_new()) == NULL) {

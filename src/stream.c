@@ -650,7 +650,8 @@ stream_step(struct stream *s)
 		nr = blk;
 	/*
 	 * Never cut a rewritten span: a settled one is released whole when
-	 * nothing unsettled or blocked comes before its end, else not at all.
+	 * nothing unsettled or blocked comes before its end (or when holding
+	 * it back would pass the 2H bound), else not at all.
 	 */
 	for (k = 0; k <= ne; k++) {
 		changed = 0;
@@ -658,8 +659,11 @@ stream_step(struct stream *s)
 			if (edits[i].start < nr && edits[i].end > nr) {
 				if (edits[i].end <= hold && edits[i].end <= blk)
 					nr = edits[i].end;
-				else
+				else if (blk < edits[i].end ||
+				    s->len - edits[i].start <= 2 * H)
 					nr = edits[i].start;
+				else		/* the 2H bound wins */
+					nr = edits[i].end;
 				changed = 1;
 			}
 		if (!changed)
@@ -704,7 +708,7 @@ answer:
 	    "op", "stream_append", "stream", s->id, "verdict", verdict,
 	    "release", seg != NULL ? seg : "", seg != NULL ? seglen : 0,
 	    "released", (json_int_t)s->released,
-	    "held", (json_int_t)(s->len - s->released),
+	    "held", (json_int_t)(s->blocked ? 0 : s->len - s->released),
 	    "bytes", (json_int_t)s->len, "matches", hits);
 	hits = NULL;
 	if (o != NULL && s->blocked)
@@ -767,17 +771,23 @@ stream_finish(struct stream *s, struct stream_call *c, struct audit *audit)
 		wlen = res.text_len;
 		break;
 	case VERDICT_BLOCK:
-		/* Where the first blocking hit starts, else what was out. */
-		off = s->released;
+		/*
+		 * Where the first blocking hit starts; with none (a score, a
+		 * failed stage), where the released text ends.  Late when
+		 * released bytes are part of what blocks.
+		 */
+		off = SIZE_MAX;
 		for (i = 0; i < res.matches.n; i++)
 			if (!res.matches.v[i].monitor &&
 			    res.matches.v[i].action == ACTION_BLOCK &&
 			    res.matches.v[i].start < off)
 				off = res.matches.v[i].start;
-		if (off < s->released || (res.n_scores > 0 &&
-		    res.span_end > res.span_start &&
-		    res.span_start < s->released && off == s->released &&
-		    res.matches.n == 0))
+		if (off == SIZE_MAX) {
+			off = s->released;
+			if (res.n_scores > 0 && res.span_end > res.span_start &&
+			    res.span_start < s->released)
+				late = 1;
+		} else if (off < s->released)
 			late = 1;
 		break;
 	}
@@ -800,8 +810,7 @@ stream_finish(struct stream *s, struct stream_call *c, struct audit *audit)
 	json_object_set_new(o, "stream", json_string(s->id));
 	json_object_set_new(o, "release", json_stringn(tail, tlen));
 	json_object_set_new(o, "released", json_integer((json_int_t)
-	    (tlen > 0 || want != NULL ? (late ? s->released : s->len) :
-	    s->released)));
+	    (want != NULL && !late ? s->len : s->released)));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)s->len));
 	json_object_set_new(o, "appends", json_integer((json_int_t)
 	    s->appends));
