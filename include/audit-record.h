@@ -21,8 +21,8 @@
 #define AUDIT_HASH_SIZE		72	/* "sha256:" + 64 hex + NUL */
 #define AUDIT_HASH_ZERO		"sha256:" \
 	"0000000000000000000000000000000000000000000000000000000000000000"
-#define AUDIT_TS_SIZE		32	/* "2026-11-27T11:39:27.123456Z" + NUL */
-#define AUDIT_LINE_MAX		(64u * 1024 * 1024)	/* longest line read back */
+#define AUDIT_TS_SIZE		32	/* "2026-11-27T11:39:27.123456Z\0" */
+#define AUDIT_LINE_MAX		(64u * 1024 * 1024)	/* longest line read */
 #define AUDIT_CHECKPOINT_CTX	"modgate-audit-checkpoint-v1"
 
 /* OUT = "sha256:" + hex SHA-256 of [LINE, LINE+LEN). */

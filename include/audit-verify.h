@@ -19,14 +19,15 @@ struct audit_verify_result {
 	/* when not ok: the first bad record and what is wrong with it */
 	char		 file[256];
 	size_t		 line;
-	const char	*kind;		/* edited, dropped, reordered, inserted,
-					   malformed, torn, signature, unsigned */
+	/* edited, dropped, reordered, inserted, malformed, torn,
+	 * signature or unsigned */
+	const char	*kind;
 	char		 message[512];
 	/* counters over what was read */
 	uint64_t	 records;	/* lines that are records */
 	uint64_t	 checkpoints;	/* valid signed checkpoints */
 	uint64_t	 first_seq, last_seq;
-	uint64_t	 signed_seq;	/* head covered by the last checkpoint */
+	uint64_t	 signed_seq;	/* head of the last checkpoint */
 	uint64_t	 torn_sealed;	/* torn lines sealed by torn_tail */
 };
 

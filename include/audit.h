@@ -36,7 +36,7 @@ struct audit_stats {
 	uint64_t	 seq;		/* last record in the chain */
 	uint64_t	 written;	/* request records written since open */
 	uint64_t	 failures;	/* appends that could not be written */
-	uint64_t	 lost;		/* of those, answered with on_failure allow */
+	uint64_t	 lost;		/* of those, answered anyway (allow) */
 	int		 failing;	/* the last append failed */
 };
 

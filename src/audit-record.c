@@ -76,7 +76,8 @@ audit_ts_parse(const char *s, int64_t *us)
 				return -1;
 			if (*p == '.') {
 				p++;
-				for (n = 0; isdigit((unsigned char)*p); n++, p++)
+				for (n = 0; isdigit((unsigned char)*p);
+				    n++, p++)
 					if (n < 6)
 						frac = frac * 10 + (*p - '0');
 				if (n == 0)
@@ -285,7 +286,8 @@ matches_json(const struct match_list *l)
 		    x->rule : "")) == -1 ||
 		    put(m, "category", json_string(x->category != NULL ?
 		    x->category : "")) == -1 ||
-		    put(m, "action", json_string(action_name(x->action))) == -1 ||
+		    put(m, "action",
+		    json_string(action_name(x->action))) == -1 ||
 		    (x->monitor && put(m, "monitor", json_true()) == -1) ||
 		    put(m, "start", json_integer((json_int_t)x->start)) == -1 ||
 		    put(m, "end", json_integer((json_int_t)x->end)) == -1) {
@@ -366,7 +368,8 @@ audit_record_body(const struct request *req, const struct result *res,
 	if ((a = json_array()) == NULL || put(b, "flagged", a) == -1)
 		goto fail;
 	for (i = 0; i < res->n_flagged && i < MAX_LABELS; i++)
-		if (json_array_append_new(a, json_string(res->flagged[i])) == -1)
+		if (json_array_append_new(a,
+		    json_string(res->flagged[i])) == -1)
 			goto fail;
 	if (put(b, "stages", st = json_object()) == -1)
 		goto fail;
@@ -375,7 +378,8 @@ audit_record_body(const struct request *req, const struct result *res,
 		    == -1)
 			goto fail;
 	audit_hash(req->text != NULL ? req->text : "", req->len, h);
-	if (put(b, "text_mode", json_string(audit_text_mode_name(mode))) == -1 ||
+	if (put(b, "text_mode",
+	    json_string(audit_text_mode_name(mode))) == -1 ||
 	    put(b, "text_sha256", json_string(h + 7)) == -1)
 		goto fail;
 	if (mode == AUDIT_TEXT_FULL && req->text != NULL &&
@@ -395,7 +399,8 @@ audit_record_body(const struct request *req, const struct result *res,
 	}
 	if (put(b, "meta", req->meta != NULL ? json_deep_copy(req->meta) :
 	    json_null()) == -1 ||
-	    put(b, "elapsed_us", json_integer((json_int_t)res->elapsed_us)) == -1)
+	    put(b, "elapsed_us",
+	    json_integer((json_int_t)res->elapsed_us)) == -1)
 		goto fail;
 	return b;
  fail:

@@ -41,7 +41,7 @@ struct audit_verify {
 	uint64_t	 last_seq;
 	char		 last_hash[AUDIT_HASH_SIZE];
 	struct loc	 last_loc;
-	char		 last_prev[AUDIT_HASH_SIZE];	/* prev of the last record */
+	char		 last_prev[AUDIT_HASH_SIZE];	/* its prev */
 
 	int		 torn_pending;	/* an unterminated line was read */
 	struct loc	 torn_loc;
@@ -54,10 +54,10 @@ struct audit_verify {
 
 	enum diag	 diag;
 	uint64_t	 want_seq;	/* DIAG_JUMP: the missing seq */
-	uint64_t	 bad_seq;	/* DIAG_LINK: seq of the unlinked record */
+	uint64_t	 bad_seq;	/* DIAG_LINK, DIAG_FORK: its seq */
 	char		 before_hash[AUDIT_HASH_SIZE];
 	struct loc	 before_loc;	/* the record before the break */
-	char		 fork_hash[AUDIT_HASH_SIZE];	/* DIAG_FORK: 2nd record */
+	char		 fork_hash[AUDIT_HASH_SIZE];	/* DIAG_FORK: 2nd */
 	size_t		 looked;
 
 	struct audit_verify_result r;
@@ -216,10 +216,10 @@ settle(struct audit_verify *v, uint64_t seq, const char *prev)
 		 * chain goes on from is the original */
 		v->diag = DIAG_NONE;
 		if (prev != NULL && strcmp(prev, v->fork_hash) == 0)
-			fail(v, &v->before_loc, "inserted", "record seq %" PRIu64
-			    " was inserted: a second record with this seq "
-			    "follows (%s:%zu) and the chain goes on from that "
-			    "one", v->bad_seq, v->last_loc.file,
+			fail(v, &v->before_loc, "inserted", "record seq %"
+			    PRIu64 " was inserted: a second record with this "
+			    "seq follows (%s:%zu) and the chain goes on from "
+			    "that one", v->bad_seq, v->last_loc.file,
 			    v->last_loc.line);
 		else
 			fail(v, &v->last_loc, "inserted", "record seq %" PRIu64
@@ -332,7 +332,8 @@ record(struct audit_verify *v, json_t *o, const char *line, size_t len,
 	if (v->last_seq > 0 && seq == 1 && strcmp(prev, AUDIT_HASH_ZERO) == 0) {
 		fail(v, &l, "inserted", "a new chain starts here after seq %"
 		    PRIu64 ": records were inserted, or the file before this "
-		    "one was moved away while modgated was stopped", v->last_seq);
+		    "one was moved away while modgated was stopped",
+		    v->last_seq);
 		return;
 	}
 	if (seq <= v->last_seq) {

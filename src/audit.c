@@ -70,7 +70,7 @@ struct audit {
 	int		 dirty;		/* written since the last fsync */
 	int		 deferring;	/* the caller syncs (group commit) */
 	uint64_t	 file_gen;	/* +1 whenever fd changes */
-	pthread_mutex_t	 sync_mu;	/* one group sync at a time; before mu */
+	pthread_mutex_t	 sync_mu;	/* one group sync; lock before mu */
 	uint64_t	 synced_gen;	/* under sync_mu: file and size known */
 	off_t		 synced_upto;	/*   to be on disk */
 	int		 stop;
@@ -179,7 +179,8 @@ put_line(struct audit *a, const char *line, size_t len, size_t lead)
 static int
 put_body(struct audit *a, json_t *body, const char *lead)
 {
-	char		 ts[AUDIT_TS_SIZE], *s = NULL, *line = NULL, *buf = NULL;
+	char		 ts[AUDIT_TS_SIZE], *s = NULL, *line = NULL;
+	char		*buf = NULL;
 	size_t		 slen, len, ll = lead != NULL ? strlen(lead) : 0;
 	int		 rc = -1;
 
@@ -625,7 +626,8 @@ resume(struct audit *a)
 		return 0;
 	if (read_tail(a->fd, a->size, &buf, &bufsz, &line_len, &torn_off)
 	    == -1) {
-		log_warn("audit: %s: cannot read the last record", a->conf.path);
+		log_warn("audit: %s: cannot read the last record",
+		    a->conf.path);
 		return -1;
 	}
 	if (line_len > 0) {

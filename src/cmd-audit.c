@@ -202,10 +202,12 @@ audit_verify_cmd(int argc, char **argv)
 		printf(", %" PRIu64 " signed checkpoints", r.checkpoints);
 		if (r.checkpoints > 0)
 			printf(" (signed up to seq %" PRIu64 "%s)",
-			    r.signed_seq, keyarg != NULL ? ", with the given key" :
+			    r.signed_seq, keyarg != NULL ?
+			    ", with the given key" :
 			    "; pass -k to pin the key");
 		if (r.torn_sealed > 0)
-			printf(", %" PRIu64 " torn line(s) sealed", r.torn_sealed);
+			printf(", %" PRIu64 " torn line(s) sealed",
+			    r.torn_sealed);
 		printf("\n");
 		if (r.checkpoints > 0 && r.last_seq > r.signed_seq + 1)
 			printf("note: %" PRIu64 " record(s) after the last "
@@ -452,8 +454,9 @@ audit_read_cmd(int argc, char **argv, int human)
 			break;
 		default:
 			fprintf(stderr, "usage: modgate audit %s [-P] "
-			    "[--since T] [--until T] [--verdict V] [--policy P] "
-			    "[--rule R] [--category C] [--uid N] [file ...]\n",
+			    "[--since T] [--until T] [--verdict V] "
+			    "[--policy P] [--rule R] [--category C] [--uid N] "
+			    "[file ...]\n",
 			    human ? "show" : "query");
 			return EX_USAGE;
 		}
@@ -478,7 +481,8 @@ audit_read_cmd(int argc, char **argv, int human)
 		    == 1) {
 			pr.records++;
 			pr.done = base + audit_reader_offset(rd);
-			o = line != NULL ? json_loadb(line, len, 0, NULL) : NULL;
+			o = line != NULL ? json_loadb(line, len, 0, NULL) :
+			    NULL;
 			if (!json_is_object(o)) {
 				if (bad++ < 10)
 					log_warnx("%s: skipping a line that is "
