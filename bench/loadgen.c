@@ -2,14 +2,19 @@
  * loadgen: a closed-loop load generator speaking protocol v1 to modgated.
  *
  *	loadgen [-s socket] [-c conns] [-d depth] [-n requests | -t seconds]
- *	    [-b bytes] [-f corpus.jsonl [-k field]] [-p policy]
+ *	    [-r rate] [-b bytes] [-f corpus.jsonl [-k field]] [-p policy]
  *
  * Each of CONNS connections keeps DEPTH requests in flight (pipelined) and
- * sends a new one as each answer arrives.  Texts come from field FIELD
+ * sends a new one as each answer arrives.  With -r (open loop), requests
+ * are instead sent on a fixed schedule of RATE per second in all, round
+ * robin over the connections (at most DEPTH in flight on each), and each
+ * latency counts from the request's scheduled time, so a slow answer
+ * delays no measurement (no coordinated omission).  Texts come from field FIELD
  * (default "output") of a JSON Lines corpus, cut to BYTES at a character
  * boundary, or are generated (BYTES of words).  Prints requests/s, latency
  * percentiles (request written to answer read) and error counts.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -45,6 +50,7 @@ static size_t	  ntexts;
 static uint32_t	 *lat;			/* microseconds per answer */
 static size_t	  nlat, latcap;
 static uint64_t	  errors, answers, sent;
+static double	  rate;			/* -r: requests/s, open loop */
 static const char *policy;
 
 static uint64_t
@@ -170,8 +176,9 @@ conn_open(const char *path)
 	return fd;
 }
 
+/* Queue the next request on C, sent (or scheduled) at AT. */
 static void
-queue_request(struct lconn *c, int depth)
+queue_request(struct lconn *c, int depth, uint64_t at)
 {
 	const char	*t = texts[sent % ntexts];
 	size_t		 need = strlen(t) + 128 + (policy ? strlen(policy) : 0);
@@ -189,7 +196,7 @@ queue_request(struct lconn *c, int depth)
 		n = snprintf(c->out + c->outlen, c->outcap - c->outlen,
 		    "{\"id\":%llu,\"text\":%s}\n", (unsigned long long)sent, t);
 	c->outlen += (size_t)n;
-	c->sent_at[(c->head + c->inflight) % depth] = now_us();
+	c->sent_at[(c->head + c->inflight) % depth] = at;
 	c->inflight++;
 	sent++;
 }
@@ -256,8 +263,9 @@ static void __attribute__((noreturn))
 usage(void)
 {
 	fprintf(stderr, "usage: loadgen [-s socket] [-c conns] [-d depth] "
-	    "[-n requests | -t seconds] [-b bytes]\n"
-	    "               [-f corpus.jsonl [-k field]] [-p policy]\n");
+	    "[-n requests | -t seconds] [-r rate]\n"
+	    "               [-b bytes] [-f corpus.jsonl [-k field]] "
+	    "[-p policy]\n");
 	exit(64);
 }
 
@@ -273,8 +281,10 @@ main(int argc, char **argv)
 	size_t		 bytes = 200;
 	ssize_t		 n;
 	int		 nconns = 32, depth = 1, ch, i, stopping = 0, live;
+	struct timespec	 wait;
+	struct rusage	 ru;
 
-	while ((ch = getopt(argc, argv, "b:c:d:f:k:n:p:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:d:f:k:n:p:r:s:t:")) != -1) {
 		switch (ch) {
 		case 'b':
 			bytes = strtoul(optarg, NULL, 10);
@@ -297,6 +307,9 @@ main(int argc, char **argv)
 		case 'p':
 			policy = optarg;
 			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
 		case 's':
 			sock = optarg;
 			break;
@@ -309,7 +322,7 @@ main(int argc, char **argv)
 	}
 	if (nconns < 1 || nconns > MAX_CONNS || depth < 1 ||
 	    depth > MAX_DEPTH || bytes < 1 || bytes > 16 * 1024 * 1024 ||
-	    seconds <= 0)
+	    seconds <= 0 || rate < 0)
 		usage();
 	if (corpus != NULL) {
 		if (load_corpus(corpus, field, bytes) == -1)
@@ -335,12 +348,21 @@ main(int argc, char **argv)
 			deadline = now_us() + DRAIN_SECONDS * 1000000ULL;
 		}
 		live = 0;
+		/* Open loop: every request due by now, in schedule order. */
+		while (rate > 0 && !stopping && (total == 0 || sent < total)) {
+			struct lconn *c = &conns[sent % (uint64_t)nconns];
+			uint64_t at = t0 + (uint64_t)((double)sent * 1e6 / rate);
+
+			if (at > now_us() || c->inflight >= depth)
+				break;	/* not due, or wait for an answer */
+			queue_request(c, depth, at);
+		}
 		for (i = 0; i < nconns; i++) {
 			struct lconn *c = &conns[i];
 
-			while (!stopping && c->inflight < depth &&
+			while (rate == 0 && !stopping && c->inflight < depth &&
 			    (total == 0 || sent < total))
-				queue_request(c, depth);
+				queue_request(c, depth, now_us());
 			pfd[i].fd = c->fd;
 			pfd[i].events = POLLIN |
 			    (c->outoff < c->outlen ? POLLOUT : 0);
@@ -349,7 +371,21 @@ main(int argc, char **argv)
 		}
 		if (stopping && (live == 0 || now_us() > deadline))
 			break;
-		if (poll(pfd, (nfds_t)nconns, 100) == -1 && errno != EINTR) {
+		if (rate > 0 && !stopping) {
+			/* Wake up for the next request due. */
+			uint64_t at = t0 + (uint64_t)((double)sent * 1e6 / rate);
+			uint64_t t = now_us();
+
+			wait.tv_sec = 0;
+			wait.tv_nsec = at > t ? (long)((at - t) * 1000) : 0;
+			if (wait.tv_nsec > 100000000)
+				wait.tv_nsec = 100000000;
+		} else {
+			wait.tv_sec = 0;
+			wait.tv_nsec = 100000000;
+		}
+		if (ppoll(pfd, (nfds_t)nconns, &wait, NULL) == -1 &&
+		    errno != EINTR) {
 			perror("poll");
 			return 1;
 		}
@@ -389,6 +425,8 @@ main(int argc, char **argv)
 	qsort(lat, nlat, sizeof(*lat), cmp_u32);
 	printf("connections %d  depth %d  text %zu bytes  (%s)\n", nconns,
 	    depth, bytes, corpus != NULL ? corpus : "generated text");
+	if (rate > 0)
+		printf("open loop  rate %.0f/s\n", rate);
 	printf("requests %llu  answers %llu  errors %llu  lost %llu  "
 	    "seconds %.2f\n", (unsigned long long)sent,
 	    (unsigned long long)answers, (unsigned long long)errors,
@@ -397,6 +435,10 @@ main(int argc, char **argv)
 	printf("latency_us p50 %u  p90 %u  p99 %u  p99.9 %u  max %u\n",
 	    pct(0.50), pct(0.90), pct(0.99), pct(0.999),
 	    nlat ? lat[nlat - 1] : 0);
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		printf("client_cpu_s %.3f\n", (double)(ru.ru_utime.tv_sec +
+		    ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec +
+		    ru.ru_stime.tv_usec) / 1e6);
 	for (i = 0; i < nconns; i++) {
 		close(conns[i].fd);
 		free(conns[i].out);
