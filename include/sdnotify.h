@@ -22,7 +22,8 @@ int	 sdnotify_listen_fd(void);
 
 /* READY=1 plus STATUS=STATUS (may be NULL): the daemon serves requests. */
 void	 sdnotify_ready(const char *status);
-/* RELOADING=1 with MONOTONIC_USEC=now: a SIGHUP reload has begun. */
+/* RELOADING=1 with MONOTONIC_USEC=now: a SIGHUP reload has begun (and
+ * WATCHDOG=1 when the watchdog runs: the load gets a whole period). */
 void	 sdnotify_reloading(void);
 /* STOPPING=1: SIGTERM/SIGINT received, draining in-flight requests. */
 void	 sdnotify_stopping(void);

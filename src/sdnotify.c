@@ -82,8 +82,12 @@ sdnotify_reloading(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)usec);
+	/*
+	 * A reload loads on the event loop: reset the watchdog first, so
+	 * that the load gets a whole period before the next ping is due.
+	 */
+	snprintf(buf, sizeof(buf), "RELOADING=1\nMONOTONIC_USEC=%llu%s",
+	    (unsigned long long)usec, watchdog_ev != NULL ? "\nWATCHDOG=1" : "");
 	notify(buf);
 }
 

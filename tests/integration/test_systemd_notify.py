@@ -140,6 +140,8 @@ class NotifyTests(unittest.TestCase):
         self.daemon.signal(signal.SIGHUP)
         rel = self.notify.wait(lambda f: f.get("RELOADING") == "1")
         usec = int(rel["MONOTONIC_USEC"])
+        # The watchdog is reset as the (event-loop blocking) load begins.
+        self.assertEqual(rel.get("WATCHDOG"), "1", rel)
         after = time.clock_gettime(time.CLOCK_MONOTONIC)
         self.assertGreaterEqual(usec, int(before * 1e6) - 1000)
         self.assertLessEqual(usec, int(after * 1e6) + 1000)
