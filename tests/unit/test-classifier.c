@@ -245,6 +245,21 @@ test_geometry(void **state)
 static const char *texts[NTEXTS];
 static struct classifier_out want[NTEXTS];
 
+/*
+ * Equal up to rounding: a window may share its forward pass with windows
+ * of other calls, and BLAS may block a larger product differently.
+ */
+static int
+same(const struct classifier_out *a, const struct classifier_out *b)
+{
+	size_t	 j;
+
+	for (j = 0; j < MAX_LABELS; j++)
+		if (fabsf(a->scores[j] - b->scores[j]) > 1e-5f)
+			return 0;
+	return a->span_start == b->span_start && a->span_end == b->span_end;
+}
+
 static void *
 scorer(void *arg)
 {
@@ -257,8 +272,8 @@ scorer(void *arg)
 	for (r = 0; r < 5; r++)
 		for (i = 0; i < NTEXTS; i++) {
 			if (classifier_score(golden(), &conf, texts[i],
-			    strlen(texts[i]), &out) == -1 ||
-			    memcmp(&out, &want[i], sizeof(out)) != 0)
+			    strlen(texts[i]), &out) == -1 || !same(&out,
+			    &want[i]))
 				bad++;
 		}
 	return (void *)bad;
@@ -290,6 +305,9 @@ test_threads(void **state)
 		assert_int_equal(pthread_join(th[i], &ret), 0);
 		assert_int_equal((intptr_t)ret, 0);
 	}
+	printf("threads: %llu forward passes, %llu shared by calls\n",
+	    (unsigned long long)golden()->n_passes,
+	    (unsigned long long)golden()->n_shared);
 	for (i = 0; i < NTEXTS; i++)
 		free((char *)texts[i]);
 }
