@@ -323,7 +323,7 @@ json_t *
 audit_record_body(const struct request *req, const struct result *res,
     const char *policy_version, enum audit_text_mode mode)
 {
-	json_t		*b, *peer, *a, *st;
+	json_t		*b, *peer, *a, *st, *text;
 	char		 h[AUDIT_HASH_SIZE];
 	const char	*pname;
 	size_t		 i;
@@ -378,15 +378,22 @@ audit_record_body(const struct request *req, const struct result *res,
 		    == -1)
 			goto fail;
 	audit_hash(req->text != NULL ? req->text : "", req->len, h);
+	/* a text that is not valid UTF-8 (a bad_request) keeps its hash only */
+	text = NULL;
+	if (mode == AUDIT_TEXT_FULL && req->text != NULL)
+		text = json_stringn(req->text, req->len);
+	else if (mode == AUDIT_TEXT_REDACTED && req->text != NULL)
+		text = redact(req, res);
+	if (text == NULL && (mode == AUDIT_TEXT_FULL ||
+	    mode == AUDIT_TEXT_REDACTED))
+		mode = AUDIT_TEXT_HASH;
 	if (put(b, "text_mode",
 	    json_string(audit_text_mode_name(mode))) == -1 ||
-	    put(b, "text_sha256", json_string(h + 7)) == -1)
+	    put(b, "text_sha256", json_string(h + 7)) == -1) {
+		json_decref(text);
 		goto fail;
-	if (mode == AUDIT_TEXT_FULL && req->text != NULL &&
-	    put(b, "text", json_stringn(req->text, req->len)) == -1)
-		goto fail;
-	if (mode == AUDIT_TEXT_REDACTED && req->text != NULL &&
-	    put(b, "text", redact(req, res)) == -1)
+	}
+	if (text != NULL && put(b, "text", text) == -1)
 		goto fail;
 	if (res->error_code == NULL && res->verdict == VERDICT_REWRITE &&
 	    res->text != NULL) {

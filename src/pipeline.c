@@ -250,6 +250,13 @@ pipeline_run(const struct snapshot *snap, struct audit *audit,
 		if (res->stage[stages[i].id] == STAGE_FAILED)
 			res->degraded = 1;
 	}
+	/* An error answer is recorded too, unless the log itself failed. */
+	if (rv == -1 && audit != NULL && i < sizeof(stages) / sizeof(stages[0])
+	    && stages[i].id != STAGE_AUDIT) {
+		res->elapsed_us = now_us() - t0;
+		res->stage[STAGE_AUDIT] = audit_append(audit, req, res,
+		    snap->version) == 0 ? STAGE_OK : STAGE_FAILED;
+	}
 	res->elapsed_us = now_us() - t0;
 	return rv;
 }

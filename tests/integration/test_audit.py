@@ -168,6 +168,9 @@ class AuditTest(unittest.TestCase):
                 self.assertEqual(a["verdict"], "allow", a)
                 seqs.append(a["audit_seq"])
         self.assertEqual(seqs, sorted(set(seqs)))
+        with Client(self.daemon.sock) as c:
+            a = c.ask({"id": "bad", "text": "x", "policy": "nosuch"})
+            self.assertEqual(a["error"]["code"], "unknown_policy")
         self.assertEqual(self.daemon.stop(), 0)
         rc, out, err = self.verify(self.log, key=sk + ".pub")
         self.assertEqual(rc, 0, out + err)
@@ -183,6 +186,11 @@ class AuditTest(unittest.TestCase):
             self.assertEqual(r["peer"]["uid"], os.getuid())
             self.assertTrue(r["policy_version"].startswith("sha256:"))
         self.assertEqual(recs[-1]["event"], "checkpoint")
+        bad = [r for r in recs if r.get("id") == "bad"]
+        self.assertEqual(len(bad), 1)
+        self.assertEqual(bad[0]["error"]["code"], "unknown_policy")
+        self.assertEqual(bad[0]["policy"], "nosuch")
+        self.assertNotIn("verdict", bad[0])
         # an edit anywhere is found, with its line
         lines = read_text(self.log).splitlines(True)
         i = [n for n, l in enumerate(lines) if '"verdict":"allow"' in l][4]

@@ -257,6 +257,38 @@ test_record_fields(void **state)
 	json_decref(id);
 }
 
+/* An error answer, and a text that is not UTF-8: hash only, no failure. */
+static void
+test_record_error_and_bad_utf8(void **state)
+{
+	struct request	 req;
+	struct result	 res;
+	json_t		*b;
+
+	mkreq(&req, &res, NULL);
+	req.text = "bad \xff byte";
+	req.len = strlen(req.text);
+	res.policy = NULL;
+	req.policy = "nosuch";
+	res.error_code = "unknown_policy";
+	snprintf(res.error_msg, sizeof(res.error_msg), "no policy");
+	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_FULL);
+	assert_non_null(b);
+	assert_null(json_object_get(b, "verdict"));
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(b, "error"), "code")), "unknown_policy");
+	assert_string_equal(json_string_value(json_object_get(b, "policy")),
+	    "nosuch");
+	assert_string_equal(json_string_value(json_object_get(b,
+	    "text_mode")), "hash");
+	assert_null(json_object_get(b, "text"));
+	json_decref(b);
+	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_REDACTED);
+	assert_non_null(b);
+	assert_null(json_object_get(b, "text"));
+	json_decref(b);
+}
+
 static void
 test_ts_parse(void **state)
 {
@@ -769,6 +801,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_record_fields),
+		cmocka_unit_test(test_record_error_and_bad_utf8),
 		cmocka_unit_test(test_ts_parse),
 		cmocka_unit_test(test_reader),
 		cmocka_unit_test(test_reader_huge_line),
