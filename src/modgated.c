@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "audit-key.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
@@ -88,6 +89,15 @@ main(int argc, char **argv)
 	snap = snapshot_load(conffile, sock);
 	if (check) {
 		rv = snap != NULL ? 0 : 1;
+		/* the audit key is read at start: check it here too */
+		if (rv == 0 && snap->cfg->audit.enabled &&
+		    snap->cfg->audit.key[0] != '\0') {
+			struct audit_key k;
+
+			if (audit_key_load(snap->cfg->audit.key, &k) == -1)
+				rv = 1;
+			sodium_memzero(&k, sizeof(k));
+		}
 		if (rv == 0)
 			printf("configuration OK\n");
 		snapshot_unref(snap);
