@@ -1,13 +1,19 @@
 /*
- * normalize-internal: for tests only.  normalize() takes a one-pass path
- * for ASCII text; normalize_general() is the general path it must agree
- * with (tests/unit/test-normalize.c compares them).
+ * normalize-internal: for the rules stage and tests.  normalize() takes a
+ * one-pass path for ASCII text; normalize_general() is the general path it
+ * must agree with (tests/unit/test-normalize.c compares them).
  */
 #ifndef MODGATE_NORMALIZE_INTERNAL_H
 #define MODGATE_NORMALIZE_INTERNAL_H
 
 #include "normalize.h"
 
+/*
+ * 1 when the skeleton form of TEXT is sure to equal its normalized form
+ * (ASCII text with nothing for leetspeak to fold), so that a caller may
+ * compute one and use it for both; 0 when it may differ.
+ */
+int	 normalize_skeleton_same(const char *text, size_t len);
 int	 normalize_general(const char *text, size_t len, enum norm_form form,
 	    struct normtext *out);
 

@@ -56,8 +56,9 @@ struct scratch {
 
 static pthread_key_t	 scratch_key;
 static pthread_once_t	 scratch_once = PTHREAD_ONCE_INIT;
-static unsigned char	 ascii_cls[128];
-static unsigned char	 ascii_lower[128];
+static unsigned char	 ascii_cls[256];	/* bytes >= 0x80: C_OTHER */
+static unsigned char	 ascii_lower[256];
+static unsigned char	 ascii_leet[256];	/* leet(c) of lowercase c */
 
 static void
 scratch_free(void *p)
@@ -69,13 +70,15 @@ scratch_free(void *p)
 	free(s);
 }
 
+static char	 leet(uint32_t);
+
 static void
 scratch_init(void)
 {
 	int	 c;
 
 	(void)pthread_key_create(&scratch_key, scratch_free);
-	for (c = 0; c < 128; c++) {
+	for (c = 0; c < 256; c++) {
 		ascii_lower[c] = (unsigned char)c;
 		if (c >= 'A' && c <= 'Z')
 			ascii_lower[c] = (unsigned char)(c + 32);
@@ -86,10 +89,12 @@ scratch_init(void)
 		else if (c == ' ' || (c >= '\t' && c <= '\r'))
 			ascii_cls[c] = C_SPACE;
 		else if (c > ' ' && c < 127)
-			ascii_cls[c] = C_PUNCT;
+			ascii_cls[c] = C_PUNCT;	/* 127 and up: C_OTHER */
 		else
 			ascii_cls[c] = C_OTHER;
 	}
+	for (c = 0; c < 128; c++)
+		ascii_leet[c] = (unsigned char)leet((uint32_t)c);
 }
 
 static struct scratch *
@@ -538,6 +543,19 @@ utf8_valid(const char *text, size_t len)
 	unsigned char	 c;
 
 	while (p < e) {
+		/* eight ASCII bytes without NUL at a time */
+		while (e - p >= 8) {
+			uint64_t	 w;
+
+			memcpy(&w, p, 8);
+			if ((w & 0x8080808080808080ULL) != 0 ||
+			    ((w - 0x0101010101010101ULL) & ~w &
+			    0x8080808080808080ULL) != 0)
+				break;
+			p += 8;
+		}
+		if (p == e)
+			break;
 		c = *p;
 		if (c >= 0x01 && c < 0x80) {
 			p++;
@@ -629,7 +647,7 @@ ascii_single(const unsigned char *t, size_t len, size_t i)
 /*
  * collapse() for ASCII text T: set DROP[k] for the separators of every
  * chain of one-character words.  *DROP is allocated on the first chain.
- * Returns 0, or -1 on allocation failure.
+ * Returns 0, -1 on allocation failure, or 1 when T is not all ASCII.
  */
 static int
 ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
@@ -637,6 +655,8 @@ ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 	size_t	 i, j, k, cnt, last;
 
 	for (i = 0; i < len; i++) {
+		if (t[i] >= 0x80)
+			goto nonascii;
 		if (!(ascii_cls[t[i]] & C_WORD))
 			continue;
 		if (i + 1 < len && (ascii_cls[t[i + 1]] & C_WORD)) {
@@ -670,6 +690,10 @@ ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 		i = last;
 	}
 	return 0;
+nonascii:
+	free(*drop);
+	*drop = NULL;
+	return 1;
 }
 
 #define DROPPED(k)	(drop != NULL && drop[k])
@@ -691,19 +715,62 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 	unsigned char	 c, rep_c = 0, *drop = NULL;
 	uint32_t	 cls;
 	int		 letter, rv = -1;
-	char		 l;
+	char		 l, *os;
+	size_t		*ost, *oen;
 
 	pthread_once(&scratch_once, scratch_init);
-	for (i = 0; i < len; i++)
-		if (t[i] >= 0x80)
-			return 1;
-	if (ascii_collapse(t, len, &drop) == -1)
-		return -1;
+	if ((rv = ascii_collapse(t, len, &drop)) != 0)
+		return rv;
+	rv = -1;
 	out->s = malloc(len + 1);
 	out->start = malloc((len + 1) * sizeof(size_t));
 	out->end = malloc((len + 1) * sizeof(size_t));
 	if (out->s == NULL || out->start == NULL || out->end == NULL)
 		goto done;
+	/* local copies: stores through them cannot alias OUT */
+	os = out->s;
+	ost = out->start;
+	oen = out->end;
+	if (!skel && drop == NULL) {
+		/* the common case, normalized without chains: one tight loop */
+		for (i = 0; i < len; i++) {
+			c = t[i];
+			cls = ascii_cls[c];
+			if (cls == C_SPACE) {
+				for (j = i + 1; j < len &&
+				    ascii_cls[t[j]] == C_SPACE; j++)
+					;
+				os[o] = ' ';
+				ost[o] = i;
+				oen[o] = j;
+				o++;
+				rep_cnt = 0;
+				i = j - 1;
+				continue;
+			}
+			c = ascii_lower[c];
+			if (cls & C_LETTER) {
+				if (c == rep_c && rep_cnt > 0) {
+					if (++rep_cnt >= REPEAT_MIN) {
+						o = rep_second;
+						oen[rep_pos] = i + 1;
+						continue;
+					}
+					rep_second = o;
+				} else {
+					rep_c = c;
+					rep_cnt = 1;
+					rep_pos = o;
+				}
+			} else
+				rep_cnt = 0;
+			os[o] = (char)c;
+			ost[o] = i;
+			oen[o] = i + 1;
+			o++;
+		}
+		goto finish;
+	}
 	for (i = 0; i < len; ) {
 		if (DROPPED(i)) {
 			i++;
@@ -715,9 +782,9 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 			    (ascii_cls[t[j]] == C_SPACE || DROPPED(j)); j++)
 				if (!DROPPED(j))
 					b = j + 1;
-			out->s[o] = ' ';
-			out->start[o] = i;
-			out->end[o] = b;
+			os[o] = ' ';
+			ost[o] = i;
+			oen[o] = b;
 			o++;
 			rep_cnt = 0;
 			i = j;
@@ -726,11 +793,11 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 		/* skeleton: the word (letters, digits, leet symbols) at i */
 		j = i + 1;
 		letter = 0;
-		if (skel && ((cls & C_WORD) || leet(t[i]))) {
+		if (skel && ((cls & C_WORD) || ascii_leet[t[i]])) {
 			for (j = i; j < len; j++) {
 				if (DROPPED(j))
 					continue;
-				if (!((ascii_cls[t[j]] & C_WORD) || leet(t[j])))
+				if (!((ascii_cls[t[j]] & C_WORD) || ascii_leet[t[j]]))
 					break;
 				if (ascii_cls[t[j]] & C_LETTER)
 					letter = 1;
@@ -741,7 +808,7 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 				continue;
 			c = ascii_lower[t[k]];
 			cls = ascii_cls[t[k]];
-			if (letter && (l = leet(c)) != 0) {
+			if (letter && (l = (char)ascii_leet[c]) != 0) {
 				nx = k + 1;
 				while (nx < j && DROPPED(nx))
 					nx++;
@@ -754,7 +821,7 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 			if ((cls & C_LETTER) && rep_cnt > 0 && c == rep_c) {
 				if (++rep_cnt >= REPEAT_MIN) {
 					o = rep_second;
-					out->end[rep_pos] = k + 1;
+					oen[rep_pos] = k + 1;
 					continue;
 				}
 				rep_second = o;
@@ -764,19 +831,60 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 				rep_pos = o;
 			} else
 				rep_cnt = 0;
-			out->s[o] = (char)c;
-			out->start[o] = k;
-			out->end[o] = k + 1;
+			os[o] = (char)c;
+			ost[o] = k;
+			oen[o] = k + 1;
 			o++;
 		}
 		i = j;
 	}
-	out->s[o] = '\0';
+finish:
+	os[o] = '\0';
 	out->len = o;
 	rv = 0;
 done:
 	free(drop);
 	return rv;
+}
+
+#define TOKEN_CHAR(c)	((ascii_cls[c] & C_WORD) || ascii_leet[c])
+
+int
+normalize_skeleton_same(const char *text, size_t len)
+{
+	const unsigned char *t = (const unsigned char *)text;
+	size_t		 i, j;
+	int		 letter, conv;
+
+	pthread_once(&scratch_once, scratch_init);
+	for (i = 0; i < len; ) {
+		if (t[i] >= 0x80)
+			return 0;
+		if (!TOKEN_CHAR(t[i])) {
+			i++;
+			continue;
+		}
+		letter = conv = 0;
+		for (j = i; j < len && TOKEN_CHAR(t[j]); j++) {
+			if (ascii_cls[t[j]] & C_LETTER)
+				letter = 1;
+			else if ((ascii_cls[t[j]] & C_DIGIT) &&
+			    (j == 0 || !(ascii_cls[t[j - 1]] & C_WORD)) &&
+			    (j + 1 == len || !(ascii_cls[t[j + 1]] & C_WORD)))
+				return 0;	/* may join a chain of letters */
+			else if (ascii_leet[t[j]] != 0 &&
+			    (!(ascii_cls[t[j]] & C_PUNCT) || t[j] == '$' ||
+			    t[j] == '@' || (j != i && j + 1 < len &&
+			    TOKEN_CHAR(t[j + 1]))))
+				conv = 1;
+		}
+		if (j < len && t[j] >= 0x80)
+			return 0;
+		if (letter && conv)
+			return 0;
+		i = j;
+	}
+	return 1;
 }
 
 /* Steps 1-3 over units: any text. */

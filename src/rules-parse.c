@@ -257,8 +257,10 @@ read_string(struct lex *lx, size_t *lenp)
 		return NULL;
 	}
 	lx->p++;
-	/* unescaped text is never longer than the source */
-	if ((out = malloc((size_t)(lx->e - lx->p) + 1)) == NULL)
+	/* unescaped text is never longer than the rest of the line */
+	if ((esc = memchr(lx->p, '\n', (size_t)(lx->e - lx->p))) == NULL)
+		esc = lx->e;
+	if ((out = malloc((size_t)(esc - lx->p) + 1)) == NULL)
 		return NULL;
 	for (;;) {
 		if (lx->p == lx->e || *lx->p == '\n') {

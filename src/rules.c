@@ -38,6 +38,7 @@
 
 #include "log.h"
 #include "normalize.h"
+#include "normalize-internal.h"
 #include "rules.h"
 #include "rules-internal.h"
 
@@ -286,12 +287,48 @@ hs_flags(const struct rule_def *d)
 	return f;
 }
 
+/* The end of the group opening at P (after its ')'), or NULL. */
+static const char *
+skip_group(const char *p)
+{
+	int	 depth = 0, cls = 0;
+
+	for (; *p; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			continue;
+		}
+		if (cls) {
+			if (*p == ']')
+				cls = 0;
+			continue;
+		}
+		if (*p == '[') {
+			cls = 1;
+			if (p[1] == '^')
+				p++;
+			if (p[1] == ']')
+				p++;
+		} else if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return p + 1;
+	}
+	return NULL;
+}
+
 /*
- * A looser copy of PCRE2 pattern P for the Hyperscan prefilter: a counted
- * repeat {m,n} or {m} with a bound of RELAX_MAX or more becomes
- * {min(m, RELAX_MAX),}.  That matches a superset, so the prefilter stays
- * sound (PCRE2 still confirms with the real pattern), and it spares
- * Hyperscan the large automata that wide bounded repeats compile into.
+ * A looser copy of PCRE2 pattern P for the Hyperscan prefilter, matching a
+ * superset of what P matches, so the prefilter stays sound (PCRE2 still
+ * confirms with the real pattern):
+ *  - a counted repeat {m,n} or {m} with a bound of RELAX_MAX or more
+ *    becomes {min(m, RELAX_MAX),}, sparing Hyperscan the large automata of
+ *    wide bounded repeats;
+ *  - \b, \B and lookarounds are dropped (a lookaround becomes an empty
+ *    group): each word boundary costs Hyperscan more at compile time than
+ *    the rest of a word pattern;
+ *  - \K, which Hyperscan rejects, is dropped: it only moves the start of
+ *    the match PCRE2 reports.
  */
 #define RELAX_MAX	8
 
@@ -307,6 +344,15 @@ hs_relax(const char *p)
 	if ((out = malloc(strlen(p) * 2 + 16)) == NULL)
 		return NULL;
 	for (o = out; *p; ) {
+		if (!cls && *p == '\\' && (p[1] == 'b' || p[1] == 'B') &&
+		    (p[2] == '\0' || strchr("*+?{", p[2]) == NULL)) {
+			p += 2;		/* \b, \B: zero-width conditions */
+			continue;
+		}
+		if (!cls && *p == '\\' && p[1] == 'K') {
+			p += 2;		/* \K only moves the reported start */
+			continue;
+		}
 		if (*p == '\\' && p[1] != '\0') {
 			*o++ = *p++;
 			*o++ = *p++;
@@ -326,6 +372,15 @@ hs_relax(const char *p)
 			if (*p == ']')
 				*o++ = *p++;
 			continue;
+		}
+		/* lookarounds: zero-width conditions, an empty group instead */
+		if (*p == '(' && p[1] == '?' && (p[2] == '=' || p[2] == '!' ||
+		    (p[2] == '<' && (p[3] == '=' || p[3] == '!')))) {
+			if ((q = skip_group(p)) != NULL) {
+				o += sprintf(o, "(?:)");
+				p = q;
+				continue;
+			}
 		}
 		if (*p == '{' && p[1] >= '0' && p[1] <= '9') {
 			m = strtoul(p + 1, &end, 10);
@@ -805,10 +860,10 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 {
 	struct ruleset	*rs = (struct ruleset *)crs;	/* only the pool */
 	struct mstate	*st;
-	struct normtext	 nt;
+	struct normtext	 nt[FORM_COUNT], *cur;
 	const char	*s;
 	size_t		 i, slen;
-	int		 f, rv = 0;
+	int		 f, rv = 0, same = 0;
 
 	if (rs == NULL || rs->n == 0)
 		return 0;
@@ -818,20 +873,28 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 	}
 	if ((st = mstate_get(rs)) == NULL)
 		return -1;
+	memset(nt, 0, sizeof(nt));
+	/* ASCII text without leetspeak: the skeleton is the normalized form */
+	if (rs->used[FORM_SKELETON])
+		same = normalize_skeleton_same(text, len);
 	for (f = 0; f < FORM_COUNT; f++) {
 		if (!rs->used[f])
 			continue;
-		memset(&nt, 0, sizeof(nt));
+		cur = &nt[f];
 		if (f == FORM_RAW) {
 			s = text;
 			slen = len;
+			cur = NULL;
 		} else {
-			if (normalize(text, len, f, &nt) == -1) {
+			if (f == FORM_SKELETON && same && nt[FORM_NORMALIZED].s)
+				cur = &nt[FORM_NORMALIZED];
+			else if (normalize(text, len, f == FORM_SKELETON &&
+			    same ? FORM_NORMALIZED : f, cur) == -1) {
 				rv = -1;
 				continue;
 			}
-			s = nt.s;
-			slen = nt.len;
+			s = cur->s;
+			slen = cur->len;
 		}
 		st->ncand = 0;
 		if (rs->db[f] != NULL && hs_scan(rs->db[f], s,
@@ -848,11 +911,12 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 		if (st->ncand > 1)
 			qsort(st->cand, st->ncand, sizeof(*st->cand), cmp_uint);
 		for (i = 0; i < st->ncand; i++)
-			if (confirm(rs, &rs->v[st->cand[i]], s, slen,
-			    f == FORM_RAW ? NULL : &nt, text, st, out) == -1)
+			if (confirm(rs, &rs->v[st->cand[i]], s, slen, cur, text,
+			    st, out) == -1)
 				rv = -1;
-		normtext_clear(&nt);
 	}
+	for (f = 0; f < FORM_COUNT; f++)
+		normtext_clear(&nt[f]);
 	mstate_put(rs, st);
 	return rv;
 }

@@ -230,7 +230,7 @@ test_fast_path_agrees(void **state)
 	char		 buf[96];
 	struct normtext	 a, b;
 	unsigned int	 seed = 12345, r;
-	int		 iter, form, n, k;
+	int		 iter, form, n, k, same = 0;
 
 	for (iter = 0; iter < 60000; iter++) {
 		seed = seed * 1103515245 + 12345;
@@ -248,6 +248,18 @@ test_fast_path_agrees(void **state)
 			if (a.len != b.len || strcmp(a.s, b.s) != 0)
 				fail_msg("%s of \"%s\": fast \"%s\", general "
 				    "\"%s\"", norm_form_name(form), buf, a.s, b.s);
+			if (form == FORM_SKELETON &&
+			    normalize_skeleton_same(buf, (size_t)n)) {
+				struct normtext	 c;
+
+				assert_int_equal(normalize(buf, (size_t)n,
+				    FORM_NORMALIZED, &c), 0);
+				if (strcmp(a.s, c.s) != 0)
+					fail_msg("\"%s\": skeleton \"%s\" is not "
+					    "normalized \"%s\"", buf, a.s, c.s);
+				normtext_clear(&c);
+				same++;
+			}
 			for (k = 0; k < (int)a.len; k++)
 				if (a.start[k] != b.start[k] ||
 				    a.end[k] != b.end[k])
@@ -260,6 +272,11 @@ test_fast_path_agrees(void **state)
 			normtext_clear(&b);
 		}
 	}
+	/* the shortcut is taken often enough to be tested */
+	assert_true(same > 1000);
+	assert_true(normalize_skeleton_same("plain words, here.", 18));
+	assert_false(normalize_skeleton_same("h3llo", 5));
+	assert_false(normalize_skeleton_same("caf\xc3\xa9", 5));
 }
 
 int
