@@ -47,14 +47,20 @@ struct progress {
 	int		 drawn;
 };
 
+/*
+ * A bar on stderr when forced (-P), or when stderr is a terminal and the
+ * records do not go to the same screen (RECORDS_OUT: stdout gets records).
+ */
 static void
-progress_init(struct progress *p, int force, char **files, int n)
+progress_init(struct progress *p, int force, int records_out, char **files,
+    int n)
 {
 	struct stat	 st;
 	int		 i;
 
 	memset(p, 0, sizeof(*p));
-	p->on = force || isatty(STDERR_FILENO);
+	p->on = force || (isatty(STDERR_FILENO) &&
+	    !(records_out && isatty(STDOUT_FILENO)));
 	for (i = 0; i < n; i++)
 		if (strcmp(files[i], "-") != 0 && stat(files[i], &st) == 0)
 			p->total += (uint64_t)st.st_size;
@@ -150,7 +156,7 @@ audit_verify_cmd(int argc, char **argv)
 		log_warnx("out of memory");
 		return EX_OSERR;
 	}
-	progress_init(&pr, force, argv, argc);
+	progress_init(&pr, force, 0, argv, argc);
 	for (i = 0; i < argc && !stop; i++) {
 		if ((fd = open_input(argv[i])) == -1) {
 			audit_verify_free(v);
@@ -467,7 +473,7 @@ audit_read_cmd(int argc, char **argv, int human)
 		files = stdin_only;
 		nfiles = 1;
 	}
-	progress_init(&pr, force, files, nfiles);
+	progress_init(&pr, force, 1, files, nfiles);
 	for (i = 0; i < nfiles; i++) {
 		if ((fd = open_input(files[i])) == -1) {
 			rv = EX_NOINPUT;
@@ -490,6 +496,7 @@ audit_read_cmd(int argc, char **argv, int human)
 					    files[i], len);
 			} else if (filter_match(&f, o)) {
 				pr.matched++;
+				/* the bar comes back at the next redraw */
 				if (pr.on && pr.drawn)
 					fputs("\r\033[K", stderr);
 				if (human)
@@ -498,7 +505,6 @@ audit_read_cmd(int argc, char **argv, int human)
 					fwrite(line, 1, len, stdout);
 					putchar('\n');
 				}
-				pr.drawn = pr.drawn && !pr.on;
 			}
 			json_decref(o);
 			progress_draw(&pr, 0);
