@@ -13,7 +13,8 @@
  * first bad record, printed as "file:line: kind: message".  show prints one
  * human-readable block per record, query the matching lines as they are
  * (JSON Lines, for jq).  Both stream: a line at a time, lines up to 64 MiB,
- * with a progress bar on stderr when it is a terminal or with -P.
+ * with a progress bar on stderr with -P, or when stderr is a terminal that
+ * the records do not go to.
  */
 #include <sys/stat.h>
 
