@@ -231,6 +231,15 @@ stream_call_new(struct snapshot *snap, const struct stream_args *a,
 		s->peer = a->peer;
 		s->meta = a->meta != NULL ? json_deep_copy(a->meta) : NULL;
 		s->holdback = (size_t)sv->stream_holdback;
+		/* Never NULL, so that offsets into them are always valid. */
+		s->buf = malloc(s->cap = 256);
+		s->out = malloc(s->out_cap = 256);
+		if (s->buf == NULL || s->out == NULL) {
+			atomic_store(&s->refs, 1);
+			stream_unref(s);
+			return call_fail(c, code, msg, msgsz, "internal",
+			    "out of memory");
+		}
 		pthread_mutex_lock(&table_lock);
 		if (table_n >= (size_t)sv->stream_max) {
 			pthread_mutex_unlock(&table_lock);
