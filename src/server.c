@@ -17,7 +17,9 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -83,6 +85,19 @@ struct server {
 	struct event		*ev_listen, *ev_hup, *ev_term, *ev_int, *ev_usr1;
 	struct event		*ev_deadline;
 	struct event		*ev_reload;	/* SIGHUPs in a burst: one reload */
+	/*
+	 * Reloads run on their own thread so that loading rules and model
+	 * never stalls the loop; one at a time, a request during one makes
+	 * one more.  Op reload requests wait for the load that starts after
+	 * them (reload_next, then reload_now).
+	 */
+	pthread_t		 reload_thread;
+	int			 reloading;
+	int			 reload_again;
+	struct snapshot		*reload_result;	/* written by the thread */
+	int			 reload_pipe[2];
+	struct event		*ev_reload_done;
+	struct pending_list	 reload_now, reload_next;
 	struct worker_pool	*workers;
 	struct conn_list	 conns;
 	int			 nconns;
@@ -115,6 +130,8 @@ struct pending {
 	char			*answer;	/* complete line, else NULL */
 	size_t			 len;
 	struct event		*timer;		/* request_timeout */
+	struct pending_list	*wait_list;	/* op reload: waiting for it */
+	TAILQ_ENTRY(pending)	 wait_entry;
 };
 
 struct job {
@@ -248,21 +265,38 @@ stats_json(struct server *srv)
 
 /* Reload. */
 
-/* Load a new snapshot and swap it in; the old one serves on if it fails. */
-static int
-server_reload(struct server *srv)
-{
-	struct snapshot	*snap, *old = srv->snap;
+static void	reload_answer(struct server *, int);
 
-	log_info("reloading %s", srv->config_file);
-	sdnotify_reloading();
-	if ((snap = snapshot_load(srv->config_file,
-	    srv->socket_override)) == NULL) {
+/* On the reload thread: load the new snapshot, then wake the loop. */
+static void *
+reload_main(void *arg)
+{
+	struct server	*srv = arg;
+	char		 c = 1;
+
+	srv->reload_result = snapshot_load(srv->config_file,
+	    srv->socket_override);
+	while (write(srv->reload_pipe[1], &c, 1) == -1 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/*
+ * Swap in SNAP (NULL: the load failed, the old snapshot serves on) and
+ * answer the op reload requests that waited for this load.
+ */
+static void
+server_reload_finish(struct server *srv, struct snapshot *snap)
+{
+	struct snapshot	*old = srv->snap;
+
+	if (snap == NULL) {
 		srv->stats.reload_failures++;
 		metrics_reload(0);
 		log_warnx("reload failed; still serving %s", old->version);
 		sdnotify_ready("reload failed; serving the previous snapshot");
-		return -1;
+		reload_answer(srv, 0);
+		return;
 	}
 	if (!srv->inherited &&
 	    strcmp(snap->cfg->server.socket, srv->socket_path) != 0)
@@ -277,7 +311,54 @@ server_reload(struct server *srv)
 	sdnotify_status("serving %s (generation %lu)", snap->version,
 	    snap->generation);
 	sdnotify_ready(NULL);
-	return 0;
+	reload_answer(srv, 1);
+}
+
+/* Start loading a new snapshot, or ask for one more after the running one. */
+static void
+server_reload(struct server *srv)
+{
+	struct pending	*p;
+
+	if (srv->reloading) {
+		srv->reload_again = 1;
+		return;
+	}
+	TAILQ_CONCAT(&srv->reload_now, &srv->reload_next, wait_entry);
+	TAILQ_FOREACH(p, &srv->reload_now, wait_entry)
+		p->wait_list = &srv->reload_now;
+	log_info("reloading %s", srv->config_file);
+	sdnotify_reloading();
+	srv->reload_result = NULL;
+	if ((errno = pthread_create(&srv->reload_thread, NULL, reload_main,
+	    srv)) != 0) {
+		log_warn("reload: pthread_create");
+		server_reload_finish(srv, NULL);
+		return;
+	}
+	srv->reloading = 1;
+}
+
+static void
+server_reload_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server	*srv = arg;
+	struct snapshot	*snap;
+	char		 buf[16];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (!srv->reloading)
+		return;
+	pthread_join(srv->reload_thread, NULL);
+	srv->reloading = 0;
+	snap = srv->reload_result;
+	srv->reload_result = NULL;
+	server_reload_finish(srv, snap);
+	if (srv->reload_again || !TAILQ_EMPTY(&srv->reload_next)) {
+		srv->reload_again = 0;
+		server_reload(srv);
+	}
 }
 
 /* Pending requests. */
@@ -301,6 +382,8 @@ pending_free(struct conn *c, struct pending *p)
 {
 	TAILQ_REMOVE(&c->pending, p, entry);
 	c->npending--;
+	if (p->wait_list != NULL)
+		TAILQ_REMOVE(p->wait_list, p, wait_entry);
 	if (p->job != NULL)
 		job_detach(p->job);		/* it frees itself */
 	if (p->timer != NULL)
@@ -537,16 +620,11 @@ conn_op(struct conn *c, struct pending *p, enum proto_op op)
 			    "an admin uid (server.admin_uids)");
 			return;
 		}
-		if (server_reload(srv) == -1) {
-			pending_error(srv, p, "internal", "reload failed (see "
-			    "the daemon's log); the previous configuration "
-			    "keeps serving");
-			return;
-		}
-		o = json_pack("{s:s, s:b, s:s, s:I}", "op", "reload", "ok", 1,
-		    "policy_version", srv->snap->version, "generation",
-		    (json_int_t)srv->snap->generation);
-		break;
+		/* Answered when the load that starts after it is done. */
+		p->wait_list = &srv->reload_next;
+		TAILQ_INSERT_TAIL(&srv->reload_next, p, wait_entry);
+		server_reload(srv);
+		return;
 	case OP_METRICS:
 		o = metrics_json(srv);
 		break;
@@ -558,6 +636,33 @@ conn_op(struct conn *c, struct pending *p, enum proto_op op)
 	}
 	line = protocol_object(p->id, o, &len);
 	pending_answer(p, line, len);
+}
+
+/* Answer the op reload requests that waited for the load just finished. */
+static void
+reload_answer(struct server *srv, int ok)
+{
+	struct pending	*p;
+	struct conn	*c;
+	char		*line;
+	size_t		 len = 0;
+
+	while ((p = TAILQ_FIRST(&srv->reload_now)) != NULL) {
+		TAILQ_REMOVE(&srv->reload_now, p, wait_entry);
+		p->wait_list = NULL;
+		c = p->conn;
+		if (ok) {
+			line = protocol_object(p->id, json_pack("{s:s, s:b, s:s,"
+			    " s:I}", "op", "reload", "ok", 1, "policy_version",
+			    srv->snap->version, "generation",
+			    (json_int_t)srv->snap->generation), &len);
+			pending_answer(p, line, len);
+		} else
+			pending_error(srv, p, "internal", "reload failed (see "
+			    "the daemon's log); the previous configuration "
+			    "keeps serving");
+		conn_flush(c);		/* may free C and its other pendings */
+	}
 }
 
 /* Requests. */
@@ -1105,7 +1210,10 @@ server_new(const char *config_file, const char *socket, struct snapshot *snap)
 		return NULL;
 	}
 	srv->listen_fd = -1;
+	srv->reload_pipe[0] = srv->reload_pipe[1] = -1;
 	TAILQ_INIT(&srv->conns);
+	TAILQ_INIT(&srv->reload_now);
+	TAILQ_INIT(&srv->reload_next);
 	srv->snap = snap;
 	if ((srv->config_file = strdup(config_file)) == NULL ||
 	    (socket != NULL &&
@@ -1272,6 +1380,17 @@ server_run(struct server *srv)
 	    EV_READ | EV_PERSIST, server_accept_cb, srv);
 	srv->ev_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
 	srv->ev_reload = event_new(srv->base, -1, 0, server_reload_cb, srv);
+	if (pipe2(srv->reload_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		log_warn("pipe");
+		return -1;
+	}
+	srv->ev_reload_done = event_new(srv->base, srv->reload_pipe[0],
+	    EV_READ | EV_PERSIST, server_reload_done_cb, srv);
+	if (srv->ev_reload_done == NULL ||
+	    event_add(srv->ev_reload_done, NULL) == -1) {
+		log_warnx("cannot watch the reload pipe");
+		return -1;
+	}
 	srv->ev_term = evsignal_new(srv->base, SIGTERM, server_signal_cb, srv);
 	srv->ev_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
 	srv->ev_usr1 = evsignal_new(srv->base, SIGUSR1, server_signal_cb, srv);
@@ -1320,6 +1439,16 @@ server_free(struct server *srv)
 		event_free(srv->ev_hup);
 	if (srv->ev_reload != NULL)
 		event_free(srv->ev_reload);
+	if (srv->reloading) {
+		pthread_join(srv->reload_thread, NULL);
+		snapshot_unref(srv->reload_result);
+	}
+	if (srv->ev_reload_done != NULL)
+		event_free(srv->ev_reload_done);
+	if (srv->reload_pipe[0] != -1) {
+		close(srv->reload_pipe[0]);
+		close(srv->reload_pipe[1]);
+	}
 	if (srv->ev_term != NULL)
 		event_free(srv->ev_term);
 	if (srv->ev_int != NULL)
