@@ -103,7 +103,17 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmodgate.a
 run: deps
 	$(MAKE) all
 	@mkdir -p run
-	$(BUILD)/modgated -F -c etc/modgated.conf -s run/modgated.sock
+	@# The HTTP listener too: run/modgated.conf is etc/modgated.conf with
+	@# http enabled and a bearer token of its own in run/http.tokens.
+	@[ -s run/http.tokens ] || { umask 077; printf 'run %s\n' \
+	    "$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >run/http.tokens; }
+	@sed -e '/^http:/,/^};/s/enabled = false;/enabled = true;/' \
+	    -e '/^http:/,/^};/s|tokens_file = "";|tokens_file = "../run/http.tokens";|' \
+	    etc/modgated.conf >run/modgated.conf
+	@echo "HTTP: http://$$(sed -n '/^http:/,/^};/s/.*listen = "\(.*\)";.*/\1/p' \
+	    run/modgated.conf)/, header \"Authorization: Bearer $$(cut -d' ' -f2 \
+	    run/http.tokens)\""
+	$(BUILD)/modgated -F -c run/modgated.conf -s run/modgated.sock
 
 test: deps-test
 	$(MAKE) all unit-bins
