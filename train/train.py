@@ -214,10 +214,19 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
     total = per_epoch * hp["epochs"]
     warm = max(1, int(0.05 * total))
 
+    t_loop = time.time()
+    budget = (deadline - t_loop) if deadline else None
+
     def lr_at(step):
+        # cosine decay over the planned steps, or over the time budget when
+        # that runs out first (a loaded machine), so the run always ends
+        # with a decayed learning rate
         if step < warm:
             return hp["lr"] * (step + 1) / warm
         f = (step - warm) / max(1, total - warm)
+        if budget:
+            f = max(f, (time.time() - t_loop) / budget)
+        f = min(1.0, f)
         return hp["lr"] * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * f)))
 
     best = (-1.0, None, -1)
@@ -249,7 +258,8 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
                 stopped = True
                 break
         sc, rep, _ = tune_score(model, tok, tune_rows, W, hp["eval_stride"], labels)
-        history.append({"epoch": ep + 1, "loss": tot / max(1, nb), "tune": sc,
+        history.append({"epoch": ep + 1, "steps": step, "planned_steps": total,
+                        "loss": tot / max(1, nb), "tune": sc,
                         "wall_s": time.time() - t0, "cpu_s": time.process_time() - c0})
         print("\nepoch %d loss %.4f tune %.4f (any %.3f; %s) wall %.0fs cpu %.0fs" % (
             ep + 1, tot / max(1, nb), sc, rep.get("any", {}).get("auprc") or 0,
@@ -259,7 +269,7 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
         if sc > best[0]:
             best = (sc, {k: v.clone() for k, v in model.state_dict().items()}, ep + 1)
         if stopped:
-            print("time budget reached, stopping", file=log)
+            print("time budget reached after %d of %d steps" % (step, total), file=log)
             break
     pb.done()
     model.load_state_dict(best[1])
