@@ -46,7 +46,7 @@ enum { C_LETTER = 1, C_DIGIT = 2, C_MARK = 4, C_SPACE = 8, C_PUNCT = 16,
 struct unit {
 	uint32_t	 cp;
 	uint32_t	 cls;
-	size_t		 a, b;		/* original bytes [a, b) */
+	uint32_t	 a, b;		/* original bytes [a, b) */
 };
 
 struct scratch {
@@ -244,8 +244,8 @@ push(struct scratch *s, uint32_t cp, uint32_t cls, size_t a, size_t b)
 		return -1;
 	s->u[s->n].cp = cp;
 	s->u[s->n].cls = cls;
-	s->u[s->n].a = a;
-	s->u[s->n].b = b;
+	s->u[s->n].a = (uint32_t)a;
+	s->u[s->n].b = (uint32_t)b;
 	s->n++;
 	return 0;
 }
@@ -273,17 +273,24 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 	while (i < len) {
 		c = p[i];
 		if (c < 0x80) {
+			size_t		 r, n;
+			struct unit	*u;
+
 			if (!skel && seg + 1 < s->n)
 				compose_segment(s, seg);
-			seg = s->n;
-			if (s->n == s->cap && scratch_reserve(s, len - i) == -1)
+			/* a run of ASCII, one unit per byte, in locals */
+			for (r = i + 1; r < len && p[r] < 0x80; r++)
+				;
+			if (scratch_reserve(s, r - i) == -1)
 				return -1;
-			s->u[s->n].cp = ascii_lower[c];
-			s->u[s->n].cls = ascii_cls[c];
-			s->u[s->n].a = i;
-			s->u[s->n].b = i + 1;
-			s->n++;
-			i++;
+			for (n = s->n, u = s->u; i < r; i++, n++) {
+				u[n].cp = ascii_lower[p[i]];
+				u[n].cls = ascii_cls[p[i]];
+				u[n].a = (uint32_t)i;
+				u[n].b = (uint32_t)i + 1;
+			}
+			s->n = n;
+			seg = n - 1;
 			continue;
 		}
 		k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
@@ -482,6 +489,8 @@ emit(const struct scratch *s, struct normtext *out)
 	size_t		 rep_pos = 0, rep_len = 0, rep_second = 0, b;
 	uint32_t	 rep_cp = 0;
 	unsigned	 rep_cnt = 0;
+	char		*os;
+	size_t		*ost, *oen;
 
 	for (i = 0; i < n; i++)
 		cap += u[i].cp < 0x80 ? 1 : u[i].cp < 0x800 ? 2 :
@@ -491,6 +500,9 @@ emit(const struct scratch *s, struct normtext *out)
 	out->end = malloc((cap + 1) * sizeof(size_t));
 	if (out->s == NULL || out->start == NULL || out->end == NULL)
 		return -1;
+	os = out->s;
+	ost = out->start;
+	oen = out->end;
 	for (i = 0; i < n; i++) {
 		if (u[i].cls == C_DROP)
 			continue;
@@ -500,9 +512,9 @@ emit(const struct scratch *s, struct normtext *out)
 			    u[j].cls == C_DROP); j++)
 				if (u[j].cls == C_SPACE)
 					b = u[j].b;
-			out->s[o] = ' ';
-			out->start[o] = u[i].a;
-			out->end[o] = b;
+			os[o] = ' ';
+			ost[o] = u[i].a;
+			oen[o] = b;
 			o++;
 			rep_cnt = 0;
 			i = j - 1;
@@ -512,7 +524,7 @@ emit(const struct scratch *s, struct normtext *out)
 			if (++rep_cnt >= REPEAT_MIN) {
 				o = rep_second;	/* forget the pair's second */
 				for (k = rep_pos; k < rep_pos + rep_len; k++)
-					out->end[k] = u[i].b;
+					oen[k] = u[i].b;
 				continue;
 			}
 			rep_second = o;
@@ -522,16 +534,25 @@ emit(const struct scratch *s, struct normtext *out)
 			rep_pos = o;
 		} else
 			rep_cnt = 0;
-		k = utf8_put(u[i].cp, out->s + o);
+		if (u[i].cp < 0x80) {
+			if (rep_cnt == 1)
+				rep_len = 1;
+			os[o] = (char)u[i].cp;
+			ost[o] = u[i].a;
+			oen[o] = u[i].b;
+			o++;
+			continue;
+		}
+		k = utf8_put(u[i].cp, os + o);
 		if (rep_cnt == 1)
 			rep_len = k;
 		for (j = o; j < o + k; j++) {
-			out->start[j] = u[i].a;
-			out->end[j] = u[i].b;
+			ost[j] = u[i].a;
+			oen[j] = u[i].b;
 		}
 		o += k;
 	}
-	out->s[o] = '\0';
+	os[o] = '\0';
 	out->len = o;
 	return 0;
 }
@@ -896,8 +917,12 @@ normalize_general(const char *text, size_t len, enum norm_form form,
 	int		 rv = -1;
 
 	memset(out, 0, sizeof(*out));
-	if ((unsigned)form >= FORM_COUNT || len > SIZE_MAX / 64) {
+	if ((unsigned)form >= FORM_COUNT) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (len >= UINT32_MAX) {	/* units keep 32-bit offsets */
+		errno = EOVERFLOW;
 		return -1;
 	}
 	if (form == FORM_RAW) {
@@ -925,6 +950,126 @@ done:
 	return rv;
 }
 
+/*
+ * 1 when the text may be cut after the space at X: an ASCII letter on
+ * either side of it, and another beyond each, so that no chain of
+ * one-character words, no word, no white space run and no letter repeat
+ * crosses the cut, and each side normalizes on its own as in the whole.
+ */
+static int
+cut_ok(const unsigned char *t, size_t len, size_t x)
+{
+	return x >= 2 && x + 2 < len && t[x] == ' ' &&
+	    (ascii_cls[t[x - 1]] & C_LETTER) && (ascii_cls[t[x - 2]] & C_LETTER) &&
+	    (ascii_cls[t[x + 1]] & C_LETTER) && (ascii_cls[t[x + 2]] & C_LETTER);
+}
+
+/* Append PART (of text from byte OFF) to OUT (capacity *CAP). */
+static int
+append_part(struct normtext *out, size_t *cap, const struct normtext *part,
+    size_t off)
+{
+	size_t	 i, ncap;
+	char	*ns;
+	size_t	*nst, *nen;
+
+	if (*cap - out->len < part->len + 1) {
+		ncap = (out->len + part->len + 1) * 2;
+		if ((ns = realloc(out->s, ncap)) == NULL)
+			return -1;
+		out->s = ns;
+		if ((nst = reallocarray(out->start, ncap, sizeof(size_t))) == NULL)
+			return -1;
+		out->start = nst;
+		if ((nen = reallocarray(out->end, ncap, sizeof(size_t))) == NULL)
+			return -1;
+		out->end = nen;
+		*cap = ncap;
+	}
+	if (part->len > 0)
+		memcpy(out->s + out->len, part->s, part->len);
+	for (i = 0; i < part->len; i++) {
+		out->start[out->len + i] = part->start[i] + off;
+		out->end[out->len + i] = part->end[i] + off;
+	}
+	out->len += part->len;
+	return 0;
+}
+
+#define HYBRID_CLEAN	64	/* ASCII bytes that end a general piece */
+
+/*
+ * Text with some bytes outside ASCII: the general path for the pieces
+ * around them, the ASCII path for the rest, cut where cut_ok() allows.
+ */
+static int
+normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
+    struct normtext *out)
+{
+	struct normtext	 part;
+	size_t		 pos = 0, q, x, r, cap = 0, k;
+	int		 rv;
+
+	memset(&part, 0, sizeof(part));
+	cap = len + 16;
+	out->s = malloc(cap);
+	out->start = malloc(cap * sizeof(size_t));
+	out->end = malloc(cap * sizeof(size_t));
+	if (out->s == NULL || out->start == NULL || out->end == NULL)
+		return -1;
+	out->len = 0;
+	while (pos < len) {
+		for (q = pos; q < len && t[q] < 0x80; q++)
+			;
+		/* ASCII up to a cut before the next wide byte */
+		x = q;
+		if (q < len) {
+			for (x = q; x > pos && !cut_ok(t, len, x - 1); x--)
+				;
+		}
+		if (x > pos) {
+			rv = normalize_ascii(t + pos, x - pos,
+			    form == FORM_SKELETON, &part);
+			if (rv == 1) {
+				normtext_clear(&part);
+				rv = normalize_general((const char *)t + pos,
+				    x - pos, form, &part);
+			}
+			if (rv == -1 || append_part(out, &cap, &part, pos) == -1)
+				goto fail;
+			normtext_clear(&part);
+			pos = x;
+		}
+		if (q == len)
+			break;
+		/* general from pos to a cut with HYBRID_CLEAN ASCII bytes after */
+		for (r = q + 1; r < len; r++) {
+			if (t[r] >= 0x80) {
+				q = r;
+				continue;
+			}
+			if (r - q > 2 && cut_ok(t, len, r)) {
+				for (k = r + 1; k < len && k <= r + HYBRID_CLEAN &&
+				    t[k] < 0x80; k++)
+					;
+				if (k == len || k > r + HYBRID_CLEAN)
+					break;
+			}
+		}
+		r = r < len ? r + 1 : len;
+		if (normalize_general((const char *)t + pos, r - pos, form,
+		    &part) == -1 || append_part(out, &cap, &part, pos) == -1)
+			goto fail;
+		normtext_clear(&part);
+		pos = r;
+	}
+	out->s[out->len] = '\0';
+	return 0;
+fail:
+	normtext_clear(&part);
+	return -1;
+}
+
 int
 normalize(const char *text, size_t len, enum norm_form form,
     struct normtext *out)
@@ -940,6 +1085,11 @@ normalize(const char *text, size_t len, enum norm_form form,
 		normtext_clear(out);
 		if (rv == -1)
 			return -1;
+		if (normalize_hybrid((const unsigned char *)text, len, form,
+		    out) == 0)
+			return 0;
+		normtext_clear(out);
+		return -1;
 	}
 	return normalize_general(text, len, form, out);
 }

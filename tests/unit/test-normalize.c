@@ -279,6 +279,63 @@ test_fast_path_agrees(void **state)
 	assert_false(normalize_skeleton_same("caf\xc3\xa9", 5));
 }
 
+/* Mixed text: the hybrid path (pieces) agrees with the general path. */
+static void
+test_hybrid_agrees(void **state)
+{
+	static const char *tok[] = { "word", "an", "a", "I", "k", "i", "l",
+	    "caf\xc3\xa9", "\xd0\xbf\xd1\x80\xd0\xb8", "\xe2\x80\x9cq\xe2\x80\x9d",
+	    "\xe2\x80\x8b", "e\xcc\x81", "\xcc\x81", "h3ll0", "sh!t", "$$", "1",
+	    "fuuuck", "\xef\xbc\xa6", "--", ".", "\xe2\x80\x94", "\xf0\x9f\x98\x80",
+	    "tete", "long words here", "x", "7" };
+	static const char *sep[] = { " ", " ", " ", "  ", "\n", "", ".", " - " };
+	char		 buf[2048];
+	struct normtext	 a, b;
+	unsigned int	 seed = 777;
+	size_t		 n, k, l;
+	int		 iter, form, w, nw;
+
+	for (iter = 0; iter < 6000; iter++) {
+		seed = seed * 1103515245 + 12345;
+		nw = (int)((seed >> 16) % 120);
+		n = 0;
+		for (w = 0; w < nw; w++) {
+			const char *t, *s;
+
+			seed = seed * 1103515245 + 12345;
+			t = tok[(seed >> 16) % (sizeof(tok) / sizeof(tok[0]))];
+			seed = seed * 1103515245 + 12345;
+			s = sep[(seed >> 16) % (sizeof(sep) / sizeof(sep[0]))];
+			l = strlen(t);
+			if (n + l + strlen(s) + 1 >= sizeof(buf))
+				break;
+			memcpy(buf + n, t, l);
+			n += l;
+			memcpy(buf + n, s, strlen(s));
+			n += strlen(s);
+		}
+		buf[n] = '\0';
+		assert_true(utf8_valid(buf, n));
+		for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
+			assert_int_equal(normalize(buf, n, form, &a), 0);
+			assert_int_equal(normalize_general(buf, n, form, &b), 0);
+			if (a.len != b.len || strcmp(a.s, b.s) != 0)
+				fail_msg("%s of \"%s\": hybrid \"%s\", general "
+				    "\"%s\"", norm_form_name(form), buf, a.s, b.s);
+			for (k = 0; k < a.len; k++)
+				if (a.start[k] != b.start[k] ||
+				    a.end[k] != b.end[k])
+					fail_msg("%s of \"%s\": byte %zu maps to "
+					    "[%zu,%zu) vs [%zu,%zu)",
+					    norm_form_name(form), buf, k,
+					    a.start[k], a.end[k], b.start[k],
+					    b.end[k]);
+			normtext_clear(&a);
+			normtext_clear(&b);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -288,6 +345,7 @@ main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_maps_bounded),
 		cmocka_unit_test(test_fast_path_agrees),
+		cmocka_unit_test(test_hybrid_agrees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
