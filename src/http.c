@@ -74,6 +74,7 @@ struct http {
 	int			 max_body;
 	struct token		*tokens;
 	size_t			 ntokens;
+	struct event_base	*base;
 	struct evhttp		*evh;
 	struct evhttp_bound_socket *bound;
 	int			 busy;		/* calls waiting for jobs */
@@ -457,17 +458,32 @@ listen_unix(struct http *h, const char *path, const struct server_conf *sv)
 	struct stat		 st;
 	struct group		*gr;
 	mode_t			 old;
-	int			 fd;
+	int			 fd, alive;
 
 	if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
 		log_warnx("http.listen unix:%s: an absolute path of at most "
 		    "%zu bytes is needed", path, sizeof(sun.sun_path) - 1);
 		return -1;
 	}
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			log_warnx("%s: exists and is not a socket", path);
 			return -1;
+		}
+		/* Another server listening there keeps its socket. */
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
+		    -1) {
+			alive = connect(fd, (struct sockaddr *)&sun,
+			    sizeof(sun)) == 0 || errno == EAGAIN;
+			close(fd);
+			if (alive) {
+				log_warnx("%s: another server is listening",
+				    path);
+				return -1;
+			}
 		}
 		if (unlink(path) == -1) {
 			log_warn("%s: cannot remove the old socket", path);
@@ -479,9 +495,6 @@ listen_unix(struct http *h, const char *path, const struct server_conf *sv)
 		log_warn("http socket");
 		return -1;
 	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
 	old = umask(0777 & ~(mode_t)sv->socket_mode);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		umask(old);
@@ -1316,9 +1329,8 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 	if ((c->jobs = calloc(n, sizeof(*c->jobs))) == NULL)
 		goto oom;
 	if (ms > 0) {
-		if ((c->timer = evtimer_new(evhttp_connection_get_base(
-		    evhttp_request_get_connection(req)), call_timeout_cb,
-		    c)) == NULL)
+		if ((c->timer = evtimer_new(h->base, call_timeout_cb, c)) ==
+		    NULL)
 			goto oom;
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
@@ -1464,6 +1476,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 int
 http_start(struct http *h, struct event_base *base)
 {
+	h->base = base;
 	if ((h->evh = evhttp_new(base)) == NULL) {
 		log_warnx("evhttp_new failed");
 		return -1;
