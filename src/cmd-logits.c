@@ -1,13 +1,13 @@
 /*
  * modgate logits: what the classifier computes, for tests and debugging.
  *
- *	modgate logits [-m model] [-w window] [-s stride] [-b batch]
+ *	modgate logits [-t] [-m model] [-w window] [-s stride] [-b batch]
  *
  * Reads JSONL from stdin ({"text": "..."} a line; other keys ignored) and
  * writes one JSON line per input: the token ids and byte spans, every
  * window's first token, length ([CLS] included) and raw logits, and the
- * calibrated scores and best span from classifier_score.  The golden
- * tests compare this output with PyTorch's.
+ * calibrated scores and best span from classifier_score (-t: the ids and
+ * spans only).  The golden tests compare this output with PyTorch's.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -25,7 +25,7 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: modgate logits [-m model] [-w window] "
+	fprintf(stderr, "usage: modgate logits [-t] [-m model] [-w window] "
 	    "[-s stride] [-b batch] < file.jsonl\n");
 	return EX_USAGE;
 }
@@ -33,7 +33,7 @@ usage(void)
 /* The JSON answer for TEXT, or NULL after logging. */
 static json_t *
 describe(const struct model *m, const struct classifier_conf *cc,
-    struct model_slot *s, const char *text, size_t len)
+    struct model_slot *s, const char *text, size_t len, int tokens_only)
 {
 	json_t		*ids, *spans, *wins, *lg, *sc;
 	struct classifier_out out;
@@ -53,6 +53,8 @@ describe(const struct model *m, const struct classifier_conf *cc,
 		json_array_append_new(spans, json_pack("[I,I]",
 		    (json_int_t)s->toks[i].start, (json_int_t)s->toks[i].end));
 	}
+	if (tokens_only)
+		return json_pack("{s:o,s:o}", "ids", ids, "spans", spans);
 	wins = json_array();
 	for (start = 0;; start += stride) {
 		end = start + w - 1 < n ? start + w - 1 : n;
@@ -102,11 +104,12 @@ cmd_logits(int argc, char **argv)
 	char		*line = NULL;
 	size_t		 cap = 0, lineno = 0;
 	ssize_t		 len;
-	int		 ch, rc = 0;
+	int		 ch, rc = 0, tokens_only = 0;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "b:m:s:w:")) != -1)
+	while ((ch = getopt(argc, argv, "b:m:s:tw:")) != -1)
 		switch (ch) {
+		case 't': tokens_only = 1; break;
 		case 'b': cc.batch_max = atoi(optarg); break;
 		case 'm': dir = optarg; break;
 		case 's': cc.stride = atoi(optarg); break;
@@ -116,6 +119,7 @@ cmd_logits(int argc, char **argv)
 	if (optind != argc || cc.window < 2 || cc.stride < 1)
 		return usage();
 	(void)errstr;
+	transformer_set_threads(1);
 	if ((m = model_load(dir)) == NULL)
 		return EX_DATAERR;
 	if ((s = model_slot_get(m)) == NULL) {
@@ -132,7 +136,8 @@ cmd_logits(int argc, char **argv)
 			continue;
 		}
 		outj = describe(m, &cc, s, json_string_value(json_object_get(in,
-		    "text")), json_string_length(json_object_get(in, "text")));
+		    "text")), json_string_length(json_object_get(in, "text")),
+		    tokens_only);
 		json_decref(in);
 		if (outj == NULL) {
 			rc = EX_SOFTWARE;

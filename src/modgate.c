@@ -18,7 +18,7 @@ static const struct subcommand {
 	{ "check",	cmd_check,	"check [-j] [-i id] [-p policy] [-s socket] [text | -]" },
 	{ "eval",	cmd_eval,	"eval [-j] [-m model] [-c config] [-p policy] file.jsonl" },
 	{ "lint",	cmd_lint,	"lint [-q] [-c config | file-or-dir ...]" },
-	{ "logits",	cmd_logits,	"logits [-m model] [-w window] [-s stride] [-b batch] < file.jsonl" },
+	{ "logits",	cmd_logits,	"logits [-t] [-m model] [-w window] [-s stride] [-b batch] < file.jsonl" },
 	{ "reload",	cmd_reload,	"reload [-s socket]" },
 	{ "scan",	cmd_scan,	"scan [-q] [-w] [-c config] [-p policy] [-R rules ...] file | -" },
 	{ "stats",	cmd_stats,	"stats [-j | --prometheus] [-s socket]" },

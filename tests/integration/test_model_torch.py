@@ -8,7 +8,9 @@ golden fixtures).
    within 1e-4, scores within 1e-4 and the same best span.
 2. `modgate eval -j` on labelled lines: AUPRC, ROC-AUC and precision,
    recall, F1 recomputed here from the scores `modgate logits` prints.
-3. With models/default present: the C tokenizer against the Python one on
+3. The C tokenizer against the Python one (the golden vocabulary) on 5000
+   texts of the shared data: tweets, clean LLM answers, blns.
+4. With models/default present: the C tokenizer against the Python one on
    the held-out validation texts (train/make_model.py --write-val, up to
    3000 lines), and the shipped model's logits on the first 150.
 
@@ -182,6 +184,47 @@ class ModelTorch(unittest.TestCase):
         keep = [(s, y) for s, y in zip(anys, anyy) if y is not None]
         self.assertAlmostEqual(rep["any"]["auprc"], average_precision(
             [s for s, _ in keep], [y for _, y in keep]), 5)
+
+    def test_tokenizer_corpus(self):
+        data = os.path.join(TOP, "..", "shared", "data")
+        texts = []
+        with open(os.path.join(data, "davidson", "labeled_data.csv"),
+                  newline="", encoding="utf-8") as f:
+            import csv
+            for i, row in enumerate(csv.DictReader(f)):
+                if i >= 3000:
+                    break
+                texts.append(row["tweet"])
+        with open(os.path.join(data, "alpacaeval-outputs",
+                               "alpacaeval_outputs_5models.jsonl"),
+                  encoding="utf-8") as f:
+            for i, line in enumerate(f):
+                if i >= 2000:
+                    break
+                texts.append(json.loads(line)["output"])
+        texts = [t for t in texts if "\0" not in t]
+        path = os.path.join(self.tmp, "corpus.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            for t in texts:
+                f.write(json.dumps({"text": t}) + "\n")
+        p = subprocess.run([PY, os.path.join(TOP, "train", "golden.py"),
+                            "--expect", self.tmp, "--texts", path,
+                            "--logits", "0"], capture_output=True,
+                           check=True, timeout=600)
+        want = [json.loads(l) for l in p.stdout.decode().splitlines()]
+        with open(path, "rb") as f:
+            inp = f.read()
+        p = subprocess.run([MODGATE, "logits", "-t", "-m", self.tmp],
+                           input=inp, capture_output=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        got = [json.loads(l) for l in p.stdout.decode().splitlines()]
+        self.assertEqual(len(got), len(want))
+        ntok = 0
+        for w, g in zip(want, got):
+            compare(self, w, g, None, logits=False)
+            ntok += len(w["ids"])
+        print("tokenizer: %d texts, %d tokens alike" % (len(want), ntok),
+              file=sys.stderr)
 
     def test_bad_eval_line(self):
         path = os.path.join(self.tmp, "bad.jsonl")
