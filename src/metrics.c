@@ -10,20 +10,27 @@
 #include "pipeline.h"
 
 /* Families of series with label values known only at run time. */
-enum family { FAM_REQUESTS, FAM_RULE, FAM_FLAGGED, FAM_ERRORS, FAM_REFUSED,
-    FAM_COUNT };
+enum family { FAM_REQUESTS, FAM_WOULD, FAM_RULE, FAM_FLAGGED, FAM_ERRORS,
+    FAM_REFUSED, FAM_COUNT };
+
+#define MAX_LABELS_PER	4
 
 static const struct {
 	const char	*name;
 	const char	*help;
-	const char	*labels[3];	/* label names, NULL-terminated */
+	const char	*labels[MAX_LABELS_PER]; /* names; NULL ends them */
 } families[FAM_COUNT] = {
 	[FAM_REQUESTS] = { "modgate_requests_total",
 	    "Requests answered with a verdict, by policy and verdict.",
 	    { "policy", "verdict", NULL } },
+	[FAM_WOULD] = { "modgate_would_verdicts_total",
+	    "Verdicts had every monitor rule enforced and no policy been in "
+	    "monitor mode, by policy and verdict.",
+	    { "policy", "verdict", NULL } },
 	[FAM_RULE] = { "modgate_rule_matches_total",
-	    "Rule hits, by rule, category and action.",
-	    { "rule", "category", "action" } },
+	    "Rule hits, by rule, category, action and mode "
+	    "(enforce or monitor).",
+	    { "rule", "category", "action", "mode" } },
 	[FAM_FLAGGED] = { "modgate_flagged_total",
 	    "Requests with a classifier category over a policy threshold.",
 	    { "category", NULL, NULL } },
@@ -133,18 +140,19 @@ hash(enum family fam, const char *s)
 	return h;
 }
 
-/* Add 1 to the series FAM{v0,v1,v2}; values beyond the labels are ignored. */
+/* Add 1 to FAM{v0,v1,v2,v3}; values beyond the labels are ignored. */
 static void
-series_inc(enum family fam, const char *v0, const char *v1, const char *v2)
+series_inc(enum family fam, const char *v0, const char *v1, const char *v2,
+    const char *v3)
 {
-	const char	*vals[3] = { v0, v1, v2 };
+	const char	*vals[MAX_LABELS_PER] = { v0, v1, v2, v3 };
 	char		 labels[LABELS_MAX];
 	struct series	*s;
 	size_t		 off = 0, i, len;
 	uint32_t	 h;
 
 	labels[0] = '\0';
-	for (i = 0; i < 3 && families[fam].labels[i] != NULL; i++)
+	for (i = 0; i < MAX_LABELS_PER && families[fam].labels[i] != NULL; i++)
 		if (label_add(labels, sizeof(labels), &off,
 		    families[fam].labels[i], vals[i]) == -1)
 			goto overflow;
@@ -198,7 +206,8 @@ action_name(enum rule_action a)
 void
 metrics_request(const struct result *res)
 {
-	size_t	 i;
+	const char	*pname;
+	size_t		 i;
 
 	for (i = 0; i < STAGE_COUNT; i++)
 		if (res->stage[i] == STAGE_OK || res->stage[i] == STAGE_FAILED)
@@ -206,14 +215,18 @@ metrics_request(const struct result *res)
 	hist_observe(&request_hist, res->elapsed_us);
 	if (res->error_code != NULL)
 		return;
-	series_inc(FAM_REQUESTS, res->policy != NULL ? res->policy->name : "",
-	    verdict_name(res->verdict), NULL);
+	pname = res->policy != NULL ? res->policy->name : "";
+	series_inc(FAM_REQUESTS, pname, verdict_name(res->verdict), NULL,
+	    NULL);
+	series_inc(FAM_WOULD, pname,
+	    verdict_name((enum verdict)res->would_verdict), NULL, NULL);
 	for (i = 0; i < res->matches.n; i++)
 		series_inc(FAM_RULE, res->matches.v[i].rule,
 		    res->matches.v[i].category,
-		    action_name(res->matches.v[i].action));
+		    action_name(res->matches.v[i].action),
+		    res->matches.v[i].monitor ? "monitor" : "enforce");
 	for (i = 0; i < res->n_flagged && i < MAX_LABELS; i++)
-		series_inc(FAM_FLAGGED, res->flagged[i], NULL, NULL);
+		series_inc(FAM_FLAGGED, res->flagged[i], NULL, NULL, NULL);
 	if (res->degraded)
 		atomic_fetch_add_explicit(&degraded, 1, memory_order_relaxed);
 }
@@ -221,13 +234,13 @@ metrics_request(const struct result *res)
 void
 metrics_error(const char *code)
 {
-	series_inc(FAM_ERRORS, code, NULL, NULL);
+	series_inc(FAM_ERRORS, code, NULL, NULL, NULL);
 }
 
 void
 metrics_refused(const char *reason)
 {
-	series_inc(FAM_REFUSED, reason, NULL, NULL);
+	series_inc(FAM_REFUSED, reason, NULL, NULL, NULL);
 }
 
 void
@@ -266,7 +279,8 @@ render_family(FILE *f, enum family fam)
 	if (load(&overflow[fam]) == 0)
 		return;
 	fprintf(f, "%s{", families[fam].name);
-	for (i = 0, first = 1; i < 3 && families[fam].labels[i] != NULL; i++) {
+	for (i = 0, first = 1; i < MAX_LABELS_PER &&
+	    families[fam].labels[i] != NULL; i++) {
 		fprintf(f, "%s%s=\"_other\"", first ? "" : ",",
 		    families[fam].labels[i]);
 		first = 0;

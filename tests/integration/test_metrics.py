@@ -26,6 +26,14 @@ rule test.email {
     action    rewrite "[email]"
     test match   "write to bob@corp.io today"
 }
+rule test.shadow {
+    match     /\btoday\b/
+    on        raw
+    category  test
+    action    block
+    mode      monitor
+    test match   "write to bob@corp.io today"
+}
 '''
 
 
@@ -117,12 +125,20 @@ class MetricsTests(unittest.TestCase):
         hits = {}
         for a in answers:
             for h in a.get("matches", []):
-                k = (h["rule"], h["category"], h["action"])
+                k = (h["rule"], h["category"], h["action"],
+                     "monitor" if h.get("monitor") else "enforce")
                 hits[k] = hits.get(k, 0) + 1
-        for (rule, cat, action), n in hits.items():
+        self.assertIn(("test.shadow", "test", "block", "monitor"), hits)
+        for (rule, cat, action, mode), n in hits.items():
             self.assertEqual(value(m, "modgate_rule_matches_total",
-                                   rule=rule, category=cat, action=action),
-                             n, text)
+                                   rule=rule, category=cat, action=action,
+                                   mode=mode), n, text)
+        # The monitor rule would have blocked the strict requests.
+        self.assertEqual(value(m, "modgate_would_verdicts_total",
+                               policy="strict", verdict="block"), 3, text)
+        would = sum(v for (name, _), v in m.items()
+                    if name == "modgate_would_verdicts_total")
+        self.assertEqual(would, len(answers))
         flagged = {}
         for a in answers:
             for cat in a.get("flagged", []):

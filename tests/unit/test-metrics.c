@@ -44,6 +44,7 @@ fill(struct result *res, enum verdict v)
 {
 	memset(res, 0, sizeof(*res));
 	res->verdict = v;
+	res->would_verdict = (int)v;
 	res->policy = &pol;
 	res->stage[STAGE_NORMALIZE] = STAGE_OK;
 	res->stage_us[STAGE_NORMALIZE] = 30;		/* <= 50us bucket */
@@ -61,6 +62,8 @@ test_counts(void **state)
 	struct result	 res;
 	struct match	 m = { .rule = "pii.email", .category = "pii",
 	    .action = ACTION_REWRITE };
+	struct match	 mon = { .rule = "new.rule", .category = "hate",
+	    .action = ACTION_BLOCK };
 	char		*out;
 
 	metrics_reset();
@@ -73,6 +76,13 @@ test_counts(void **state)
 	res.flagged[0] = "hate";
 	res.n_flagged = 1;
 	res.degraded = 1;
+	metrics_request(&res);
+	/* A monitor-mode hit: the answer allows, enforced it would block. */
+	fill(&res, VERDICT_ALLOW);
+	res.would_verdict = VERDICT_BLOCK;
+	mon.monitor = 1;
+	res.matches.v = &mon;
+	res.matches.n = 1;
 	metrics_request(&res);
 	/* An error result counts its latency only; the server counts it. */
 	fill(&res, VERDICT_ALLOW);
@@ -88,9 +98,12 @@ test_counts(void **state)
 	metrics_reload(0);
 
 	out = render();
-	contains(out, "modgate_requests_total{policy=\"default\",verdict=\"allow\"} 2\n");
+	contains(out, "modgate_requests_total{policy=\"default\",verdict=\"allow\"} 3\n");
+	contains(out, "modgate_would_verdicts_total{policy=\"default\",verdict=\"allow\"} 2\n");
+	contains(out, "modgate_would_verdicts_total{policy=\"default\",verdict=\"block\"} 1\n");
+	contains(out, "modgate_rule_matches_total{rule=\"new.rule\",category=\"hate\",action=\"block\",mode=\"monitor\"} 1\n");
 	contains(out, "modgate_requests_total{policy=\"default\",verdict=\"rewrite\"} 1\n");
-	contains(out, "modgate_rule_matches_total{rule=\"pii.email\",category=\"pii\",action=\"rewrite\"} 1\n");
+	contains(out, "modgate_rule_matches_total{rule=\"pii.email\",category=\"pii\",action=\"rewrite\",mode=\"enforce\"} 1\n");
 	contains(out, "modgate_flagged_total{category=\"hate\"} 1\n");
 	contains(out, "modgate_request_errors_total{code=\"unknown_policy\"} 1\n");
 	contains(out, "modgate_request_errors_total{code=\"overloaded\"} 2\n");
@@ -99,15 +112,15 @@ test_counts(void **state)
 	contains(out, "modgate_audit_failures_total 5\n");
 	contains(out, "modgate_reloads_total{result=\"ok\"} 1\n");
 	contains(out, "modgate_reloads_total{result=\"failed\"} 2\n");
-	contains(out, "modgate_stage_duration_seconds_bucket{stage=\"normalize\",le=\"5e-05\"} 4\n");
+	contains(out, "modgate_stage_duration_seconds_bucket{stage=\"normalize\",le=\"5e-05\"} 5\n");
 	contains(out, "modgate_stage_duration_seconds_bucket{stage=\"rules\",le=\"0.0005\"} 0\n");
-	contains(out, "modgate_stage_duration_seconds_bucket{stage=\"rules\",le=\"0.001\"} 4\n");
-	contains(out, "modgate_stage_duration_seconds_count{stage=\"rules\"} 4\n");
-	contains(out, "modgate_stage_duration_seconds_sum{stage=\"rules\"} 0.002800\n");
+	contains(out, "modgate_stage_duration_seconds_bucket{stage=\"rules\",le=\"0.001\"} 5\n");
+	contains(out, "modgate_stage_duration_seconds_count{stage=\"rules\"} 5\n");
+	contains(out, "modgate_stage_duration_seconds_sum{stage=\"rules\"} 0.003500\n");
 	contains(out, "modgate_stage_duration_seconds_count{stage=\"classifier\"} 0\n");
 	contains(out, "modgate_request_duration_seconds_bucket{le=\"5\"} 0\n");
-	contains(out, "modgate_request_duration_seconds_bucket{le=\"+Inf\"} 4\n");
-	contains(out, "modgate_request_duration_seconds_count 4\n");
+	contains(out, "modgate_request_duration_seconds_bucket{le=\"+Inf\"} 5\n");
+	contains(out, "modgate_request_duration_seconds_count 5\n");
 	contains(out, "modgate_queue_depth 3\n");
 	contains(out, "modgate_snapshot_generation 7\n");
 	contains(out, "policy_version=\"sha256:ab\\\"c\"} 1\n");
@@ -128,7 +141,7 @@ test_escape(void **state)
 	res.matches.n = 1;
 	metrics_request(&res);
 	out = render();
-	contains(out, "{rule=\"a\\\\b\\\"c\\nd\",category=\"x\",action=\"block\"} 1\n");
+	contains(out, "{rule=\"a\\\\b\\\"c\\nd\",category=\"x\",action=\"block\",mode=\"enforce\"} 1\n");
 	free(out);
 }
 
