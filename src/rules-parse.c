@@ -557,12 +557,12 @@ parse_key(struct lex *lx, struct rule_def *r, unsigned *seen)
 		else if (word_is(w, "flag"))
 			r->action = ACTION_FLAG;
 		else if (word_is(w, "rewrite")) {
-			r->action = ACTION_REWRITE;
 			skip_blank(lx);
 			r->tmpl_line = lx->line;
 			r->tmpl_col = lex_col(lx, lx->p) + 1;
 			if ((r->tmpl = read_string(lx, &len)) == NULL)
 				goto skip;
+			r->action = ACTION_REWRITE;
 		} else {
 			lex_error(lx, vat, "'action' takes block, flag or "
 			    "rewrite \"template\"");

@@ -844,7 +844,8 @@ confirm(const struct ruleset *rs, struct rule *r, const char *s,
 		m.score = r->def->score;
 		map_span(nt, a, b, &m.start, &m.end);
 		if (r->def->action == ACTION_REWRITE && (m.replacement =
-		    expand(r->def->tmpl, ov, (uint32_t)rc, nt, orig)) == NULL)
+		    expand(r->def->tmpl ? r->def->tmpl : "", ov, (uint32_t)rc,
+		    nt, orig)) == NULL)
 			return -1;
 		if (match_list_push(out, &m) == -1) {
 			free(m.replacement);
