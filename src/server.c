@@ -51,6 +51,7 @@
 #define CONN_MAX_OUTPUT		(4 * 1024 * 1024) /* unread answer bytes */
 #define DRAIN_GRACE_MS		2000		/* after request_timeout, at stop */
 #define DRAIN_NO_TIMEOUT_MS	30000		/* at stop, request_timeout = 0 */
+#define DRAIN_READ_MAX		(16 * 1024 * 1024) /* per connection, at stop */
 #define LAT_BUCKETS		128		/* 4 per power of two */
 
 struct stats {
@@ -266,6 +267,7 @@ stats_json(struct server *srv)
 /* Reload. */
 
 static void	reload_answer(struct server *, int);
+static void	server_signals(int);
 
 /* On the reload thread: load the new snapshot, then wake the loop. */
 static void *
@@ -274,6 +276,7 @@ reload_main(void *arg)
 	struct server	*srv = arg;
 	char		 c = 1;
 
+	server_signals(SIG_BLOCK);	/* the loop's thread takes them */
 	srv->reload_result = snapshot_load(srv->config_file,
 	    srv->socket_override);
 	while (write(srv->reload_pipe[1], &c, 1) == -1 && errno == EINTR)
@@ -861,7 +864,7 @@ conn_read(struct conn *c)
 				evbuffer_drain(in, avail);
 				continue;
 			}
-			if (!c->eof)
+			if (!c->eof || c->srv->draining)
 				break;
 			/* The last line of the stream lacks its newline. */
 			len = avail;
@@ -1092,6 +1095,23 @@ server_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(srv->base, NULL);
 }
 
+/*
+ * Move what the client has already sent, still in the socket buffer, into
+ * C's input, up to DRAIN_READ_MAX bytes: at a stop, every request sent
+ * before it gets its answer.
+ */
+static void
+conn_slurp(struct conn *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
+	size_t		 got = 0;
+	int		 n;
+
+	while (got < DRAIN_READ_MAX && (n = evbuffer_read(in, fd, 65536)) > 0)
+		got += (size_t)n;
+}
+
 /* Stop accepting, answer what was sent, then leave the loop. */
 static void
 server_stop(struct server *srv)
@@ -1129,7 +1149,8 @@ server_stop(struct server *srv)
 		evtimer_add(srv->ev_deadline, &tv);
 	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		conn_read(c);		/* requests already received */
+		conn_slurp(c);		/* what the client already sent */
+		conn_read(c);
 		bufferevent_disable(c->bev, EV_READ);
 		c->eof = 1;
 		conn_flush(c);
@@ -1238,6 +1259,20 @@ server_set_reopen_hook(struct server *srv, void (*fn)(void *), void *arg)
 	srv->reopen_arg = arg;
 }
 
+/* Block or unblock the signals the loop handles, in the calling thread. */
+static void
+server_signals(int how)
+{
+	sigset_t	 set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(how, &set, NULL);
+}
+
 /* 1 when something accepts connections on PATH. */
 static int
 socket_alive(const char *path)
@@ -1266,6 +1301,11 @@ server_listen(struct server *srv)
 	mode_t				 old;
 	int				 fd = -1;
 
+	/*
+	 * Clients may connect as soon as we listen, and may signal us: hold
+	 * the signals the loop handles until server_run has set it up.
+	 */
+	server_signals(SIG_BLOCK);
 	if (srv->snap->cfg->http.enabled && srv->http == NULL &&
 	    (srv->http = http_listen(srv, srv->snap->cfg)) == NULL)
 		return -1;
@@ -1404,6 +1444,7 @@ server_run(struct server *srv)
 		log_warnx("cannot set up the event loop");
 		return -1;
 	}
+	server_signals(SIG_UNBLOCK);	/* held ones are delivered now */
 	log_info("listening on %s, %d workers, %s", srv->socket_path,
 	    worker_threads(srv->workers), srv->snap->version);
 	if (sdnotify_watchdog_start(srv->base) == -1)
