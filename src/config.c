@@ -102,7 +102,7 @@ static const struct option options[] = {
 	  "peers allowed by uid (SO_PEERCRED); both lists empty: everybody" },
 	{ SEC_SERVER, "allowed_gids", OPT_GIDS, 0, CONFIG_MAX_IDS, "[]", NULL,
 	  LIST(allowed_gids, n_allowed_gids, CONFIG_MAX_IDS, struct server_conf),
-	  "peers allowed by primary gid (SO_PEERCRED)" },
+	  "peers allowed by gid, primary or supplementary (SO_PEERGROUPS)" },
 	{ SEC_SERVER, "admin_uids", OPT_UIDS, 0, CONFIG_MAX_IDS, "[]", NULL,
 	  LIST(admin_uids, n_admin_uids, CONFIG_MAX_IDS, struct server_conf),
 	  "uids allowed to send op reload, besides root and the daemon's uid" },

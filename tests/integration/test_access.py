@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import opsutil  # noqa: E402
 from opsutil import Client, Daemon  # noqa: E402
 
-USERS = ("mgt-alice", "mgt-bob", "mgt-carol", "mgt-admin")
+USERS = ("mgt-alice", "mgt-bob", "mgt-carol", "mgt-dave", "mgt-admin")
 GROUP = "mgt-clients"
 PYTHON = "/usr/bin/python3"   # reachable by every user, unlike a venv
 
@@ -85,6 +85,8 @@ class AccessTests(unittest.TestCase):
         cls.alice = ids("mgt-alice")
         cls.bob = ids("mgt-bob")
         cls.carol = ids("mgt-carol", GROUP)   # primary gid: mgt-clients
+        cls.dave = ids("mgt-dave")            # mgt-clients as a supplement
+        cls.clients = grp.getgrnam(GROUP).gr_gid
         cls.admin = ids("mgt-admin")
 
     def setUp(self):
@@ -114,11 +116,13 @@ class AccessTests(unittest.TestCase):
         self.daemon.stop()
         shutil.rmtree(self.tmp)
 
-    def run_as(self, who, reqs, n=1, hold=False):
+    def run_as(self, who, reqs, n=1, hold=False, groups=()):
         uid, gid = who
-        cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
-               "--clear-groups", PYTHON, self.client, self.sock, str(n),
-               json.dumps(reqs), "hold" if hold else "-"]
+        cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid]
+        cmd += (["--groups=" + ",".join(str(g) for g in groups)] if groups
+                else ["--clear-groups"])
+        cmd += [PYTHON, self.client, self.sock, str(n), json.dumps(reqs),
+                "hold" if hold else "-"]
         if hold:
             return subprocess.Popen(cmd, stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, text=True)
@@ -138,12 +142,19 @@ class AccessTests(unittest.TestCase):
         [bob] = self.run_as(self.bob, [{"id": "b", "text": "hello"}])
         self.assertIn("refused", bob[0], bob)
         self.assertEqual(bob[0]["refused"]["error"]["code"], "bad_request")
+        # A member of an allowed group is allowed whatever his primary
+        # group (SO_PEERGROUPS); peer_policies by gid match the primary one.
+        [dave] = self.run_as(self.dave, [{"id": "e", "text": "hello"}],
+                             groups=[self.clients])
+        self.assertEqual(dave[0].get("policy"), "default", dave)
+        [dave] = self.run_as(self.dave, [{"id": "x", "text": "hello"}])
+        self.assertIn("refused", dave[0], dave)
         # The admin has no peer policy: the server's default_policy.
         [adm] = self.run_as(self.admin, [{"id": "d", "text": "hello"}])
         self.assertEqual(adm[0].get("policy"), "default", adm)
         # The refused client left no record; the others one each.
         recs = [r for r in self.audit_records() if "peer" in r]
-        self.assertEqual(sorted(r["id"] for r in recs), ["a", "c", "d"])
+        self.assertEqual(sorted(r["id"] for r in recs), ["a", "c", "d", "e"])
         uids = {r["id"]: r["peer"]["uid"] for r in recs}
         self.assertEqual(uids["a"], self.alice[0])
         self.assertEqual(uids["c"], self.carol[0])
