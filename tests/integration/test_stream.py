@@ -158,7 +158,8 @@ class PropertyTest(unittest.TestCase):
         lines = rule_test_lines()
         self.assertGreater(len(lines), 100)
         texts = make_texts(rng, lines, 300)
-        with Daemon() as d:
+        # Rules only: a classifier score may rightly make a stream late.
+        with Daemon(classifier={"enabled": False}) as d:
             lates = self.check_texts(d, texts, 256, rng)
         # Every test line is far shorter than 256 bytes: never late.
         self.assertEqual(lates, 0)
@@ -171,9 +172,29 @@ class PropertyTest(unittest.TestCase):
         texts = make_texts(rng, rule_test_lines(), 150)
         texts.append("mail me at a.very.long.address.indeed@example-"
                      "corporation.co.uk please " * 3)
-        with Daemon(server={"stream_holdback": 16}) as d:
+        with Daemon(server={"stream_holdback": 16},
+                    classifier={"enabled": False}) as d:
             lates = self.check_texts(d, texts, 16, rng)
         self.assertGreater(lates, 0)
+
+    @unittest.skipUnless(os.path.exists(os.path.join(
+        TOP, "models", "default", "config.json")), "no shipped model yet")
+    def test_with_classifier(self):
+        # With the shipped model (when the daemon loads it) the final
+        # verdict, scores included, is still the whole-text one.
+        rng = random.Random(SEED + 3)
+        texts = make_texts(rng, rule_test_lines(), 40)
+        with Daemon(classifier={"window": 64, "stride": 48}) as d:
+            c = d.client()
+            for text in texts:
+                whole = c.ask({"text": text})
+                _, apps, close = stream_over(c, chunks_of(rng, text))
+                for k in ("verdict", "text", "matches", "flagged",
+                          "scores", "stages"):
+                    self.assertEqual(close.get(k), whole.get(k), (k, text))
+                for a in apps:
+                    self.assertNotIn("error", a)
+            c.close()
 
 
 class BehaviourTest(unittest.TestCase):
