@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,9 +92,11 @@ struct hjob {
 	struct call		*call;		/* NULL once nobody waits */
 	struct snapshot		*snap;
 	struct audit		*audit;
-	struct request		 req;
+	struct request		 req;		/* points into root and meta */
+	json_t			*root, *meta;	/* its own references */
 	struct result		 res;
 	int			 rv;
+	atomic_int		 cancelled;	/* nobody waits: skip the work */
 	size_t			 index;		/* input number */
 	struct stream_call	*sc;		/* EP_STREAM */
 	char			 logid[48];
@@ -568,6 +571,8 @@ static void
 hjob_free(struct hjob *j)
 {
 	result_clear(&j->res);
+	json_decref(j->root);
+	json_decref(j->meta);
 	stream_call_free(j->sc);
 	snapshot_unref(j->snap);
 	free(j);
@@ -581,9 +586,10 @@ call_free(struct call *c)
 	for (i = 0; i < c->njobs; i++) {
 		if (c->jobs[i] == NULL)
 			continue;
-		if (c->jobs[i]->wj.run != NULL)
+		if (c->jobs[i]->wj.run != NULL) {
 			c->jobs[i]->call = NULL;	/* frees itself */
-		else
+			atomic_store(&c->jobs[i]->cancelled, 1);
+		} else
 			hjob_free(c->jobs[i]);
 	}
 	if (c->owner != 0)
@@ -622,6 +628,9 @@ hjob_run(struct worker_job *wj)
 {
 	struct hjob	*j = (struct hjob *)wj;
 
+	/* A stream call always runs: later calls of its stream build on it. */
+	if (j->sc == NULL && atomic_load(&j->cancelled))
+		return;
 	log_set_request(j->logid);
 	if (j->sc != NULL)
 		stream_call_run(j->sc, j->audit);
@@ -836,6 +845,9 @@ hjob_new(struct call *c, size_t index)
 	j->snap = snapshot_ref(c->snap);
 	j->audit = server_audit(c->h->srv);
 	j->index = index;
+	/* The job may outlive C (a timeout): it keeps what it points into. */
+	j->root = json_incref(c->root);
+	j->meta = json_incref(c->meta);
 	j->req.id = c->id;
 	j->req.policy = c->policy;
 	j->req.meta = c->meta;

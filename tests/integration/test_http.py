@@ -254,6 +254,26 @@ class LimitsTest(unittest.TestCase):
                 else:
                     self.assertEqual((st, a["verdict"]), (200, "rewrite"))
 
+    def test_request_timeout(self):
+        # Answers that miss server.request_timeout are 503 timeout; the
+        # jobs still running finish on their own, and the daemon serves on.
+        with HttpDaemon(server={"workers": 1, "request_timeout": 1}) as d:
+            text = "bob@corp.io darn " * 5000
+
+            def one(i):
+                return d.post("/v1/moderations", {"input": [text] * 3})
+            with concurrent.futures.ThreadPoolExecutor(8) as ex:
+                res = list(ex.map(one, range(16)))
+            timeouts = [a for st, _, a in res if st == 503]
+            self.assertTrue(timeouts)
+            for a in timeouts:
+                self.assertIn(a["error"]["code"], ("timeout", "overloaded"))
+            self.assertIn("timeout", [a["error"]["code"] for a in timeouts])
+            d.sections["server"]["request_timeout"] = 0
+            st, _, body = d.request("GET", "/healthz")
+            self.assertEqual(st, 200)
+            self.assertTrue(d.alive())
+
     def test_io_timeout(self):
         with HttpDaemon(http={"timeout": 1}) as d:
             s = socket.create_connection(("127.0.0.1", d.port), 5)
