@@ -747,7 +747,8 @@ conn_request(struct conn *c, const char *line, size_t len)
 	job->audit = srv->audit;
 	job->pending = p;
 	result_init(&job->res);
-	if (sv->request_timeout > 0) {
+	/* A stream call is not cut short: its answer carries released text. */
+	if (sv->request_timeout > 0 && job->sc == NULL) {
 		p->timer = evtimer_new(srv->base, request_timeout_cb, p);
 		tv.tv_sec = sv->request_timeout / 1000;
 		tv.tv_usec = (sv->request_timeout % 1000) * 1000;

@@ -322,6 +322,26 @@ stream_call_free(struct stream_call *c)
 	if (c == NULL)
 		return;
 	if ((s = c->s) != NULL && !c->ran) {
+		/*
+		 * Never run (the queue was full): as if never sent.  An open
+		 * takes its stream away again, a close puts it back.
+		 */
+		pthread_mutex_lock(&table_lock);
+		if (c->op == STREAM_OPEN && !s->closing) {
+			s->closing = 1;
+			TAILQ_REMOVE(&table, s, entry);
+			table_n--;
+			atomic_fetch_sub(&s->refs, 1);
+		} else if (c->op != STREAM_OPEN) {
+			s->accepted -= c->len;
+			if (c->op == STREAM_CLOSE) {
+				s->closing = 0;
+				TAILQ_INSERT_TAIL(&table, s, entry);
+				table_n++;
+				atomic_fetch_add(&s->refs, 1);
+			}
+		}
+		pthread_mutex_unlock(&table_lock);
 		pthread_mutex_lock(&s->mtx);
 		if (s->turn == c->ticket)
 			turn_pass(s);

@@ -263,6 +263,26 @@ test_turns(void **state)
 	stream_call_free(c[0]);
 	stream_call_free(c[1]);
 	stream_call_free(c[3]);
+	/* A close or an open never run is as if never sent. */
+	a.op = STREAM_CLOSE;
+	a.text = NULL;
+	a.len = 0;
+	c[0] = stream_call_new(snap, &a, &code, msg, sizeof(msg));
+	assert_non_null(c[0]);
+	assert_int_equal(stream_count(), 0);
+	stream_call_free(c[0]);
+	assert_int_equal(stream_count(), 1);
+	a.op = STREAM_OPEN;
+	c[0] = stream_call_new(snap, &a, &code, msg, sizeof(msg));
+	assert_int_equal(stream_count(), 2);
+	stream_call_free(c[0]);
+	assert_int_equal(stream_count(), 1);
+	a.op = STREAM_APPEND;
+	a.text = "more ";
+	a.len = 5;
+	o = call(STREAM_APPEND, sid, "more ", NULL, &code);
+	assert_int_equal(json_integer_value(json_object_get(o, "bytes")), 20);
+	json_decref(o);
 	/* Another owner does not see the stream; dropping the owner ends it. */
 	a.owner = 8;
 	assert_null(stream_call_new(snap, &a, &code, msg, sizeof(msg)));
