@@ -673,21 +673,22 @@ ascii_single(const unsigned char *t, size_t len, size_t i)
 static int
 ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 {
-	size_t	 i, j, k, cnt, last;
+	size_t		 i, j, k, cnt, last;
+	unsigned	 wide = 0, prevw = 0, curw, nextw;
 
+	if (len == 0)
+		return 0;
+	curw = ascii_cls[t[0]] & C_WORD;
 	for (i = 0; i < len; i++) {
-		if (t[i] >= 0x80)
-			goto nonascii;
-		if (!(ascii_cls[t[i]] & C_WORD))
-			continue;
-		if (i + 1 < len && (ascii_cls[t[i + 1]] & C_WORD)) {
-			/* a longer word: skip it */
-			while (i + 1 < len && (ascii_cls[t[i + 1]] & C_WORD))
-				i++;
+		/* one mostly-untaken branch per byte */
+		wide |= t[i];
+		nextw = i + 1 < len ? ascii_cls[t[i + 1]] & C_WORD : 0;
+		if (!(curw && !prevw && !nextw &&
+		    (ascii_cls[t[i]] & (C_LETTER | C_DIGIT)))) {
+			prevw = curw;
+			curw = nextw;
 			continue;
 		}
-		if (!ascii_single(t, len, i))
-			continue;
 		cnt = 1;
 		last = i;
 		for (j = i + 1; ; ) {
@@ -701,6 +702,8 @@ ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 			last = k;
 			j = k + 1;
 		}
+		prevw = curw;
+		curw = nextw;
 		if (cnt < CHAIN_MIN)
 			continue;
 		if (*drop == NULL && (*drop = calloc(len, 1)) == NULL)
@@ -708,13 +711,18 @@ ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 		for (k = i + 1; k < last; k++)
 			if (ascii_cls[t[k]] & C_SEP)
 				(*drop)[k] = 1;
-		i = last;
+		/* go on after the chain */
+		for (; i < last; i++)
+			wide |= t[i + 1];
+		prevw = ascii_cls[t[last]] & C_WORD;
+		curw = last + 1 < len ? ascii_cls[t[last + 1]] & C_WORD : 0;
+	}
+	if (wide & 0x80) {
+		free(*drop);
+		*drop = NULL;
+		return 1;
 	}
 	return 0;
-nonascii:
-	free(*drop);
-	*drop = NULL;
-	return 1;
 }
 
 #define DROPPED(k)	(drop != NULL && drop[k])
@@ -753,42 +761,41 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 	ost = out->start;
 	oen = out->end;
 	if (!skel && drop == NULL) {
-		/* the common case, normalized without chains: one tight loop */
+		/*
+		 * The common case, normalized without chains: one loop with
+		 * rarely taken branches (a second white space, a third
+		 * repeat of a letter).
+		 */
+		unsigned	 sp, prev_sp = 0, isl;
+
 		for (i = 0; i < len; i++) {
 			c = t[i];
 			cls = ascii_cls[c];
-			if (cls == C_SPACE) {
-				for (j = i + 1; j < len &&
-				    ascii_cls[t[j]] == C_SPACE; j++)
-					;
-				os[o] = ' ';
-				ost[o] = i;
-				oen[o] = j;
-				o++;
-				rep_cnt = 0;
-				i = j - 1;
+			sp = cls == C_SPACE;
+			if (sp & prev_sp) {
+				oen[o - 1] = i + 1;	/* one space for the run */
 				continue;
 			}
 			c = ascii_lower[c];
-			if (cls & C_LETTER) {
-				if (c == rep_c && rep_cnt > 0) {
-					if (++rep_cnt >= REPEAT_MIN) {
-						o = rep_second;
-						oen[rep_pos] = i + 1;
-						continue;
-					}
-					rep_second = o;
-				} else {
-					rep_c = c;
-					rep_cnt = 1;
-					rep_pos = o;
+			isl = (cls & C_LETTER) != 0;
+			if (isl && rep_cnt && c == rep_c) {
+				if (++rep_cnt >= REPEAT_MIN) {
+					if (rep_cnt == REPEAT_MIN)
+						o--;	/* the pair's second */
+					oen[rep_pos] = i + 1;
+					prev_sp = 0;
+					continue;
 				}
-			} else
-				rep_cnt = 0;
-			os[o] = (char)c;
+			} else {
+				rep_cnt = isl;
+				rep_c = c;
+				rep_pos = o;
+			}
+			os[o] = sp ? ' ' : (char)c;
 			ost[o] = i;
 			oen[o] = i + 1;
 			o++;
+			prev_sp = sp;
 		}
 		goto finish;
 	}

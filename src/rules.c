@@ -54,6 +54,7 @@ struct rule {
 	pcre2_code	*unless;
 	uint32_t	 ncap;		/* capture groups */
 	int		 in_hs;		/* in its form's Hyperscan database */
+	int		 bytecase;	/* raw, caseless, scanned as bytes */
 	atomic_int	 warned;	/* a limit hit was logged */
 };
 
@@ -76,6 +77,8 @@ struct ruleset {
 	hs_database_t	*db[FORM_COUNT];
 	unsigned int	*fallback[FORM_COUNT];
 	size_t		 nfallback[FORM_COUNT];
+	unsigned int	*bytecase;	/* rules with .bytecase set */
+	size_t		 nbytecase;
 	int		 used[FORM_COUNT];
 	hs_scratch_t	*proto;
 	uint32_t	 ovec;		/* pairs in match data */
@@ -270,12 +273,59 @@ check_template(const struct rule_def *d, uint32_t ncap,
 	return 0;
 }
 
+/*
+ * 1 when pattern P can only ever match ASCII characters one byte each, so
+ * that Hyperscan may scan bytes instead of UTF-8 (much faster, and far
+ * smaller automata for caseless classes): every byte of P is ASCII and it
+ * has no construct that matches one character of any width ('.', a
+ * negated class, \W \S \D \H \V \N \X \C \R \p \P \h \v \x).
+ * Caseless byte matching misses the two non-ASCII case variants of ASCII
+ * letters, KELVIN SIGN (k) and LONG S (s): rules_match() makes such rules
+ * candidates whenever the raw text holds one (other forms fold them).
+ */
+static int
+ascii_only(const char *p)
+{
+	int	 cls = 0;
+
+	for (; *p; p++) {
+		if ((unsigned char)*p >= 0x80)
+			return 0;
+		if (*p == '\\') {
+			if (p[1] == '\0')
+				return 0;
+			if (strchr("WSDHVNXCRpPhvx", p[1]) != NULL)
+				return 0;
+			p++;
+			continue;
+		}
+		if (cls) {
+			if (*p == '[' && p[1] == ':' && p[2] == '^')
+				return 0;
+			if (*p == ']')
+				cls = 0;
+			continue;
+		}
+		if (*p == '.')
+			return 0;
+		if (*p == '[') {
+			if (p[1] == '^')
+				return 0;
+			cls = 1;
+			if (p[1] == ']')
+				p++;
+		}
+	}
+	return 1;
+}
+
 static unsigned int
 hs_flags(const struct rule_def *d)
 {
-	unsigned int	 f = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH |
-			    HS_FLAG_UTF8;
+	unsigned int	 f = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH;
 
+	if (!ascii_only(d->pattern) || strchr(d->flagstr, 'u'))
+		f |= HS_FLAG_UTF8;
 	if (strchr(d->flagstr, 'i'))
 		f |= HS_FLAG_CASELESS;
 	if (strchr(d->flagstr, 's'))
@@ -285,6 +335,14 @@ hs_flags(const struct rule_def *d)
 	if (strchr(d->flagstr, 'u'))
 		f |= HS_FLAG_UCP;
 	return f;
+}
+
+/* Raw text holding KELVIN SIGN or LONG S (see ascii_only()). */
+static int
+has_case_variant(const char *text, size_t len)
+{
+	return memmem(text, len, "\xe2\x84\xaa", 3) != NULL ||
+	    memmem(text, len, "\xc5\xbf", 2) != NULL;
 }
 
 /* The end of the group opening at P (after its ')'), or NULL. */
@@ -323,14 +381,16 @@ skip_group(const char *p)
  * confirms with the real pattern):
  *  - a counted repeat {m,n} or {m} with a bound of RELAX_MAX or more
  *    becomes {min(m, RELAX_MAX),}, sparing Hyperscan the large automata of
- *    wide bounded repeats;
+ *    very wide bounded repeats (smaller bounds stay: an unbounded gap such
+ *    as [^.]* keeps automaton states alive and scans slower, and the
+ *    compile time it saves is paid once and then cached);
  *  - \b, \B and lookarounds are dropped (a lookaround becomes an empty
  *    group): each word boundary costs Hyperscan more at compile time than
  *    the rest of a word pattern;
  *  - \K, which Hyperscan rejects, is dropped: it only moves the start of
  *    the match PCRE2 reports.
  */
-#define RELAX_MAX	8
+#define RELAX_MAX	100
 
 static char *
 hs_relax(const char *p)
@@ -909,6 +969,18 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 		}
 		for (i = 0; i < rs->nfallback[f]; i++)
 			st->cand[st->ncand++] = rs->fallback[f][i];
+		if (f == FORM_RAW && rs->nbytecase > 0 &&
+		    has_case_variant(text, len)) {
+			/* keep each rule once: drop those Hyperscan reported */
+			size_t	 k, m = 0;
+
+			for (k = 0; k < st->ncand; k++)
+				if (!rs->v[st->cand[k]].bytecase)
+					st->cand[m++] = st->cand[k];
+			st->ncand = m;
+			for (k = 0; k < rs->nbytecase; k++)
+				st->cand[st->ncand++] = rs->bytecase[k];
+		}
 		if (st->ncand > 1)
 			qsort(st->cand, st->ncand, sizeof(*st->cand), cmp_uint);
 		for (i = 0; i < st->ncand; i++)
@@ -1037,6 +1109,7 @@ rules_free(struct ruleset *rs)
 	}
 	if (rs->proto != NULL)
 		hs_free_scratch(rs->proto);
+	free(rs->bytecase);
 	pthread_mutex_destroy(&rs->lock);
 	rule_defs_free(&rs->defs);
 	free(rs);
@@ -1118,6 +1191,15 @@ rules_compile(struct rule_defs *defs, const struct rules_conf *conf,
 		f = rs->v[i].def->form;
 		if (rs->v[i].in_hs) {
 			rs->nhs++;
+			if (f == FORM_RAW && (hs_flags(rs->v[i].def) &
+			    (HS_FLAG_UTF8 | HS_FLAG_CASELESS)) ==
+			    HS_FLAG_CASELESS) {
+				if (rs->bytecase == NULL && (rs->bytecase =
+				    calloc(rs->n, sizeof(unsigned int))) == NULL)
+					goto fail;
+				rs->v[i].bytecase = 1;
+				rs->bytecase[rs->nbytecase++] = (unsigned int)i;
+			}
 			continue;
 		}
 		if (rs->fallback[f] == NULL && (rs->fallback[f] =
