@@ -28,6 +28,9 @@ struct config;
  */
 struct http	*http_listen(struct server *srv, const struct config *cfg);
 
+/* What http_listen checks, without binding (modgated -t).  0, or -1. */
+int		 http_check(const struct config *cfg);
+
 /* Serve on BASE.  0, or -1 after logging. */
 int		 http_start(struct http *, struct event_base *base);
 

@@ -404,12 +404,13 @@ is_loopback(const struct sockaddr *sa)
 	return 0;
 }
 
+/* The numeric address ADDR, in *RES (freeaddrinfo it).  0, or -1. */
 static int
-listen_tcp(struct http *h, const char *addr)
+tcp_resolve(const char *addr, struct addrinfo **res)
 {
-	struct addrinfo	 hints, *res = NULL;
+	struct addrinfo	 hints;
 	char		 host[256], port[16];
-	int		 fd = -1, on = 1, e;
+	int		 e;
 
 	if (split_hostport(addr, host, sizeof(host), port,
 	    sizeof(port)) == -1) {
@@ -421,11 +422,22 @@ listen_tcp(struct http *h, const char *addr)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+	if ((e = getaddrinfo(host, port, &hints, res)) != 0) {
 		log_warnx("http.listen \"%s\": %s (a numeric address is "
 		    "expected)", addr, gai_strerror(e));
 		return -1;
 	}
+	return 0;
+}
+
+static int
+listen_tcp(struct http *h, const char *addr)
+{
+	struct addrinfo	*res = NULL;
+	int		 fd = -1, on = 1;
+
+	if (tcp_resolve(addr, &res) == -1)
+		return -1;
 	if (!is_loopback(res->ai_addr))
 		log_warnx("http.listen %s is not a loopback address: every "
 		    "request needs a bearer token; put TLS in front of it",
@@ -525,20 +537,29 @@ listen_unix(struct http *h, const char *path, const struct server_conf *sv)
 	return 0;
 }
 
-struct http *
-http_listen(struct server *srv, const struct config *cfg)
+/*
+ * The listener of CFG, checked but not bound: tokens read, the address
+ * valid, a TCP address only with tokens.  NULL after logging.
+ */
+static struct http *
+http_prepare(struct server *srv, const struct config *cfg)
 {
 	const struct http_conf	*hc = &cfg->http;
+	struct sockaddr_un	 sun;
+	struct addrinfo		*res;
 	struct http		*h;
 
-	if ((h = calloc(1, sizeof(*h))) == NULL ||
-	    (h->tokens = calloc(HTTP_MAX_TOKENS, sizeof(*h->tokens))) ==
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		log_warn("http");
+		return NULL;
+	}
+	h->fd = -1;
+	if ((h->tokens = calloc(HTTP_MAX_TOKENS, sizeof(*h->tokens))) ==
 	    NULL || (h->address = strdup(hc->listen)) == NULL) {
 		log_warn("http");
 		goto fail;
 	}
 	h->srv = srv;
-	h->fd = -1;
 	h->timeout = hc->timeout;
 	h->max_body = hc->max_body_bytes;
 	h->next_owner = HTTP_OWNER_BASE;
@@ -546,9 +567,17 @@ http_listen(struct server *srv, const struct config *cfg)
 	    tokens_load(h, hc->tokens_file) == -1)
 		goto fail;
 	if (strncmp(hc->listen, "unix:", 5) == 0) {
-		if (listen_unix(h, hc->listen + 5, &cfg->server) == -1)
+		if (hc->listen[5] != '/' ||
+		    strlen(hc->listen + 5) >= sizeof(sun.sun_path)) {
+			log_warnx("http.listen %s: an absolute path of at most "
+			    "%zu bytes is needed", hc->listen,
+			    sizeof(sun.sun_path) - 1);
 			goto fail;
+		}
 	} else {
+		if (tcp_resolve(hc->listen, &res) == -1)
+			goto fail;
+		freeaddrinfo(res);
 		/* No SO_PEERCRED on TCP: a token is the only identity. */
 		if (h->ntokens == 0) {
 			log_warnx("http.listen %s is a TCP address: it needs "
@@ -556,9 +585,39 @@ http_listen(struct server *srv, const struct config *cfg)
 			    "\"unix:/path\")", hc->listen);
 			goto fail;
 		}
-		if (listen_tcp(h, hc->listen) == -1)
-			goto fail;
 	}
+	return h;
+fail:
+	http_free(h);
+	return NULL;
+}
+
+int
+http_check(const struct config *cfg)
+{
+	struct http	*h;
+
+	if (!cfg->http.enabled)
+		return 0;
+	if ((h = http_prepare(NULL, cfg)) == NULL)
+		return -1;
+	http_free(h);
+	return 0;
+}
+
+struct http *
+http_listen(struct server *srv, const struct config *cfg)
+{
+	const struct http_conf	*hc = &cfg->http;
+	struct http		*h;
+
+	if ((h = http_prepare(srv, cfg)) == NULL)
+		return NULL;
+	if (strncmp(hc->listen, "unix:", 5) == 0) {
+		if (listen_unix(h, hc->listen + 5, &cfg->server) == -1)
+			goto fail;
+	} else if (listen_tcp(h, hc->listen) == -1)
+		goto fail;
 	return h;
 fail:
 	http_free(h);

@@ -13,6 +13,7 @@
 #include "audit.h"
 #include "audit-key.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "server.h"
 #include "snapshot.h"
@@ -88,7 +89,7 @@ main(int argc, char **argv)
 	}
 	snap = snapshot_load(conffile, sock);
 	if (check) {
-		rv = snap != NULL ? 0 : 1;
+		rv = snap != NULL && http_check(snap->cfg) == 0 ? 0 : 1;
 		/* the audit key is read at start: check it here too */
 		if (rv == 0 && snap->cfg->audit.enabled &&
 		    snap->cfg->audit.key[0] != '\0') {

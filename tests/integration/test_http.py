@@ -302,6 +302,13 @@ class LimitsTest(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0)
             self.assertIn(b"needs bearer tokens", r.stdout)
             self.assertFalse(os.path.exists(d.sock))
+            # modgated -t says so too.
+            r = subprocess.run([MODGATED, "-t", "-c", d.conf],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(b"needs bearer tokens", r.stdout)
+            self.assertNotIn(b"configuration OK", r.stdout)
         finally:
             d.close()
 
