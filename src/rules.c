@@ -68,6 +68,7 @@ struct mstate {
 	pcre2_jit_stack	*jit;
 	unsigned int	*cand;		/* candidate rule indexes */
 	size_t		 ncand;
+	const struct ruleset *rs;	/* for on_hit_bytecase */
 };
 
 struct ruleset {
@@ -280,8 +281,9 @@ check_template(const struct rule_def *d, uint32_t ncap,
  * has no construct that matches one character of any width ('.', a
  * negated class, \W \S \D \H \V \N \X \C \R \p \P \h \v \x).
  * Caseless byte matching misses the two non-ASCII case variants of ASCII
- * letters, KELVIN SIGN (k) and LONG S (s): rules_match() makes such rules
- * candidates whenever the raw text holds one (other forms fold them).
+ * letters, KELVIN SIGN (k) and LONG S (s): when the raw text holds one,
+ * rules_match() also scans a copy with them folded (other forms fold them
+ * already).
  */
 static int
 ascii_only(const char *p)
@@ -726,7 +728,7 @@ mstate_get(struct ruleset *rs)
 	if ((st->md = pcre2_match_data_create(rs->ovec, NULL)) == NULL ||
 	    (st->md2 = pcre2_match_data_create(rs->ovec, NULL)) == NULL ||
 	    (st->mctx = pcre2_match_context_create(NULL)) == NULL ||
-	    (st->cand = calloc(rs->n + 1, sizeof(*st->cand))) == NULL)
+	    (st->cand = calloc(2 * rs->n + 1, sizeof(*st->cand))) == NULL)
 		goto fail;
 	pcre2_set_match_limit(st->mctx, rs->match_limit);
 	pcre2_set_depth_limit(st->mctx, rs->depth_limit);
@@ -915,6 +917,49 @@ confirm(const struct ruleset *rs, struct rule *r, const char *s,
 	return rv;
 }
 
+static int
+on_hit_bytecase(unsigned int id, unsigned long long from,
+    unsigned long long to, unsigned int flags, void *arg)
+{
+	struct mstate	*st = arg;
+
+	if (st->rs->v[id].bytecase)
+		st->cand[st->ncand++] = id;
+	return 0;
+}
+
+/*
+ * Raw text with KELVIN SIGN or LONG S: scan a copy with them folded to k
+ * and s, and add the byte-mode caseless rules it hits (ascii_only()).
+ */
+static int
+scan_folded(const struct ruleset *rs, const char *text, size_t len,
+    struct mstate *st)
+{
+	char		*c;
+	size_t		 i, o = 0;
+	int		 rv = 0;
+
+	if ((c = malloc(len)) == NULL)
+		return -1;
+	for (i = 0; i < len; ) {
+		if (i + 2 < len && memcmp(text + i, "\xe2\x84\xaa", 3) == 0) {
+			c[o++] = 'k';
+			i += 3;
+		} else if (i + 1 < len && memcmp(text + i, "\xc5\xbf", 2) == 0) {
+			c[o++] = 's';
+			i += 2;
+		} else
+			c[o++] = text[i++];
+	}
+	st->rs = rs;
+	if (hs_scan(rs->db[FORM_RAW], c, (unsigned int)o, 0, st->scratch,
+	    on_hit_bytecase, st) != HS_SUCCESS)
+		rv = -1;
+	free(c);
+	return rv;
+}
+
 int
 rules_match(const struct ruleset *crs, const char *text, size_t len,
     struct match_list *out)
@@ -969,20 +1014,21 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 		}
 		for (i = 0; i < rs->nfallback[f]; i++)
 			st->cand[st->ncand++] = rs->fallback[f][i];
-		if (f == FORM_RAW && rs->nbytecase > 0 &&
-		    has_case_variant(text, len)) {
-			/* keep each rule once: drop those Hyperscan reported */
-			size_t	 k, m = 0;
+		if (f == FORM_RAW && rs->nbytecase > 0 && rs->db[f] != NULL &&
+		    has_case_variant(text, len) &&
+		    scan_folded(rs, text, len, st) == -1) {
+			rv = -1;
+			continue;
+		}
+		if (st->ncand > 1) {
+			size_t	 k, m = 1;
 
-			for (k = 0; k < st->ncand; k++)
-				if (!rs->v[st->cand[k]].bytecase)
+			qsort(st->cand, st->ncand, sizeof(*st->cand), cmp_uint);
+			for (k = 1; k < st->ncand; k++)	/* each rule once */
+				if (st->cand[k] != st->cand[m - 1])
 					st->cand[m++] = st->cand[k];
 			st->ncand = m;
-			for (k = 0; k < rs->nbytecase; k++)
-				st->cand[st->ncand++] = rs->bytecase[k];
 		}
-		if (st->ncand > 1)
-			qsort(st->cand, st->ncand, sizeof(*st->cand), cmp_uint);
 		for (i = 0; i < st->ncand; i++)
 			if (confirm(rs, &rs->v[st->cand[i]], s, slen, cur, text,
 			    st, out) == -1)
