@@ -20,10 +20,25 @@ fi
 text=$out/classifier-1kb.txt
 [ -f "$text" ] || $PY bench/classifier_torch.py --sample-text "$text"
 
+# Two rounds each, interleaved, keeping the best figure of each side: the
+# machine may be shared, and a burst of load should not decide a ratio.
+best() {
+	awk '
+	{ if (!($1 in v)) v[$1] = $2
+	  else if ($1 ~ /_per_s$|gflops|fraction/) { if ($2 > v[$1]) v[$1] = $2 }
+	  else if ($2 < v[$1]) v[$1] = $2 }
+	END { for (k in v) print k, v[k] }' "$@"
+}
+
 for t in 1 2; do
-	"$BUILD/bench/classifier" "$model" $t "$text" >"$out/classifier-c.$t"
-	$PY bench/classifier_torch.py "$model" $t "$text" \
-	    >"$out/classifier-torch.$t"
+	for r in 1 2; do
+		"$BUILD/bench/classifier" "$model" $t "$text" \
+		    >"$out/classifier-c.$t.$r"
+		$PY bench/classifier_torch.py "$model" $t "$text" \
+		    >"$out/classifier-torch.$t.$r"
+	done
+	best "$out/classifier-c.$t".? >"$out/classifier-c.$t"
+	best "$out/classifier-torch.$t".? >"$out/classifier-torch.$t"
 	MODEL=$model awk -v t=$t '
 	FNR == NR { c[$1] = $2; next }
 	{ p[$1] = $2 }
@@ -32,19 +47,26 @@ for t in 1 2; do
 		    "GFLOP/s (1024^3), %.1f GFLOP/s (model shape)\n", t,
 		    ENVIRON["MODEL"], c["sgemm_gflops_1024"],
 		    c["sgemm_gflops_model"])
-		printf("  one %d-token window   C %7.3f ms   torch %7.3f ms" \
+		printf("  one %d-token window    C %8.3f ms   torch %8.3f ms" \
 		    "   speedup %.2fx (target 2x)\n", c["window_tokens"],
 		    c["single_ms"], p["single_ms"], p["single_ms"] / c["single_ms"])
-		printf("  batches of %d windows C %7.1f w/s  torch %7.1f w/s" \
+		printf("  batches of %d windows C %8.1f w/s  torch %8.1f w/s" \
 		    "  speedup %.2fx (target 1.2x)\n", c["batch_windows"],
 		    c["batch_windows_per_s"], p["batch_windows_per_s"],
 		    c["batch_windows_per_s"] / p["batch_windows_per_s"])
-		printf("  batched forward       %.1f GFLOP/s = %.0f%% of " \
-		    "sgemm peak (target 50%%)\n", c["batch_gflops"],
-		    100 * c["batch_peak_fraction"])
-		printf("  %d-byte answer        C %7.3f ms CPU  torch %7.3f " \
-		    "ms CPU  speedup %.2fx (target <= 10 ms)\n", c["text_bytes"],
+		printf("  batched forward        %.1f GFLOP/s = %.0f%% of " \
+		    "the model-shape sgemm peak (target 50%%)\n",
+		    c["batch_gflops"], 100 * c["batch_peak_fraction"])
+		printf("  %d-byte answer       C %8.3f ms CPU  torch %8.3f " \
+		    "ms CPU  (%.2fx; target <= 10 ms)\n", c["text_bytes"],
 		    c["text_cpu_ms"], p["text_cpu_ms"],
 		    p["text_cpu_ms"] / c["text_cpu_ms"])
+		printf("  concurrent ~200-byte calls, C: %d thread(s) %.0f " \
+		    "calls/s, %.3f ms CPU each; %d threads %.0f calls/s, " \
+		    "%.3f ms CPU each, %.2f windows per pass\n", t,
+		    c["conc" t "_calls_per_s"], c["conc" t "_cpu_ms_per_call"],
+		    4 * t, c["conc" 4 * t "_calls_per_s"],
+		    c["conc" 4 * t "_cpu_ms_per_call"],
+		    c["conc" 4 * t "_windows_per_pass"])
 	}' "$out/classifier-c.$t" "$out/classifier-torch.$t"
 done

@@ -57,26 +57,28 @@ def one_kb(texts):
     return (" ".join(texts))[:1024]
 
 
-def best_of(fn, reps, rounds=5):
+def adapt(fn, reps, clock, budget=0.4):
+    """Fewer repetitions when one call is slow: about BUDGET seconds a
+    round, so a loaded machine cannot stretch the run without bound."""
+    t = clock()
     fn()
+    one = max(clock() - t, 1e-6)
+    return max(1, min(reps, int(budget / one)))
+
+
+def best_of(fn, reps, rounds=5, clock=time.perf_counter):
+    reps = adapt(fn, reps, clock)
     best = 1e9
     for _ in range(rounds):
-        t = time.perf_counter()
+        t = clock()
         for _ in range(reps):
             fn()
-        best = min(best, (time.perf_counter() - t) / reps)
+        best = min(best, (clock() - t) / reps)
     return best
 
 
 def best_cpu(fn, reps, rounds=5):
-    fn()
-    best = 1e9
-    for _ in range(rounds):
-        t = time.process_time()
-        for _ in range(reps):
-            fn()
-        best = min(best, (time.process_time() - t) / reps)
-    return best
+    return best_of(fn, reps, rounds, time.process_time)
 
 
 @torch.no_grad()
