@@ -305,6 +305,14 @@ server_reload_finish(struct server *srv, struct snapshot *snap)
 	    strcmp(snap->cfg->server.socket, srv->socket_path) != 0)
 		log_warnx("server.socket changed to %s: takes effect at the "
 		    "next restart", snap->cfg->server.socket);
+	if (old->cfg->http.enabled != snap->cfg->http.enabled ||
+	    strcmp(old->cfg->http.listen, snap->cfg->http.listen) != 0 ||
+	    strcmp(old->cfg->http.tokens_file, snap->cfg->http.tokens_file) !=
+	    0 || old->cfg->http.max_body_bytes !=
+	    snap->cfg->http.max_body_bytes ||
+	    old->cfg->http.timeout != snap->cfg->http.timeout)
+		log_warnx("the http section changed: takes effect at the next "
+		    "restart");
 	srv->snap = snap;
 	snapshot_unref(old);		/* in-flight jobs hold their own */
 	srv->stats.reloads++;
