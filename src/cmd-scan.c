@@ -9,7 +9,8 @@
  * text; -w takes the whole file as one text.  For each input one JSON line
  * goes to stdout: the answer the daemon would give (protocol v1, without
  * audit), plus "line" and, per match, "excerpt" (the original text of the
- * span).  A summary (verdicts, degraded answers, hits per rule) goes to
+ * span); a line that is no valid input gets an error object
+ * ("bad_request") instead.  Empty lines are skipped.  A summary (verdicts, degraded answers, hits per rule) goes to
  * stderr unless -q.
  *
  * With -R (repeatable: a rules file, directory or glob) only the rules
@@ -229,6 +230,25 @@ scan_one(struct scan *sc, size_t lineno, json_t *id, const char *text,
 	json_decref(ans);
 }
 
+/* A line that is no input: an error line in its place, and counted. */
+static void
+scan_error(struct scan *sc, size_t lineno, const char *msg)
+{
+	json_t	*o;
+	char	*s;
+
+	sc->inputs++;
+	sc->errors++;
+	o = json_pack("{s:I, s:{s:s, s:s}}", "line", (json_int_t)lineno,
+	    "error", "code", "bad_request", "message", msg);
+	if (o != NULL && (s = json_dumps(o, JSON_COMPACT |
+	    JSON_ENSURE_ASCII)) != NULL) {
+		puts(s);
+		free(s);
+	}
+	json_decref(o);
+}
+
 static int
 cmp_hits(const void *a, const void *b)
 {
@@ -346,23 +366,19 @@ cmd_scan(int argc, char **argv)
 		if (n > 0 && line[n - 1] == '\n')
 			line[--n] = '\0';
 		if (n > SCAN_MAX_INPUT) {
-			fprintf(stderr, "modgate scan: line %zu too long\n",
-			    lineno);
-			sc->errors++;
+			scan_error(sc, lineno, "line too long");
 			continue;
 		}
 		for (i = 0; i < (size_t)n && (line[i] == ' ' ||
 		    line[i] == '\t'); i++)
 			;
 		if (i < (size_t)n && line[i] == '{') {
-			rec = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES,
-			    &jerr);
+			rec = json_loadb(line, (size_t)n, JSON_REJECT_DUPLICATES |
+			    JSON_ALLOW_NUL, &jerr);
 			if (rec == NULL || !json_is_string(json_object_get(rec,
 			    "text"))) {
-				fprintf(stderr, "modgate scan: line %zu: %s\n",
-				    lineno, rec == NULL ? jerr.text :
+				scan_error(sc, lineno, rec == NULL ? jerr.text :
 				    "no \"text\" string");
-				sc->errors++;
 				json_decref(rec);
 				continue;
 			}
