@@ -80,5 +80,7 @@ void		 model_slot_put(const struct model *m, struct model_slot *s);
  */
 int		 model_slot_reserve(const struct model *m, struct model_slot *s,
 		    size_t n);
+/* Give back the token room a long text made S grow. */
+void		 model_slot_shrink(const struct model *m, struct model_slot *s);
 
 #endif

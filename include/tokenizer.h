@@ -18,12 +18,13 @@
 #define TOKENIZER_MAX_WORD_CHARS 256	/* largest max_word_chars accepted */
 #define TOKENIZER_MAX_PIECE	1024	/* bytes of one vocabulary line */
 #define TOKENIZER_MAX_VOCAB	(1u << 22)
+#define TOKENIZER_MAX_TEXT	UINT32_MAX	/* bytes a text may have */
 
 struct tokenizer;
 
 struct token {
 	uint32_t	 id;
-	size_t		 start, end;	/* [start, end) bytes of the text */
+	uint32_t	 start, end;	/* [start, end) bytes of the text */
 };
 
 /*
@@ -52,7 +53,8 @@ int64_t		 tokenizer_lookup(const struct tokenizer *, const char *s,
  * OUT and returns how many the whole text has, so a return above MAX
  * means OUT was too small.  A text of LEN bytes never has more than LEN
  * tokens.  Invalid UTF-8 bytes are taken one at a time as words of their
- * own (they become [UNK]).  Never allocates.
+ * own (they become [UNK]).  Bytes past TOKENIZER_MAX_TEXT are not looked
+ * at (callers refuse such texts).  Never allocates.
  */
 size_t		 tokenizer_encode(const struct tokenizer *, const char *text,
 		    size_t len, struct token *out, size_t max);

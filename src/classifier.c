@@ -206,6 +206,10 @@ classifier_score(const struct model *cm, const struct classifier_conf *conf,
 	memset(out, 0, sizeof(*out));
 	if (geometry(m, conf, &w, &stride, &batch) == -1)
 		return -1;
+	if (len > TOKENIZER_MAX_TEXT) {
+		log_warnx("classifier: text of %zu bytes is too long", len);
+		return -1;
+	}
 	threads = conf->threads < 1 ? 1 : conf->threads;
 	max_leaders = m->ncpu / (size_t)threads;
 	if (max_leaders < 1)
@@ -254,6 +258,7 @@ classifier_score(const struct model *cm, const struct classifier_conf *conf,
 			queue_wait(m, NULL);
 	}
 	pthread_mutex_unlock(&m->qlock);
+	model_slot_shrink(m, s);
 	model_slot_put(m, s);
 	if (r.failed) {
 		log_warnx("classifier: forward pass failed");

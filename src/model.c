@@ -425,6 +425,18 @@ model_slot_reserve(const struct model *m, struct model_slot *s, size_t n)
 	return 0;
 }
 
+void
+model_slot_shrink(const struct model *m, struct model_slot *s)
+{
+	struct token	*t;
+
+	if (s->toks_cap <= SLOT_TOKENS * 4 ||
+	    (t = realloc(s->toks, SLOT_TOKENS * sizeof(*t))) == NULL)
+		return;
+	s->toks = t;
+	s->toks_cap = SLOT_TOKENS;
+}
+
 struct model *
 model_load(const char *dir)
 {

@@ -348,8 +348,8 @@ word_split(const struct tokenizer *tk, const char *text, const size_t *offs,
 			goto unk;
 		if (*n < max) {
 			out[*n].id = (uint32_t)id;
-			out[*n].start = offs[pos];
-			out[*n].end = offs[end];
+			out[*n].start = (uint32_t)offs[pos];
+			out[*n].end = (uint32_t)offs[end];
 		}
 		(*n)++;
 	}
@@ -358,8 +358,8 @@ unk:
 	*n = first;
 	if (*n < max) {
 		out[*n].id = TOKEN_UNK;
-		out[*n].start = wstart;
-		out[*n].end = wend;
+		out[*n].start = (uint32_t)wstart;
+		out[*n].end = (uint32_t)wend;
 	}
 	(*n)++;
 }
@@ -373,6 +373,8 @@ tokenizer_encode(const struct tokenizer *tk, const char *text, size_t len,
 	int32_t		 cp;
 	int		 inword = 0;
 
+	if (len > TOKENIZER_MAX_TEXT)
+		len = TOKENIZER_MAX_TEXT;
 	while (i < len) {
 		k = next_cp(text + i, len - i, &cp);
 		if (is_word(cp)) {

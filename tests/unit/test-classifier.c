@@ -82,11 +82,11 @@ check_case(struct model *m, json_t *c, size_t lineno)
 	for (i = 0; i < n; i++) {
 		json_t *sp = json_array_get(spans, i);
 		if (toks[i].id != json_integer_value(json_array_get(ids, i)) ||
-		    toks[i].start != (size_t)json_integer_value(
+		    toks[i].start != json_integer_value(
 		    json_array_get(sp, 0)) ||
-		    toks[i].end != (size_t)json_integer_value(
+		    toks[i].end != json_integer_value(
 		    json_array_get(sp, 1)))
-			fail_msg("line %zu: token %zu: id %u [%zu, %zu), want "
+			fail_msg("line %zu: token %zu: id %u [%u, %u), want "
 			    "%lld [%lld, %lld)", lineno, i, toks[i].id,
 			    toks[i].start, toks[i].end,
 			    json_integer_value(json_array_get(ids, i)),
