@@ -674,14 +674,15 @@ static int
 ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 {
 	size_t		 i, j, k, cnt, last;
-	unsigned	 wide = 0, prevw = 0, curw, nextw;
+	unsigned	 prevw = 0, curw, nextw;
 
 	if (len == 0)
 		return 0;
 	curw = ascii_cls[t[0]] & C_WORD;
 	for (i = 0; i < len; i++) {
-		/* one mostly-untaken branch per byte */
-		wide |= t[i];
+		/* mostly-untaken branches only */
+		if (t[i] >= 0x80)
+			goto nonascii;
 		nextw = i + 1 < len ? ascii_cls[t[i + 1]] & C_WORD : 0;
 		if (!(curw && !prevw && !nextw &&
 		    (ascii_cls[t[i]] & (C_LETTER | C_DIGIT)))) {
@@ -713,16 +714,16 @@ ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 				(*drop)[k] = 1;
 		/* go on after the chain */
 		for (; i < last; i++)
-			wide |= t[i + 1];
+			if (t[i + 1] >= 0x80)
+				goto nonascii;
 		prevw = ascii_cls[t[last]] & C_WORD;
 		curw = last + 1 < len ? ascii_cls[t[last + 1]] & C_WORD : 0;
 	}
-	if (wide & 0x80) {
-		free(*drop);
-		*drop = NULL;
-		return 1;
-	}
 	return 0;
+nonascii:
+	free(*drop);
+	*drop = NULL;
+	return 1;
 }
 
 #define DROPPED(k)	(drop != NULL && drop[k])
