@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "classifier.h"
 #include "safetensors.h"
@@ -131,6 +132,77 @@ test_control(void **state)
 	    0);
 	model_free(m);
 	model_free(NULL);
+}
+
+static void
+digest_of(unsigned char out[32])
+{
+	crypto_hash_sha256_state st;
+	struct model	*m = model_load(tmp);
+
+	assert_non_null(m);
+	crypto_hash_sha256_init(&st);
+	model_digest(m, &st);
+	crypto_hash_sha256_final(&st, out);
+	model_free(m);
+}
+
+/* The digest is a function of the three files, each of them. */
+static void
+test_digest(void **state)
+{
+	unsigned char	 a[32], b[32];
+	char		*c;
+
+	reset();
+	digest_of(a);
+	digest_of(b);
+	assert_memory_equal(a, b, 32);
+	c = malloc(cfg_len + 2);
+	memcpy(c, cfg_buf, cfg_len);
+	c[cfg_len] = ' ';
+	put("config.json", c, cfg_len + 1);
+	free(c);
+	digest_of(b);
+	assert_memory_not_equal(a, b, 32);
+	reset();
+	c = malloc(st_len);
+	memcpy(c, st_buf, st_len);
+	c[st_len - 1] ^= 1;
+	put("model.safetensors", c, st_len);
+	free(c);
+	digest_of(b);
+	assert_memory_not_equal(a, b, 32);
+	reset();
+	/* the last two vocabulary lines swapped: still valid, not the same */
+	{
+		char *l1, *l2;
+		size_t n1, n2;
+
+		c = malloc(tok_len + 1);
+		memcpy(c, tok_buf, tok_len);
+		c[tok_len] = '\0';
+		l2 = c + tok_len - 1;			/* final newline */
+		while (l2[-1] != '\n')
+			l2--;
+		l1 = l2 - 1;
+		while (l1[-1] != '\n')
+			l1--;
+		n1 = (size_t)(l2 - l1);
+		n2 = (size_t)(c + tok_len - l2);
+		{
+			char *t = malloc(n1 + n2);
+			memcpy(t, l2, n2);
+			memcpy(t + n2, l1, n1);
+			memcpy(l1, t, n1 + n2);
+			free(t);
+		}
+		put("tokenizer.txt", c, tok_len);
+		free(c);
+	}
+	digest_of(b);
+	assert_memory_not_equal(a, b, 32);
+	reset();
 }
 
 /* ---- model.safetensors ---- */
@@ -609,6 +681,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_header_json),
 		cmocka_unit_test(test_tensors),
