@@ -1536,6 +1536,12 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		reply_error(req, NULL, "overloaded", "the daemon is stopping");
 		return;
 	}
+	/* Idle connections end after http.timeout; busy ones are capped. */
+	if (h->busy >= server_snapshot(h->srv)->cfg->server.max_connections) {
+		reply_error(req, NULL, "overloaded", "too many requests in "
+		    "progress (server.max_connections)");
+		return;
+	}
 	if (strcmp(path, "/v1/moderate") == 0)
 		handle_moderate(h, req, EP_MODERATE, token);
 	else if (strcmp(path, "/v1/moderations") == 0)
