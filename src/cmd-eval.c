@@ -5,9 +5,10 @@
  *
  * Each line is {"text": "...", "labels": {"hate": 0|1, ...}}; a label the
  * line does not give is not counted for that category, labels the model
- * does not have are ignored.  Scores come from classifier_score, windows
- * and stride from the config's classifier section (without -c: the
- * model's max_positions and three quarters of it).  Per category: AUPRC
+ * does not have are ignored.  The config is -c, else the installed one
+ * when there is one.  Scores come from classifier_score, windows and
+ * stride from the config's classifier section (with no config at all:
+ * the model's max_positions and three quarters of it).  Per category: AUPRC
  * (average precision), ROC-AUC, and precision, recall and F1 at the
  * policy's threshold (the lower of its block and rewrite scores; 0.5 when
  * the policy sets none), then the same for "any" (the maximum score
@@ -35,6 +36,7 @@
 #include "transformer.h"
 
 #define EVAL_ANY	MAX_LABELS	/* index of the any-category column */
+#define EVAL_DEFAULT_CONF SYSCONFDIR "/modgate/modgated.conf"
 
 struct sample {
 	float		 score[MAX_LABELS + 1];
@@ -298,6 +300,8 @@ cmd_eval(int argc, char **argv)
 		return usage();
 	file = argv[optind];
 
+	if (conf_file == NULL && access(EVAL_DEFAULT_CONF, R_OK) == 0)
+		conf_file = EVAL_DEFAULT_CONF;
 	if (conf_file != NULL) {
 		if ((cfg = config_load(conf_file)) == NULL)
 			return EX_CONFIG;
