@@ -768,7 +768,7 @@ stream_finish(struct stream *s, struct stream_call *c, struct audit *audit)
 {
 	struct request	 req;
 	struct result	 res;
-	json_t		*o = NULL;
+	json_t		*o = NULL, *meta, *sm;
 	char		*line = NULL;
 	const char	*want = NULL, *tail = "";
 	size_t		 len = 0, wlen = 0, tlen = 0, i, off;
@@ -779,13 +779,29 @@ stream_finish(struct stream *s, struct stream_call *c, struct audit *audit)
 	req.text = s->buf != NULL ? s->buf : "";
 	req.len = s->len;
 	req.policy = s->policy->name;
-	req.meta = s->meta;
 	req.peer = s->peer;
+	/* The audit record says what had gone out before the verdict. */
+	meta = s->meta != NULL ? json_copy(s->meta) : json_object();
+	sm = json_pack("{s:s, s:I, s:I}", "id", s->id, "appends",
+	    (json_int_t)s->appends, "released", (json_int_t)s->released);
+	if (meta == NULL || sm == NULL) {
+		json_decref(meta);
+		json_decref(sm);
+		c->code = "internal";
+		snprintf(c->msg, sizeof(c->msg), "out of memory");
+		return NULL;
+	}
+	if (s->blocked)
+		json_object_set_new(sm, "blocked_at",
+		    json_integer((json_int_t)s->block_at));
+	json_object_set_new(meta, "stream", sm);
+	req.meta = meta;
 	result_init(&res);
 	if (pipeline_run(s->snap, audit, &req, &res) == -1) {
 		c->code = res.error_code != NULL ? res.error_code : "internal";
 		snprintf(c->msg, sizeof(c->msg), "%s", res.error_msg);
 		result_clear(&res);
+		json_decref(meta);
 		return NULL;
 	}
 	metrics_request(&res);
@@ -849,6 +865,7 @@ stream_finish(struct stream *s, struct stream_call *c, struct audit *audit)
 out:
 	free(line);
 	result_clear(&res);
+	json_decref(meta);
 	return o;
 }
 

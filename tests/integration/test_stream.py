@@ -263,6 +263,11 @@ class BehaviourTest(unittest.TestCase):
                          ("block", off, "", False))
         self.assertIn("message", close)
         c.close()
+        rec = [r for r in self.d.audit_records()
+               if r.get("meta", {}).get("stream", {}).get("id") == sid]
+        self.assertEqual(len(rec), 1)
+        self.assertEqual(rec[0]["verdict"], "block")
+        self.assertEqual(rec[0]["meta"]["stream"]["blocked_at"], off)
 
     def test_limits(self):
         a = self.d.client()
@@ -319,6 +324,10 @@ class BehaviourTest(unittest.TestCase):
         recs = [r for r in self.d.audit_records() if r.get("id") == "h1"]
         self.assertEqual(len(recs), 1)
         self.assertEqual(recs[0]["meta"]["http_peer"]["token"], "ci")
+        st = recs[0]["meta"]["stream"]
+        self.assertEqual(st["appends"], 4)
+        self.assertEqual(st["id"], ev[0][1]["stream"])
+        self.assertEqual(st["released"], ev[-2][1]["released"])
         st, _, body = self.d.request("POST", "/v1/stream", {"chunks": 3})
         self.assertEqual(st, 400)
         st, _, body = self.d.request("POST", "/v1/stream",
