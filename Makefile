@@ -5,6 +5,7 @@
 #   make run          start modgated in the foreground on ./run/modgated.sock
 #   make test         unit tests, then integration tests against the daemon
 #   make test SAN=1   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan         concurrency tests under ThreadSanitizer (build-tsan/)
 #   make bench        benchmarks (figures and ratios)
 #   make model        retrain the shipped model from ../shared/data
 #   make install      PREFIX, DESTDIR, SYSCONFDIR honoured
@@ -23,7 +24,12 @@ PKGS		= libevent libevent_pthreads libpcre2-8 openblas libconfig \
 		  jansson libutf8proc libhs libsodium libsystemd
 
 SAN		?= 0
-ifeq ($(SAN),1)
+TSAN		?= 0
+ifeq ($(TSAN),1)
+BUILD		?= build-tsan
+SANFLAGS	= -fsanitize=thread -fno-omit-frame-pointer
+OPTFLAGS	= -O1 -g
+else ifeq ($(SAN),1)
 BUILD		?= build-san
 SANFLAGS	= -fsanitize=address,undefined -fno-omit-frame-pointer \
 		  -fno-sanitize-recover=undefined
@@ -247,9 +253,15 @@ man-lint:
 
 .PHONY: install uninstall man-lint
 
-clean:
-	rm -rf build build-san build-fuzz
+# ThreadSanitizer: the worker pool, the classifier's shared batches and
+# the reload path under concurrent requests and SIGHUPs (tests/tsan.sh).
+tsan: deps-test
+	$(MAKE) TSAN=1 all unit-bins
+	BUILD=build-tsan tests/tsan.sh
 
-.PHONY: all deps deps-test run test unit-bins bench fuzz model clean
+clean:
+	rm -rf build build-san build-fuzz build-tsan
+
+.PHONY: all deps deps-test run test unit-bins bench fuzz model tsan clean
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)

@@ -4,6 +4,7 @@
  *	modgated [-FOtVv] [-c file] [-s socket]
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,13 @@ main(int argc, char **argv)
 		usage();
 	/* Errors of the start-up go to stderr; syslog once daemonized. */
 	log_init("modgated", 1, verbose);
+	/*
+	 * Until server_run installs the handlers, a SIGHUP or SIGUSR1 (a
+	 * reload or logrotate right after the socket appears) must not kill
+	 * us; the config is read after this point anyway.
+	 */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 
 	/* The socket path given here is relative to where we start. */
 	if (sock != NULL && sock[0] != '/') {

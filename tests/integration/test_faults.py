@@ -205,6 +205,19 @@ class ReloadUnderLoadTest(Answered, unittest.TestCase):
             self.assertEqual(d.stop(), 0, d.output())
 
 
+    def test_sighup_as_soon_as_listening(self):
+        # A reload asked for the moment the socket appears (before the
+        # event loop runs) must not kill the daemon.
+        for _ in range(3):
+            with Daemon(start=False) as d:
+                d.start()
+                d.send_signal(signal.SIGHUP)
+                d.send_signal(signal.SIGUSR1)
+                time.sleep(0.3)
+                self.alive(d)
+                self.assertEqual(d.stop(), 0, d.output())
+
+
 class SlowClientsTest(Answered, unittest.TestCase):
     def fast_latencies(self, d, n, nclients=4):
         """Latency (s) of N sequential requests on each of NCLIENTS
@@ -383,6 +396,14 @@ class BadJsonTest(Answered, unittest.TestCase):
                     self.assertEqual(ans["error"]["code"], code, (name, ans))
                 # The connection still works after each.
                 self.assertIn("verdict", c.ask({"id": "ok", "text": "y"}))
+            # An error quoting the client's bytes cut mid-character (an
+            # unknown op or field of long non-ASCII text) is still answered.
+            for req in ({"id": 6, "op": "\u0416" * 100},
+                        {"id": 6, "text": "x", "\u0416" * 100: 1}):
+                ans = c.ask(req)
+                self.assertIsNotNone(ans)
+                self.assertEqual(ans["id"], 6, ans)
+                self.assertEqual(ans["error"]["code"], "bad_request", ans)
             # Depth 32 is allowed (PROTOCOL_MAX_DEPTH), 33 is not.
             ok = {"id": 5, "text": "x", "meta": {}}
             inner = ok["meta"]
