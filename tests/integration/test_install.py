@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -172,21 +173,43 @@ class InstallTests(unittest.TestCase):
         os.makedirs(os.path.join(root, "run/modgate"))
         sock = os.path.join(root, "run/modgate/modgated.sock")
         d = Daemon(["-c", conf], logdir=self.tmp, binary=modgated)
+        log = os.path.join(root, "var/log/modgate/audit.jsonl")
+        snippet = os.path.join(root, "etc/logrotate.d/modgate")
+        codes = {"allow": 0, "rewrite": 2, "block": 3}
         try:
             d.wait_socket(sock)
-            p = subprocess.run([modgate, "check", "-s", sock,
+            p = subprocess.run([modgate, "check", "-j", "-s", sock,
                                 "mail me at bob@corp.io"],
                                capture_output=True, text=True, timeout=60)
-            self.assertIn(p.returncode, (0, 1), p.stdout + p.stderr)
+            ans = json.loads(p.stdout.splitlines()[0])
+            self.assertEqual(p.returncode, codes[ans["verdict"]], ans)
             p = subprocess.run([modgate, "stats", "--prometheus", "-s", sock],
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("modgate_requests_total{", p.stdout)
+            # Rotation as logrotate does it: rename, then SIGUSR1 (the
+            # snippet's systemctl line needs systemd; the test signals).
+            if shutil.which("logrotate"):
+                p = subprocess.run(["logrotate", "-f", "-s",
+                                    os.path.join(self.tmp, "lr.state"),
+                                    snippet], capture_output=True,
+                                   text=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertEqual(len(glob.glob(log + "-*")), 1)
+                self.assertFalse(os.path.exists(log))
+                d.signal(signal.SIGUSR1)
+                opsutil.wait_for(lambda: os.path.exists(log), 30,
+                                 "the reopened audit log")
+                p = subprocess.run([modgate, "check", "-s", sock, "hello"],
+                                   capture_output=True, text=True,
+                                   timeout=60)
+                self.assertIn(p.returncode, codes.values(), p.stderr)
         finally:
             self.assertEqual(d.stop(), 0)
-        log = os.path.join(root, "var/log/modgate/audit.jsonl")
         self.assertTrue(os.path.getsize(log) > 0)
-        p = subprocess.run([modgate, "audit", "verify", log],
+        # One chain across the rotated file and the new one, oldest first.
+        files = sorted(glob.glob(log + "-*")) + [log]
+        p = subprocess.run([modgate, "audit", "verify"] + files,
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
@@ -222,7 +245,7 @@ class InstallTests(unittest.TestCase):
         # The logrotate snippet parses and would rotate the audit log.
         if shutil.which("logrotate"):
             p = subprocess.run(["logrotate", "-d", "-s",
-                                os.path.join(self.tmp, "lr.state"),
+                                os.path.join(self.tmp, "lr-d.state"),
                                 os.path.join(root, "etc/logrotate.d",
                                              "modgate")],
                                capture_output=True, text=True, timeout=60)
