@@ -343,8 +343,16 @@ hs_flags(const struct rule_def *d)
 static int
 has_case_variant(const char *text, size_t len)
 {
-	return memmem(text, len, "\xe2\x84\xaa", 3) != NULL ||
-	    memmem(text, len, "\xc5\xbf", 2) != NULL;
+	const char	*p, *e = text + len;
+
+	/* memchr is fast; most texts have neither lead byte */
+	for (p = text; (p = memchr(p, 0xe2, (size_t)(e - p))) != NULL; p++)
+		if (e - p >= 3 && p[1] == '\x84' && p[2] == '\xaa')
+			return 1;
+	for (p = text; (p = memchr(p, 0xc5, (size_t)(e - p))) != NULL; p++)
+		if (e - p >= 2 && p[1] == '\xbf')
+			return 1;
+	return 0;
 }
 
 /* The end of the group opening at P (after its ')'), or NULL. */
