@@ -332,6 +332,54 @@ class LimitsTest(unittest.TestCase):
             d.close()
 
 
+class TokensFileTest(unittest.TestCase):
+    def test_format(self):
+        # Comments, blank lines, named and unnamed tokens; a request with
+        # the unnamed one is audited under "line-N".
+        unnamed = "u" * 20 + "-unnamed-token"
+        with HttpDaemon(tokens=True, http={}) as d:
+            with open(d.tokens_file, "a") as f:
+                f.write("\n   # a comment\n%s\n\tops   %s  \n" %
+                        (unnamed, "o" * 32))
+            d.stop()
+            d.start()
+            st, _, _ = d.post("/v1/moderate", {"text": "x", "id": "t1"},
+                              token=unnamed)
+            self.assertEqual(st, 200)
+            st, _, _ = d.post("/v1/moderate", {"text": "x", "id": "t2"},
+                              token="o" * 32)
+            self.assertEqual(st, 200)
+            st, _, _ = d.post("/v1/moderate", {"text": "x"},
+                              token="o" * 31)
+            self.assertEqual(st, 401)
+            names = {r["id"]: r["meta"]["http_peer"]["token"]
+                     for r in d.audit_records() if r.get("id") in
+                     ("t1", "t2")}
+            self.assertEqual(names, {"t1": "line-5", "t2": "ops"})
+
+    def test_errors(self):
+        for text, msg in (("ci tok%s extra\n" % ("x" * 20),
+                           b"expected \"NAME TOKEN\""),
+                          ("x" * 2000 + "\n", b"line too long")):
+            d = Daemon(start=False)
+            try:
+                path = os.path.join(d.tmp, "tokens")
+                with open(path, "w") as f:
+                    f.write(text)
+                d.sections["http"] = {"enabled": True,
+                                      "listen": "127.0.0.1:1",
+                                      "tokens_file": path}
+                d.sections["rules"]["paths"] = []
+                d.write_config()
+                r = subprocess.run([MODGATED, "-t", "-c", d.conf],
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=60)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(msg, r.stdout)
+            finally:
+                d.close()
+
+
 class UnixTest(unittest.TestCase):
     def test_unix_listener(self):
         with HttpDaemon(unix=True, tokens=False) as d:
