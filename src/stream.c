@@ -89,6 +89,8 @@ struct stream {
 	size_t			*tok_start;
 	size_t			 ntoks, tokcap;
 	size_t			 tok_bytes;	/* tokens cover buf[0, tok_bytes) */
+	size_t			 ws_end;	/* just after the last white space */
+	size_t			 ws_scanned;	/* bytes looked at for it */
 	size_t			 windows;
 	size_t			 n_scores;
 	float			 scores[MAX_LABELS];
@@ -467,12 +469,13 @@ classify_windows(struct stream *s, int *block)
 	if (batch > MODEL_BATCH_MAX)
 		batch = MODEL_BATCH_MAX;
 
-	/* New stable tokens: up to the last white space. */
-	end = s->len;
-	while (end > s->tok_bytes && s->buf[end - 1] != ' ' &&
-	    s->buf[end - 1] != '\n' && s->buf[end - 1] != '\t' &&
-	    s->buf[end - 1] != '\r')
-		end--;
+	/* New stable tokens: up to the last white space (new bytes only). */
+	for (k = s->ws_scanned; k < s->len; k++)
+		if (s->buf[k] == ' ' || s->buf[k] == '\n' || s->buf[k] == '\t' ||
+		    s->buf[k] == '\r')
+			s->ws_end = k + 1;
+	s->ws_scanned = s->len;
+	end = s->ws_end;
 	if (end > s->tok_bytes) {
 		n = end - s->tok_bytes;
 		if ((toks = calloc(n, sizeof(*toks))) == NULL)
