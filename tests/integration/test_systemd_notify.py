@@ -5,6 +5,7 @@ and NOTIFY_SOCKET naming a datagram socket of this test, which must receive
 READY=1, RELOADING=1 (with MONOTONIC_USEC) then READY=1 on SIGHUP, STOPPING=1
 on SIGTERM, and WATCHDOG=1 every half of WATCHDOG_USEC."""
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -155,6 +156,32 @@ class NotifyTests(unittest.TestCase):
         self.notify.wait(lambda f: f.get("STOPPING") == "1")
         rc = self.daemon.proc.wait(30)
         self.assertEqual(rc, 0, self.daemon.output())
+
+    @unittest.skipUnless(shutil.which("systemd-socket-activate"),
+                         "no systemd-socket-activate")
+    def test_systemd_socket_activate(self):
+        # systemd's own tool: it listens, and on the first connection execs
+        # the daemon with the socket as fd 3 and LISTEN_PID set (and only
+        # the environment it is told to pass).
+        act_path = os.path.join(self.tmp, "sa.sock")
+        self.daemon = Daemon(["-c", self.conf], env=self.env(),
+                             prefix=["systemd-socket-activate", "-l",
+                                     act_path, "-E", "NOTIFY_SOCKET=" +
+                                     self.notify.path], logdir=self.tmp)
+        opsutil.wait_for(lambda: os.path.exists(act_path), 30, "listener")
+        c = Client(act_path)
+        ans = c.ask({"op": "ping"})
+        self.assertTrue(ans.get("ok"), ans)
+        ans = c.ask({"id": "sa", "text": "hello"})
+        self.assertIn(ans.get("verdict"), ("allow", "rewrite", "block"), ans)
+        c.close()
+        self.notify.wait(lambda f: f.get("READY") == "1")
+        self.assertFalse(os.path.exists(self.conf_sock))
+        self.assertIn("using the socket passed by systemd",
+                      self.daemon.output())
+        self.daemon.signal(signal.SIGTERM)
+        self.notify.wait(lambda f: f.get("STOPPING") == "1")
+        self.assertEqual(self.daemon.proc.wait(30), 0)
 
     def test_no_watchdog_without_request(self):
         self.daemon = Daemon(["-c", self.conf], env=self.env(),
