@@ -402,6 +402,25 @@ class UnixTest(unittest.TestCase):
             d.stop()
             self.assertFalse(os.path.exists(d.http_sock))
 
+    def test_unix_socket_in_use(self):
+        with HttpDaemon(unix=True, tokens=False) as d:
+            e = Daemon(start=False)
+            try:
+                e.sections["http"] = {"enabled": True,
+                                      "listen": "unix:" + d.http_sock}
+                e.sections["rules"]["paths"] = []
+                e.write_config()
+                r = subprocess.run([MODGATED, "-F", "-c", e.conf, "-s",
+                                    e.sock], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, timeout=60)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(b"another server is listening", r.stdout)
+            finally:
+                e.close()
+            # The first daemon still serves on it.
+            st, _, _ = d.post("/v1/moderate", {"text": "x"}, token=False)
+            self.assertEqual(st, 200)
+
     def test_unix_with_tokens(self):
         with HttpDaemon(unix=True, tokens=True) as d:
             st, _, _ = d.post("/v1/moderate", {"text": "x"}, token=False)
