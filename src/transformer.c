@@ -17,6 +17,7 @@ struct transformer_state {
 	float	*qkv;			/* [N, 3d] q | k | v per row */
 	float	*hb;			/* [N, d_ff] feed-forward hidden */
 	float	*att;			/* [max_positions, max_positions] */
+	float	*kt;			/* [d / n_heads, max_positions] k^T */
 	float	*pooled;		/* [B, d] mean of the final states */
 };
 
@@ -57,6 +58,7 @@ transformer_state_new(const struct transformer_config *c, size_t max_windows)
 	s->qkv = scratch(n * 3 * d, &bad);
 	s->hb = scratch(n * c->d_ff, &bad);
 	s->att = scratch(t * t, &bad);
+	s->kt = scratch(d * t, &bad);
 	s->pooled = scratch(max_windows * d, &bad);
 	if (bad) {
 		log_warnx("transformer: no memory for scratch of %zu windows",
@@ -77,6 +79,7 @@ transformer_state_free(struct transformer_state *s)
 	free(s->qkv);
 	free(s->hb);
 	free(s->att);
+	free(s->kt);
 	free(s->pooled);
 	free(s);
 }
@@ -109,7 +112,12 @@ transformer_flops(const struct transformer_config *c, size_t t)
  * sums.  With GCC on x86-64 each is compiled for AVX-512, AVX2+FMA and
  * the baseline, chosen at load time by the CPU (ifunc).
  */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/*
+ * Not under ThreadSanitizer: its instrumented ifunc resolvers would run at
+ * relocation, before the TSan runtime is up (a crash at start).
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_THREAD__)
 #define KERNEL	__attribute__((target_clones("arch=x86-64-v4", \
 		    "arch=x86-64-v3", "default"), optimize("O3")))
 #else
@@ -283,6 +291,17 @@ softmax_rows(float *att, size_t t)
 	}
 }
 
+/* dst[cols, rows] = src[rows, cols] (row stride LD) */
+KERNEL static void
+transpose(float *dst, const float *src, size_t rows, size_t cols, size_t ld)
+{
+	size_t	 r, c;
+
+	for (r = 0; r < rows; r++)
+		for (c = 0; c < cols; c++)
+			dst[c * rows + r] = src[r * ld + c];
+}
+
 /*
  * Self-attention of one window of T rows: QKV [T, 3d] (row stride 3d) into
  * OUT [T, d] (row stride d), every head over all T positions.
@@ -299,9 +318,13 @@ attention(const struct transformer_config *c, struct transformer_state *s,
 		q = qkv + h * hd;
 		k = qkv + d + h * hd;
 		v = qkv + 2 * d + h * hd;
-		/* att[T, T] = q k^T / sqrt(hd) */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)t,
-		    (int)t, (int)hd, scale, q, (int)(3 * d), k, (int)(3 * d),
+		/*
+		 * att[T, T] = q k^T / sqrt(hd), as q [T, hd] times kt [hd, T]
+		 * so that OpenBLAS takes its small-matrix path (no packing).
+		 */
+		transpose(s->kt, k, t, hd, 3 * d);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t,
+		    (int)t, (int)hd, scale, q, (int)(3 * d), s->kt, (int)t,
 		    0.0f, s->att, (int)t);
 		softmax_rows(s->att, t);
 		/* out[T, hd] (head h's columns) = att v */
