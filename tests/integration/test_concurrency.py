@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Daemon  # noqa
+from harness import Daemon, TOP  # noqa
 
 SECONDS = float(os.environ.get("CONCURRENCY_SECONDS", "4"))
 TEXTS = ["hello there, a plain answer", "mail me at bob@corp.io today",
@@ -28,7 +28,14 @@ MARKS = ("ThreadSanitizer", "AddressSanitizer", "LeakSanitizer",
 
 class ConcurrencyTest(unittest.TestCase):
     def test_requests_ops_and_reloads_at_once(self):
-        with Daemon(server={"workers": 4, "request_timeout": 60000}) as d:
+        # A few shipped packs, so that a reload (rules compiled, tests
+        # run) stays short even under ThreadSanitizer; hang-ups are many.
+        rules = [os.path.join(TOP, "rules", n) for n in
+                 ("pii.rules", "injection.rules")]
+        with Daemon(server={"workers": 4, "request_timeout": 60000,
+                            "max_connections": 4096,
+                            "max_connections_per_uid": 4096},
+                    rules={"paths": rules}) as d:
             stop = threading.Event()
             failures = []
             counts = {}
@@ -69,7 +76,7 @@ class ConcurrencyTest(unittest.TestCase):
                         pass
                     s.close()
                     n += 1
-                    time.sleep(0.002)   # not so fast the backlog fills
+                    time.sleep(0.005)   # not so fast the backlog fills
                 counts["hangups"] = n
 
             def ops():
@@ -109,7 +116,9 @@ class ConcurrencyTest(unittest.TestCase):
                 d.write_config()
                 if i % 3 == 2:
                     try:
-                        ans = d.ask({"id": "r", "op": "reload"})
+                        c = d.client(timeout=300)
+                        ans = c.ask({"id": "r", "op": "reload"})
+                        c.close()
                     except OSError as e:
                         ans = repr(e)
                     if not isinstance(ans, dict) or not ans.get("ok"):
