@@ -21,6 +21,10 @@ struct model	*model_load(const char *dir);
 void		 model_free(struct model *);
 /* Number of labels; *LABELS points at their names (owned by the model). */
 size_t		 model_labels(const struct model *, const char *const **labels);
+/*
+ * Feed the model's identity (SHA-256 over config.json, the vocabulary and
+ * model.safetensors) into CTX, a crypto_hash_sha256_state *.
+ */
 void		 model_digest(const struct model *, void *ctx);
 
 struct classifier_out {
@@ -29,8 +33,13 @@ struct classifier_out {
 };
 
 /*
- * Score TEXT in windows of CONF->window tokens every CONF->stride tokens.
- * Safe from many threads at once.  0, or -1 on failure.
+ * Score TEXT in windows of CONF->window tokens every CONF->stride tokens
+ * (window capped at the model's max_positions, stride at window - 1 so no
+ * token is skipped), CONF->batch_max windows a forward pass.  Safe from
+ * many threads at once: windows of concurrent calls may share a pass (at
+ * most one pass per CPU / CONF->threads runs at a time; the others' windows
+ * wait and ride along).  Call transformer_set_threads(CONF->threads) once
+ * before threads start.  0, or -1 on failure (logged).
  */
 int		 classifier_score(const struct model *m,
 		    const struct classifier_conf *conf, const char *text,
