@@ -1005,6 +1005,7 @@ append_part(struct normtext *out, size_t *cap, const struct normtext *part,
 }
 
 #define HYBRID_CLEAN	64	/* ASCII bytes that end a general piece */
+#define HYBRID_DENSE	256	/* one wide byte in this many: no pieces */
 
 /*
  * Text with some bytes outside ASCII: the general path for the pieces
@@ -1015,10 +1016,15 @@ normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
     struct normtext *out)
 {
 	struct normtext	 part;
-	size_t		 pos = 0, q, x, r, cap = 0, k;
+	size_t		 pos = 0, q, x, r, cap = 0, nw, wide = 0;
 	int		 rv;
 
 	memset(&part, 0, sizeof(part));
+	/* dense wide text: pieces would only add copies */
+	for (q = 0; q < len; q++)
+		wide += t[q] >> 7;
+	if (wide * HYBRID_DENSE > len)
+		return normalize_general((const char *)t, len, form, out);
 	cap = len + 16;
 	out->s = malloc(cap);
 	out->start = malloc(cap * sizeof(size_t));
@@ -1051,16 +1057,18 @@ normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
 		if (q == len)
 			break;
 		/* general from pos to a cut with HYBRID_CLEAN ASCII bytes after */
-		for (r = q + 1; r < len; r++) {
+		for (nw = q, r = q + 1; r < len; r++) {
 			if (t[r] >= 0x80) {
 				q = r;
 				continue;
 			}
 			if (r - q > 2 && cut_ok(t, len, r)) {
-				for (k = r + 1; k < len && k <= r + HYBRID_CLEAN &&
-				    t[k] < 0x80; k++)
-					;
-				if (k == len || k > r + HYBRID_CLEAN)
+				/* the next wide byte, found once per stretch */
+				if (nw <= r)
+					for (nw = r + 1; nw < len && t[nw] < 0x80;
+					    nw++)
+						;
+				if (nw > r + HYBRID_CLEAN)
 					break;
 			}
 		}

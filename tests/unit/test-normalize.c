@@ -289,21 +289,32 @@ test_hybrid_agrees(void **state)
 	    "fuuuck", "\xef\xbc\xa6", "--", ".", "\xe2\x80\x94", "\xf0\x9f\x98\x80",
 	    "tete", "long words here", "x", "7" };
 	static const char *sep[] = { " ", " ", " ", "  ", "\n", "", ".", " - " };
-	char		 buf[2048];
+	char		 buf[4096];
 	struct normtext	 a, b;
 	unsigned int	 seed = 777;
 	size_t		 n, k, l;
 	int		 iter, form, w, nw;
 
 	for (iter = 0; iter < 6000; iter++) {
+		/* half the texts dense, half mostly ASCII (pieces) */
+		int	 sparse = iter % 2;
+
 		seed = seed * 1103515245 + 12345;
-		nw = (int)((seed >> 16) % 120);
+		nw = (int)((seed >> 16) % (sparse ? 400 : 120));
 		n = 0;
 		for (w = 0; w < nw; w++) {
 			const char *t, *s;
 
 			seed = seed * 1103515245 + 12345;
 			t = tok[(seed >> 16) % (sizeof(tok) / sizeof(tok[0]))];
+			if (sparse && ((seed >> 8) % 50) != 0) {
+				const char *c;
+
+				for (c = t; *c && !(*c & 0x80); c++)
+					;
+				if (*c)		/* a wide token: rarely kept */
+					t = (seed >> 9) % 2 ? "words" : "plain";
+			}
 			seed = seed * 1103515245 + 12345;
 			s = sep[(seed >> 16) % (sizeof(sep) / sizeof(sep[0]))];
 			l = strlen(t);
