@@ -261,6 +261,10 @@ stats_json(struct server *srv)
 		    "failures", (json_int_t)as.failures,
 		    "lost", (json_int_t)as.lost, "failing", as.failing));
 	}
+	/* A reload runs off the loop: say so, tests and operators wait on it. */
+	if (o != NULL)
+		json_object_set_new(o, "reloading",
+		    json_boolean(srv->reloading || srv->reload_again));
 	return o;
 }
 
@@ -276,7 +280,6 @@ reload_main(void *arg)
 	struct server	*srv = arg;
 	char		 c = 1;
 
-	server_signals(SIG_BLOCK);	/* the loop's thread takes them */
 	srv->reload_result = snapshot_load(srv->config_file,
 	    srv->socket_override);
 	while (write(srv->reload_pipe[1], &c, 1) == -1 && errno == EINTR)
@@ -1304,18 +1307,45 @@ server_set_reopen_hook(struct server *srv, void (*fn)(void *), void *arg)
 	srv->reopen_arg = arg;
 }
 
-/* Block or unblock the signals the loop handles, in the calling thread. */
+static const int		 loop_signals[] = { SIGHUP, SIGTERM, SIGINT,
+			    SIGUSR1 };
+static volatile sig_atomic_t	 early_signals[4];
+
+static void
+early_handler(int sig)
+{
+	size_t	 i;
+
+	for (i = 0; i < 4; i++)
+		if (loop_signals[i] == sig)
+			early_signals[i] = 1;
+}
+
+/*
+ * SIG_BLOCK: from here until the loop runs, the signals it handles are
+ * only recorded (threads of libraries such as OpenBLAS exist already, so
+ * blocking them in one thread would not do).  SIG_UNBLOCK: once libevent
+ * has its handlers, raise the recorded ones again for the loop.
+ */
 static void
 server_signals(int how)
 {
-	sigset_t	 set;
+	struct sigaction	 sa;
+	size_t			 i;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(how, &set, NULL);
+	if (how == SIG_UNBLOCK) {
+		for (i = 0; i < 4; i++)
+			if (early_signals[i]) {
+				early_signals[i] = 0;
+				raise(loop_signals[i]);
+			}
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = early_handler;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < 4; i++)
+		sigaction(loop_signals[i], &sa, NULL);
 }
 
 /* 1 when something accepts connections on PATH. */
@@ -1347,7 +1377,7 @@ server_listen(struct server *srv)
 	int				 fd = -1;
 
 	/*
-	 * Clients may connect as soon as we listen, and may signal us: hold
+	 * Clients may connect as soon as we listen, and may signal us: keep
 	 * the signals the loop handles until server_run has set it up.
 	 */
 	server_signals(SIG_BLOCK);
@@ -1433,7 +1463,7 @@ server_listen(struct server *srv)
 			goto fail;
 		}
 	}
-	if (listen(fd, 128) == -1) {
+	if (listen(fd, SOMAXCONN) == -1) {
 		log_warn("listen %s", sv->socket);
 		goto fail;
 	}
@@ -1489,7 +1519,7 @@ server_run(struct server *srv)
 		log_warnx("cannot set up the event loop");
 		return -1;
 	}
-	server_signals(SIG_UNBLOCK);	/* held ones are delivered now */
+	server_signals(SIG_UNBLOCK);	/* kept ones are delivered now */
 	log_info("listening on %s, %d workers, %s", srv->socket_path,
 	    worker_threads(srv->workers), srv->snap->version);
 	if (sdnotify_watchdog_start(srv->base) == -1)
