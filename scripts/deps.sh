@@ -9,7 +9,7 @@ libconfig-dev libjansson-dev libutf8proc-dev libhyperscan-dev libsodium-dev
 libsystemd-dev"
 test="$build libcmocka-dev socat python3 clang libclang-rt-14-dev mandoc
 python3-torch python3-numpy prometheus systemd logrotate
-curl nodejs wrk"
+curl nodejs wrk valgrind"
 model="python3-torch python3-numpy"
 
 # npm (for the openai client test) comes with nodejs from NodeSource; with

@@ -35,7 +35,7 @@ for t in worker classifier audit metrics pipeline; do
 	note $? "tsan unit/test-$t" "$log"
 done
 log=$BUILD/tests/tsan-concurrency.log
-timeout 900 python3 tests/integration/test_concurrency.py >"$log" 2>&1
+CONCURRENCY_SECONDS=12 timeout 900 python3 tests/integration/test_concurrency.py >"$log" 2>&1
 note $? "tsan integration/test_concurrency.py" "$log"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
