@@ -381,7 +381,8 @@ part_stage(const char *shipped, double budget)
 		if (getenv("RULES_BENCH_DUMP") != NULL)
 			for (i = 0; i < NMSG; i++)
 				fprintf(stderr, "%s\n", m[i]);
-		for (f = FORM_NORMALIZED; f < FORM_COUNT; f++) {
+		for (f = FORM_NORMALIZED; f < FORM_COUNT &&
+		    getenv("RULES_BENCH_NO_NORMALIZE") == NULL; f++) {
 			t0 = cpu_now();
 			bytes = 0;
 			do {

@@ -882,36 +882,33 @@ int
 normalize_skeleton_same(const char *text, size_t len)
 {
 	const unsigned char *t = (const unsigned char *)text;
-	size_t		 i, j;
-	int		 letter, conv;
+	size_t		 i, l, r, k;
+	int		 letter;
 
 	pthread_once(&scratch_once, scratch_init);
-	for (i = 0; i < len; ) {
+	for (i = 0; i < len; i++) {
+		/* most bytes: two predictable tests */
 		if (t[i] >= 0x80)
 			return 0;
-		if (!TOKEN_CHAR(t[i])) {
-			i++;
+		if (ascii_leet[t[i]] == 0)
 			continue;
-		}
-		letter = conv = 0;
-		for (j = i; j < len && TOKEN_CHAR(t[j]); j++) {
-			if (ascii_cls[t[j]] & C_LETTER)
-				letter = 1;
-			else if ((ascii_cls[t[j]] & C_DIGIT) &&
-			    (j == 0 || !(ascii_cls[t[j - 1]] & C_WORD)) &&
-			    (j + 1 == len || !(ascii_cls[t[j + 1]] & C_WORD)))
-				return 0;	/* may join a chain of letters */
-			else if (ascii_leet[t[j]] != 0 &&
-			    (!(ascii_cls[t[j]] & C_PUNCT) || t[j] == '$' ||
-			    t[j] == '@' || (j != i && j + 1 < len &&
-			    TOKEN_CHAR(t[j + 1]))))
-				conv = 1;
-		}
-		if (j < len && t[j] >= 0x80)
+		/* a digit alone may join a chain of one-character words */
+		if ((ascii_cls[t[i]] & C_DIGIT) &&
+		    (i == 0 || !(ascii_cls[t[i - 1]] & C_WORD)) &&
+		    (i + 1 == len || !(ascii_cls[t[i + 1]] & C_WORD)))
 			return 0;
-		if (letter && conv)
+		/* the word around it (letters, digits, leet symbols) */
+		for (l = i; l > 0 && TOKEN_CHAR(t[l - 1]); l--)
+			;
+		for (r = i + 1; r < len && TOKEN_CHAR(t[r]); r++)
+			;
+		if ((ascii_cls[t[i]] & C_PUNCT) && t[i] != '$' && t[i] != '@' &&
+		    (i == l || i + 1 == r))
+			continue;	/* '!' '|' '+' '(' at a word's edge */
+		for (letter = 0, k = l; k < r && !letter; k++)
+			letter = (ascii_cls[t[k]] & C_LETTER) != 0;
+		if (letter)
 			return 0;
-		i = j;
 	}
 	return 1;
 }

@@ -394,9 +394,9 @@ skip_group(const char *p)
  *    very wide bounded repeats (smaller bounds stay: an unbounded gap such
  *    as [^.]* keeps automaton states alive and scans slower, and the
  *    compile time it saves is paid once and then cached);
- *  - \b, \B and lookarounds are dropped (a lookaround becomes an empty
- *    group): each word boundary costs Hyperscan more at compile time than
- *    the rest of a word pattern;
+ *  - \b, \B and lookarounds are dropped (a lookaround followed by a
+ *    quantifier becomes an empty group): each word boundary costs
+ *    Hyperscan more at compile time than the rest of a word pattern;
  *  - \K, which Hyperscan rejects, is dropped: it only moves the start of
  *    the match PCRE2 reports.
  */
@@ -447,7 +447,9 @@ hs_relax(const char *p)
 		if (*p == '(' && p[1] == '?' && (p[2] == '=' || p[2] == '!' ||
 		    (p[2] == '<' && (p[3] == '=' || p[3] == '!')))) {
 			if ((q = skip_group(p)) != NULL) {
-				o += sprintf(o, "(?:)");
+				/* an empty group only where a quantifier follows */
+				if (*q != '\0' && strchr("*+?{", *q) != NULL)
+					o += sprintf(o, "(?:)");
 				p = q;
 				continue;
 			}
