@@ -22,14 +22,17 @@
 # request), the rate 2 cores would serve at the measured CPU time per
 # request of server and client together (what the machine gives when it is
 # not shared with other work), and the server's peak RSS (VmHWM).  Texts are cut from the AlpacaEval
-# outputs in ../shared/data.  SECONDS_EACH (default 3) per measurement.
+# outputs in ../shared/data (CORPUS overrides).  SECONDS_EACH (default 3)
+# per measurement; MODEL names another model directory than models/default
+# (e.g. one of the shipped shape with random weights).
 set -eu
 BUILD=${BUILD:-build}
 SECS=${SECONDS_EACH:-3}
 CONNS=32
 DEPTH=${DEPTH:-8}
 top=$(pwd)
-corpus=$top/../shared/data/alpacaeval-outputs/alpacaeval_outputs_5models.jsonl
+corpus=${CORPUS:-$top/../shared/data/alpacaeval-outputs/alpacaeval_outputs_5models.jsonl}
+model=${MODEL:-$top/models/default}
 [ -f "$corpus" ] || { echo "load.sh: no corpus $corpus" >&2; exit 1; }
 lg=$BUILD/bench/loadgen
 hz=$(getconf CLK_TCK)
@@ -109,14 +112,15 @@ measure() {
 	cap=$(awk -v d="$cpu_us" -v c="$ccpu" -v n="$max" -v s="$SECS" \
 	    'BEGIN { printf "%.0f", 2e6 / (d + c * 1e6 / (n * s)) }')
 	lg_run -c 1 -d 1 -t "$SECS" -b "$bytes"
-	single=$p50
+	single=$p50 single99=$p99
 	half_rate=$(awk -v r="$max" 'BEGIN { printf "%.0f", r / 2 }')
 	lg_run -c "$CONNS" -d 64 -t "$SECS" -r "$half_rate" -b "$bytes"
 	half=$p99 half_errs=$errs
 	ratio=$(awk -v a="$half" -v b="$single" \
 	    'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')
-	printf '%-10s %9s %8s %9s %8s %6s %6s %9s %7s %6s\n' "$name" "$max" \
-	    "$single" "$half" "${ratio}x" "$cores" "$cpu_us" "$cap" \
+	printf '%-10s %9s %8s %8s %9s %8s %6s %6s %9s %7s %6s\n' "$name" \
+	    "$max" "$single" "$single99" "$half" "${ratio}x" "$cores" \
+	    "$cpu_us" "$cap" \
 	    "$(hwm_mb)" "$((max_errs + half_errs))"
 }
 
@@ -129,7 +133,7 @@ policies: { default: { }; };"
 pipe_conf() {	# extra rule paths
 	echo "server: { socket = \"$dir/s.sock\"; workers = 2; };
 rules: { paths = [ $shipped_rules$1 ]; };
-classifier: { model = \"$top/models/default\"; };
+classifier: { model = \"$model\"; };
 audit: { path = \"$dir/audit.log\"; text = \"hash\"; fsync = \"interval\"; };
 policies: { default: { }; };"
 }
@@ -149,9 +153,9 @@ awk 'BEGIN {
 
 echo "load: $CONNS connections ($DEPTH pipelined each at the maximum rate), ${SECS}s per run; $(nproc) CPUs shared by" \
     "client and server; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %9s %8s %9s %8s %6s %6s %9s %7s %6s\n' "scenario" "max r/s" \
-    "1req us" "p99@half" "p99/1req" "cores" "CPUus" "2-core r/s" "HWM MB" \
-    "errors"
+printf '%-10s %9s %8s %8s %9s %8s %6s %6s %9s %7s %6s\n' "scenario" \
+    "max r/s" "1req us" "1req p99" "p99@half" "p99/1req" "cores" "CPUus" \
+    "2-core r/s" "HWM MB" "errors"
 
 start_echo
 measure "echo 200B" 200
@@ -167,7 +171,7 @@ rules_max=$max rules_ratio=$ratio rules_cap=$cap
 stop
 
 pipe_ok=0 pipe_max=0 pipe_ratio=- pipe_cap=0 hwm10k=-
-if [ -f "$top/models/default/config.json" ]; then
+if [ -f "$model/config.json" ]; then
 	start_daemon "$(pipe_conf "")"
 	st=$("$BUILD/modgate" check -j -s "$dir/s.sock" hello 2>/dev/null |
 	    sed -n 's/.*"classifier":"\([a-z_]*\)".*/\1/p')
@@ -188,7 +192,7 @@ if [ -f "$top/models/default/config.json" ]; then
 	    -n 200 >"$dir/cost" 2>"$dir/cost.err" || cat "$dir/cost.err" >&2
 	cost=$(awk '/^cpu_ms_per_answer/ { print $2 }' "$dir/cost")
 else
-	echo "pipeline: no models/default (the shipped model): skipped"
+	echo "pipeline: no model in $model (the shipped model): skipped"
 	cost=
 fi
 
