@@ -16,12 +16,14 @@
 #              Target 200 MB.
 #
 # For each: the maximum rate (closed loop, 32 connections, DEPTH requests
-# pipelined on each, default 8), the single-request latency (one connection, p50), p99 in an
-# open loop at half the maximum rate (target <= 3x the single-request
-# latency), the server's CPU (cores busy at the maximum rate, CPU time per
-# request), the rate 2 cores would serve at the measured CPU time per
-# request of server and client together (what the machine gives when it is
-# not shared with other work), and the server's peak RSS (VmHWM).  Texts are cut from the AlpacaEval
+# pipelined on each, default 8), the single-request latency (one
+# connection, p50; its p99 shows how much the machine's other work delays
+# any request), p99 in an open loop at half the maximum rate (target <= 3x
+# the single-request latency), the server's CPU (cores busy at the maximum
+# rate, CPU time per request), the rate 2 cores would serve at the measured
+# CPU time per request of server and client together (what the machine
+# gives when it is not shared with other work), and the server's peak RSS
+# (VmHWM).  Texts are cut from the AlpacaEval
 # outputs in ../shared/data (CORPUS overrides).  SECONDS_EACH (default 3)
 # per measurement; MODEL names another model directory than models/default
 # (e.g. one of the shipped shape with random weights).
