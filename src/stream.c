@@ -610,7 +610,8 @@ stream_step(struct stream *s)
 	struct match		*m;
 	json_t			*o, *hits;
 	size_t			 H = s->holdback, rs, se, nr, hold, blk;
-	size_t			 i, k, ne = 0, cap2, seglen = 0;
+	size_t			 i, k, ne = 0, cap2, seglen = 0, was;
+	signed char		*act = NULL;	/* settled hits: their action */
 	char			*seg = NULL;
 	const char		*verdict;
 	int			 a, cblock = 0, changed, rc = 0;
@@ -640,7 +641,8 @@ stream_step(struct stream *s)
 		s->block_at = s->released;
 		goto answer;
 	}
-	if ((edits = calloc(ml.n + 1, sizeof(*edits))) == NULL)
+	if ((edits = calloc(ml.n + 1, sizeof(*edits))) == NULL ||
+	    (act = malloc(ml.n + 1)) == NULL)
 		goto fail;
 	hold = blk = SIZE_MAX;
 	cap2 = s->len > 2 * H ? char_fwd(s->buf, s->len, s->len - 2 * H) : 0;
@@ -648,6 +650,7 @@ stream_step(struct stream *s)
 		m = &ml.v[i];
 		m->start += rs;
 		m->end += rs;
+		act[i] = -1;
 		if ((a = hit_action(s, m)) == -1 || m->end <= s->released)
 			continue;
 		if (m->start < s->released) {
@@ -660,6 +663,9 @@ stream_step(struct stream *s)
 				hold = m->start;
 			continue;
 		}
+		if (m->end > se)
+			s->late = 1;	/* settled before it could be known */
+		act[i] = (signed char)a;
 		if (a == ACTION_BLOCK) {
 			if (m->start < blk)
 				blk = m->start;
@@ -670,10 +676,6 @@ stream_step(struct stream *s)
 			    m->replacement : p->rewrite_text;
 			ne++;
 		}
-		json_array_append_new(hits, json_pack("{s:s, s:s?, s:s, s:I,"
-		    " s:I}", "rule", m->rule, "category", m->category,
-		    "action", action_names[a], "start", (json_int_t)m->start,
-		    "end", (json_int_t)m->end));
 	}
 	nr = se;
 	if (hold < nr)
@@ -694,8 +696,10 @@ stream_step(struct stream *s)
 				else if (blk < edits[i].end ||
 				    s->len - edits[i].start <= 2 * H)
 					nr = edits[i].start;
-				else		/* the 2H bound wins */
+				else {		/* the 2H bound wins */
 					nr = edits[i].end;
+					s->late = 1;
+				}
 				changed = 1;
 			}
 		if (!changed)
@@ -722,10 +726,23 @@ stream_step(struct stream *s)
 		goto fail;
 	if (buf_add(&s->out, &s->out_len, &s->out_cap, seg, seglen) == -1)
 		goto fail;
+	was = s->released;
 	s->released = nr;
 	if (blk != SIZE_MAX) {
 		s->blocked = 1;
 		s->block_at = blk;
+	}
+	/* The hits this answer acts on: rewrites released now, the block. */
+	for (i = 0; i < ml.n; i++) {
+		m = &ml.v[i];
+		if (act[i] == -1 || (act[i] == ACTION_REWRITE &&
+		    (m->start < was || m->end > nr)) ||
+		    (act[i] == ACTION_BLOCK && m->start != blk))
+			continue;
+		json_array_append_new(hits, json_pack("{s:s, s:s?, s:s, s:I,"
+		    " s:I}", "rule", m->rule, "category", m->category,
+		    "action", action_names[(int)act[i]], "start",
+		    (json_int_t)m->start, "end", (json_int_t)m->end));
 	}
 answer:
 	if (s->blocked)
@@ -752,11 +769,13 @@ answer:
 		json_object_set_new(o, "degraded", json_true());
 	free(seg);
 	free(edits);
+	free(act);
 	match_list_clear(&ml);
 	return o;
 fail:
 	free(seg);
 	free(edits);
+	free(act);
 	match_list_clear(&ml);
 	json_decref(hits);
 	return NULL;

@@ -137,6 +137,13 @@ class PropertyTest(unittest.TestCase):
             if close["late"]:
                 lates += 1
                 continue
+            # Hits an append acted on are hits of the whole text, once.
+            seen = [(m["rule"], m["start"], m["end"]) for a in apps
+                    for m in a["matches"]]
+            self.assertEqual(len(seen), len(set(seen)), ctx)
+            wm = {(m["rule"], m["start"], m["end"]) for m in
+                  whole["matches"]}
+            self.assertLessEqual(set(seen), wm, ctx)
             want = whole_output(whole, text)
             if want is not None:
                 self.assertEqual(out, want, ctx)
