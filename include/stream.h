@@ -17,9 +17,11 @@
  * held back.  The classifier scores each window of the whole-text scoring
  * as soon as its tokens are complete.  stream_close runs the pipeline on
  * the whole text (audited once), so the final verdict is the verdict on
- * the whole text; "late" says when bytes already released are part of
- * what that verdict blocks or rewrites (a match longer than H, or a
- * classifier window that crossed a threshold only once complete).
+ * the whole text; "late" says when the stream had to settle a hit longer
+ * than H before it could be sure of it, or when bytes already released do
+ * not agree with that verdict (such a hit, or a classifier window that
+ * crossed a threshold only once complete).  An append's "matches" are the
+ * hits it acts on: the rewrites it releases, and the block.
  *
  * Calls are ordered per stream: a call prepared earlier on the event loop
  * runs before a later one, whatever worker thread takes it.
