@@ -13,7 +13,8 @@ import tempfile
 import time
 import unittest
 
-from harness import MODGATE, TOP, Daemon, wait_for
+from harness import (MODGATE, TOP, Daemon, base_sections, config_text,
+                     merge, wait_for)
 
 EX_DATAERR = 65
 
@@ -52,6 +53,24 @@ class Lint(unittest.TestCase):
                     "match this text"]
             self.assertEqual(errs, want, r.stderr)
             self.assertIn("4 errors", r.stderr)
+
+    def test_config(self):
+        with tempfile.TemporaryDirectory() as d:
+            rules = os.path.join(d, "site.rules")
+            conf = os.path.join(d, "modgated.conf")
+            with open(conf, "w") as f:
+                f.write(config_text(merge(base_sections(d), {
+                    "rules": {"paths": [os.path.join(d, "*.rules")]}})))
+            with open(rules, "w") as f:
+                f.write('rule site.ok {\n  match /ok/\n  test match "ok"\n}\n')
+            r = run("lint", "-c", conf)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("1 rules OK", r.stdout)
+            with open(rules, "a") as f:
+                f.write('rule site.bad {\n  match /x/\n  test match "y"\n}\n')
+            r = run("lint", "-c", conf)
+            self.assertEqual(r.returncode, EX_DATAERR)
+            self.assertIn(rules + ":7:14: test match failed", r.stderr)
 
     def test_missing_file(self):
         r = run("lint", "/nonexistent/x.rules")
