@@ -59,6 +59,7 @@ static pthread_once_t	 scratch_once = PTHREAD_ONCE_INIT;
 static unsigned char	 ascii_cls[256];	/* bytes >= 0x80: C_OTHER */
 static unsigned char	 ascii_lower[256];
 static unsigned char	 ascii_leet[256];	/* leet(c) of lowercase c */
+static unsigned char	 ascii_flag[256];	/* 1 word, 2 letter or digit */
 
 static void
 scratch_free(void *p)
@@ -93,8 +94,11 @@ scratch_init(void)
 		else
 			ascii_cls[c] = C_OTHER;
 	}
-	for (c = 0; c < 128; c++)
+	for (c = 0; c < 128; c++) {
 		ascii_leet[c] = (unsigned char)leet((uint32_t)c);
+		ascii_flag[c] = (ascii_cls[c] & C_WORD ? 1 : 0) |
+		    (ascii_cls[c] & (C_LETTER | C_DIGIT) ? 2 : 0);
+	}
 }
 
 static struct scratch *
@@ -674,20 +678,21 @@ static int
 ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 {
 	size_t		 i, j, k, cnt, last;
-	unsigned	 prevw = 0, curw, nextw;
+	unsigned	 fp, fc, fn;
 
 	if (len == 0)
 		return 0;
-	curw = ascii_cls[t[0]] & C_WORD;
+	/* ascii_flag: 1 word character, 2 letter or digit; 0 past the end */
+	fp = 0;
+	fc = ascii_flag[t[0]];
 	for (i = 0; i < len; i++) {
-		/* mostly-untaken branches only */
 		if (t[i] >= 0x80)
 			goto nonascii;
-		nextw = i + 1 < len ? ascii_cls[t[i + 1]] & C_WORD : 0;
-		if (!(curw && !prevw && !nextw &&
-		    (ascii_cls[t[i]] & (C_LETTER | C_DIGIT)))) {
-			prevw = curw;
-			curw = nextw;
+		fn = i + 1 < len ? ascii_flag[t[i + 1]] : 0;
+		/* a one-character word: rare, one predictable branch */
+		if (((fc >> 1) & ~fp & ~fn & 1) == 0) {
+			fp = fc;
+			fc = fn;
 			continue;
 		}
 		cnt = 1;
@@ -703,8 +708,8 @@ ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 			last = k;
 			j = k + 1;
 		}
-		prevw = curw;
-		curw = nextw;
+		fp = fc;
+		fc = fn;
 		if (cnt < CHAIN_MIN)
 			continue;
 		if (*drop == NULL && (*drop = calloc(len, 1)) == NULL)
@@ -716,8 +721,8 @@ ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 		for (; i < last; i++)
 			if (t[i + 1] >= 0x80)
 				goto nonascii;
-		prevw = ascii_cls[t[last]] & C_WORD;
-		curw = last + 1 < len ? ascii_cls[t[last + 1]] & C_WORD : 0;
+		fp = ascii_flag[t[last]];
+		fc = last + 1 < len ? ascii_flag[t[last + 1]] : 0;
 	}
 	return 0;
 nonascii:
@@ -779,7 +784,8 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 			}
 			c = ascii_lower[c];
 			isl = (cls & C_LETTER) != 0;
-			if (isl && rep_cnt && c == rep_c) {
+			/* bitwise, not &&: one branch, rarely taken */
+			if (isl & (rep_cnt != 0) & (c == rep_c)) {
 				if (++rep_cnt >= REPEAT_MIN) {
 					if (rep_cnt == REPEAT_MIN)
 						o--;	/* the pair's second */
