@@ -292,6 +292,8 @@ class SlowClientsTest(Answered, unittest.TestCase):
             self.assertLess(max(under), 2.0)
             # The daemon is bounded in what it holds for the hogs.
             self.assertLess(status(d.proc.pid, "VmRSS"), 1 << 20)
+            print("daemon RSS with 4 non-reading clients: %d MB" %
+                  (status(d.proc.pid, "VmRSS") >> 10))
             # The stalled clients' partial lines were never answered.
             for s in stalled:
                 s.setblocking(False)
@@ -423,7 +425,9 @@ class BadJsonTest(Answered, unittest.TestCase):
             self.assertEqual(ans["error"]["code"], "too_large", ans)
             self.assertIn("verdict", c.ask({"id": "after", "text": "z"}))
             grown = status(d.proc.pid, "VmHWM") - rss0
-            self.assertLess(grown, 32 << 10, "RSS grew by %d kB" % grown)
+            # (ASan's quarantine keeps freed memory resident by design.)
+            if os.environ.get("SAN", "0") != "1":
+                self.assertLess(grown, 32 << 10, "RSS grew by %d kB" % grown)
             c.close()
             self.alive(d)
             self.assertEqual(d.stop(), 0, d.output())
