@@ -3,13 +3,15 @@
  *
  *	loadgen [-s socket] [-c conns] [-d depth] [-n requests | -t seconds]
  *	    [-r rate] [-b bytes] [-f corpus.jsonl [-k field]] [-p policy]
+ *	    [-P daemon-pid]
  *
  * Each of CONNS connections keeps DEPTH requests in flight (pipelined) and
  * sends a new one as each answer arrives.  With -r (open loop), requests
  * are instead sent on a fixed schedule of RATE per second in all, round
  * robin over the connections (at most DEPTH in flight on each), and each
  * latency counts from the request's scheduled time, so a slow answer
- * delays no measurement (no coordinated omission).  Texts come from field FIELD
+ * delays no measurement (no coordinated omission).  With -P, also the
+ * daemon's CPU time over the run and its peak RSS (from /proc).  Texts come from field FIELD
  * (default "output") of a JSON Lines corpus, cut to BYTES at a character
  * boundary, or are generated (BYTES of words).  Prints requests/s, latency
  * percentiles (request written to answer read) and error counts.
@@ -241,6 +243,47 @@ conn_answers(struct lconn *c, int depth)
 	return 0;
 }
 
+/* CPU seconds (user + system) of PID from /proc, or -1. */
+static double
+proc_cpu(long pid)
+{
+	char	 path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE	*f;
+	size_t	 n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After "pid (comm) ": state is field 3, utime 14, stime 15. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
+	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* VmHWM of PID in kB, or -1. */
+static long
+proc_hwm(long pid)
+{
+	char	 path[64], line[256];
+	long	 kb = -1;
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 static int
 cmp_u32(const void *a, const void *b)
 {
@@ -266,7 +309,7 @@ usage(void)
 	fprintf(stderr, "usage: loadgen [-s socket] [-c conns] [-d depth] "
 	    "[-n requests | -t seconds] [-r rate]\n"
 	    "               [-b bytes] [-f corpus.jsonl [-k field]] "
-	    "[-p policy]\n");
+	    "[-p policy] [-P pid]\n");
 	exit(64);
 }
 
@@ -284,8 +327,10 @@ main(int argc, char **argv)
 	int		 nconns = 32, depth = 1, ch, i, stopping = 0, live;
 	struct timespec	 wait;
 	struct rusage	 ru;
+	long		 dpid = 0;
+	double		 dcpu0 = -1;
 
-	while ((ch = getopt(argc, argv, "b:c:d:f:k:n:p:r:s:t:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:d:f:k:n:p:P:r:s:t:")) != -1) {
 		switch (ch) {
 		case 'b':
 			bytes = strtoul(optarg, NULL, 10);
@@ -307,6 +352,9 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			policy = optarg;
+			break;
+		case 'P':
+			dpid = atol(optarg);
 			break;
 		case 'r':
 			rate = atof(optarg);
@@ -342,6 +390,8 @@ main(int argc, char **argv)
 	/* Open loop: wake up on time, not up to 50 us late (timer slack). */
 	if (rate > 0)
 		(void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	if (dpid > 0)
+		dcpu0 = proc_cpu(dpid);
 	t0 = now_us();
 	t_end = t0 + (uint64_t)(seconds * 1e6);
 	deadline = 0;
@@ -439,6 +489,12 @@ main(int argc, char **argv)
 	printf("latency_us p50 %u  p90 %u  p99 %u  p99.9 %u  max %u\n",
 	    pct(0.50), pct(0.90), pct(0.99), pct(0.999),
 	    nlat ? lat[nlat - 1] : 0);
+	if (dpid > 0 && dcpu0 >= 0)
+		printf("daemon_cpu_s %.3f  cores %.2f  us_per_request %.1f  "
+		    "peak_rss_kb %ld\n", proc_cpu(dpid) - dcpu0,
+		    (proc_cpu(dpid) - dcpu0) * 1e6 / (double)elapsed,
+		    answers ? (proc_cpu(dpid) - dcpu0) * 1e6 /
+		    (double)answers : 0, proc_hwm(dpid));
 	if (getrusage(RUSAGE_SELF, &ru) == 0)
 		printf("client_cpu_s %.3f\n", (double)(ru.ru_utime.tv_sec +
 		    ru.ru_stime.tv_sec) + (double)(ru.ru_utime.tv_usec +
