@@ -6,6 +6,7 @@
  *	POST /v1/moderate	protocol v1 request and answer as JSON bodies
  *	POST /v1/moderations	OpenAI moderation API compatible
  *	POST /v1/stream		streaming moderation, answered as SSE events
+ *	POST /v1/streams[/ID[/close]]	the stream ops, one request each
  *	GET  /metrics		Prometheus text
  *	GET  /healthz		the loop answers
  *	GET  /readyz		a snapshot is loaded and the workers run

@@ -80,6 +80,12 @@ void		 stream_call_free(struct stream_call *);
 /* Close every stream OWNER opened, without a verdict (it went away). */
 void		 stream_drop_owner(uint64_t owner);
 
+/*
+ * Close, without a verdict, the streams of owners with every bit of MASK
+ * set that no call used for more than IDLE seconds.
+ */
+void		 stream_expire(uint64_t mask, int idle);
+
 /* Streams open now. */
 size_t		 stream_count(void);
 

@@ -59,7 +59,9 @@
 #define HTTP_MAX_HEADERS	(16 * 1024)
 #define HTTP_MAX_INPUTS		256	/* texts in one /v1/moderations call */
 #define HTTP_MAX_CHUNKS		65536	/* chunks in one /v1/stream call */
-#define HTTP_OWNER_BASE		(UINT64_C(1) << 62) /* stream owners */
+#define HTTP_OWNER_BASE		(UINT64_C(1) << 62) /* /v1/stream owners */
+#define HTTP_SESSION_BIT	(UINT64_C(1) << 63) /* /v1/streams owners */
+#define HTTP_EXPIRE_SECONDS	10	/* how often idle sessions are looked for */
 
 struct token {
 	char		 name[HTTP_NAME_MAX];
@@ -78,12 +80,13 @@ struct http {
 	struct event_base	*base;
 	struct evhttp		*evh;
 	struct evhttp_bound_socket *bound;
+	struct event		*ev_expire;	/* idle /v1/streams sessions */
 	int			 busy;		/* calls waiting for jobs */
 	int			 stopped;
 	uint64_t		 next_owner;
 };
 
-enum endpoint { EP_MODERATE, EP_MODERATIONS, EP_STREAM };
+enum endpoint { EP_MODERATE, EP_MODERATIONS, EP_STREAM, EP_SESSION };
 
 struct call;
 
@@ -121,10 +124,14 @@ struct call {
 	json_t			*chunks;
 	size_t			 next_chunk;	/* next op: 0 open, 1.. append */
 	char			 stream_id[64];
-	uint64_t		 owner;
+	uint64_t		 owner;		/* EP_STREAM: dropped with C */
+	/* EP_SESSION: one stream op on a stream that outlives requests */
+	enum stream_op		 sop;
+	uint64_t		 session;	/* owner: the token or the uid */
 };
 
 static void	call_next_stream(struct call *);
+static void	call_session_reply(struct call *);
 
 /* Replies. */
 
@@ -882,6 +889,10 @@ hjob_done(struct worker_job *wj)
 		call_next_stream(c);
 		return;
 	}
+	if (c->ep == EP_SESSION) {
+		call_session_reply(c);
+		return;
+	}
 	if (++c->ndone < c->njobs)
 		return;
 	if (!c->replied)
@@ -1069,6 +1080,95 @@ call_next_stream(struct call *c)
 		}
 		call_free(c);
 	}
+}
+
+/*
+ * Sessions (/v1/streams): one stream op per request, on a stream owned by
+ * the bearer token (TCP) or the uid (Unix socket), closed without a
+ * verdict after server.idle_timeout seconds without a call.
+ */
+static uint64_t
+session_owner(const struct call *c, const char *token)
+{
+	uint64_t	 x = UINT64_C(14695981039346656037);	/* FNV-1a */
+	const char	*p;
+
+	if (token != NULL && token[0] != '\0') {
+		for (p = token; *p != '\0'; p++)
+			x = (x ^ (unsigned char)*p) * UINT64_C(1099511628211);
+		x |= UINT64_C(1) << 32;		/* never a bare uid */
+	} else
+		x = (uint64_t)c->peer.uid;
+	return HTTP_SESSION_BIT | (x & (HTTP_OWNER_BASE - 1));
+}
+
+static void
+call_session_submit(struct call *c, json_t *text)
+{
+	struct stream_args	 a;
+	struct hjob		*j;
+	const char		*code = "internal";
+	char			 msg[256];
+
+	memset(&a, 0, sizeof(a));
+	a.op = c->sop;
+	a.stream = c->sop == STREAM_OPEN ? NULL : c->stream_id;
+	a.text = text != NULL ? json_string_value(text) : NULL;
+	a.len = text != NULL ? json_string_length(text) : 0;
+	a.policy = c->policy;
+	a.meta = c->meta;
+	a.id = c->id;
+	a.peer = c->peer;
+	a.owner = c->session;
+	snprintf(msg, sizeof(msg), "out of memory");
+	if ((j = hjob_new(c, 0)) == NULL ||
+	    (j->sc = stream_call_new(c->snap, &a, &code, msg,
+	    sizeof(msg))) == NULL) {
+		if (j != NULL)
+			hjob_free(j);
+		c->replied = 1;
+		reply_error(c->req, c->id, code, msg);
+		call_free(c);
+		return;
+	}
+	c->jobs[0] = j;
+	c->njobs = 1;
+	if (worker_submit(server_workers(c->h->srv), &j->wj) == -1) {
+		j->wj.run = NULL;
+		c->replied = 1;
+		reply_error(c->req, c->id, "overloaded", "too many requests "
+		    "waiting (server.queue_max)");
+		call_free(c);
+	}
+}
+
+static void
+call_session_reply(struct call *c)
+{
+	const char	*code = "internal";
+	char		 msg[256];
+	json_t		*o;
+
+	c->replied = 1;
+	if ((o = stream_call_result(c->jobs[0]->sc, &code, msg,
+	    sizeof(msg))) == NULL)
+		reply_error(c->req, c->id, code, msg);
+	else {
+		json_object_set(o, "id", c->id != NULL ? c->id : json_null());
+		reply_json(c->req, 200, o);
+	}
+	call_free(c);
+}
+
+static void
+expire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http	*h = arg;
+	int		 idle;
+
+	idle = server_snapshot(h->srv)->cfg->server.idle_timeout;
+	if (idle > 0)
+		stream_expire(HTTP_SESSION_BIT, idle);
 }
 
 /* Requests. */
@@ -1281,7 +1381,7 @@ bad:
 
 static void
 handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
-    const char *token)
+    const char *token, enum stream_op sop, const char *sid)
 {
 	struct call	*c = NULL;
 	json_t		*root, *texts = NULL, *v, *meta;
@@ -1357,6 +1457,27 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 		if (oai_inputs(v, texts, msg, sizeof(msg)) == -1)
 			goto bad;
 		break;
+	case EP_SESSION:
+		c->sop = sop;
+		snprintf(c->stream_id, sizeof(c->stream_id), "%s", sid);
+		json_object_foreach(root, key, v)
+			if (strcmp(key, "id") != 0 && (sop != STREAM_OPEN ||
+			    (strcmp(key, "policy") != 0 &&
+			    strcmp(key, "meta") != 0)) && (sop == STREAM_OPEN ||
+			    strcmp(key, "text") != 0)) {
+				snprintf(msg, sizeof(msg), "unknown field "
+				    "\"%.64s\"", key);
+				goto bad;
+			}
+		v = json_object_get(root, "text");
+		if ((v != NULL || sop == STREAM_APPEND) && !valid_text(v)) {
+			snprintf(msg, sizeof(msg), "text must be a string "
+			    "without NUL");
+			goto bad;
+		}
+		if (v != NULL)
+			json_array_append(texts, v);
+		break;
 	case EP_STREAM:
 		json_object_foreach(root, key, v)
 			if (strcmp(key, "id") != 0 && strcmp(key, "chunks") !=
@@ -1396,7 +1517,7 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 		call_free(c);
 		return;
 	}
-	n = ep == EP_STREAM ? 1 : json_array_size(texts);
+	n = ep == EP_STREAM || ep == EP_SESSION ? 1 : json_array_size(texts);
 	if ((c->jobs = calloc(n, sizeof(*c->jobs))) == NULL)
 		goto oom;
 	if (ms > 0) {
@@ -1405,13 +1526,22 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 			goto oom;
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
-		if (ep != EP_STREAM)	/* a stream may take longer */
+		/* A stream may take longer; a stream op is never cut. */
+		if (ep != EP_STREAM && ep != EP_SESSION)
 			evtimer_add(c->timer, &tv);
 	}
 	if (ep == EP_STREAM) {
 		c->owner = ++h->next_owner;
 		json_decref(texts);
 		call_next_stream(c);
+		return;
+	}
+	if (ep == EP_SESSION) {
+		c->session = session_owner(c, token);
+		/* TEXTS holds a reference into ROOT, which C keeps. */
+		v = json_array_get(texts, 0);
+		json_decref(texts);
+		call_session_submit(c, v);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -1480,9 +1610,10 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	const char		*uri = evhttp_request_get_uri(req);
 	enum evhttp_cmd_type	 cmd = evhttp_request_get_command(req);
 	const char		*token, *allow = "POST";
-	char			 path[64];
+	char			 path[96], sid[40];
 	size_t			 n;
-	int			 post = 0, get = 0;
+	int			 post = 0, get = 0, k;
+	enum stream_op		 sop = STREAM_OPEN;
 
 	n = strcspn(uri, "?#");
 	if (n >= sizeof(path)) {
@@ -1491,16 +1622,24 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	}
 	memcpy(path, uri, n);
 	path[n] = '\0';
+	sid[0] = '\0';
 	if (strcmp(path, "/v1/moderate") == 0 ||
 	    strcmp(path, "/v1/moderations") == 0 ||
-	    strcmp(path, "/v1/stream") == 0)
+	    strcmp(path, "/v1/stream") == 0 ||
+	    strcmp(path, "/v1/streams") == 0)
 		post = 1;
+	else if (sscanf(path, "/v1/streams/%32[a-z0-9]%n", sid, &k) == 1 &&
+	    (path[k] == '\0' || strcmp(path + k, "/close") == 0)) {
+		post = 1;
+		sop = path[k] == '\0' ? STREAM_APPEND : STREAM_CLOSE;
+	}
 	else if (strcmp(path, "/metrics") == 0 ||
 	    strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0)
 		get = 1;
 	else {
 		reply_error(req, NULL, "not_found", "no such endpoint (POST "
-		    "/v1/moderate, /v1/moderations, /v1/stream; GET /metrics, "
+		    "/v1/moderate, /v1/moderations, /v1/stream, /v1/streams, "
+		    "/v1/streams/ID, /v1/streams/ID/close; GET /metrics, "
 		    "/healthz, /readyz)");
 		return;
 	}
@@ -1543,16 +1682,20 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (strcmp(path, "/v1/moderate") == 0)
-		handle_moderate(h, req, EP_MODERATE, token);
+		handle_moderate(h, req, EP_MODERATE, token, sop, sid);
 	else if (strcmp(path, "/v1/moderations") == 0)
-		handle_moderate(h, req, EP_MODERATIONS, token);
+		handle_moderate(h, req, EP_MODERATIONS, token, sop, sid);
+	else if (strcmp(path, "/v1/stream") == 0)
+		handle_moderate(h, req, EP_STREAM, token, sop, sid);
 	else
-		handle_moderate(h, req, EP_STREAM, token);
+		handle_moderate(h, req, EP_SESSION, token, sop, sid);
 }
 
 int
 http_start(struct http *h, struct event_base *base)
 {
+	int	 idle;
+
 	h->base = base;
 	if ((h->evh = evhttp_new(base)) == NULL) {
 		log_warnx("evhttp_new failed");
@@ -1571,6 +1714,15 @@ http_start(struct http *h, struct event_base *base)
 		return -1;
 	}
 	h->fd = -1;		/* evhttp owns it now */
+	idle = server_snapshot(h->srv)->cfg->server.idle_timeout;
+	if (idle <= 0 || idle > HTTP_EXPIRE_SECONDS)
+		idle = HTTP_EXPIRE_SECONDS;
+	if ((h->ev_expire = event_new(base, -1, EV_PERSIST, expire_cb, h)) ==
+	    NULL || event_add(h->ev_expire, &(struct timeval){ idle, 0 }) ==
+	    -1) {
+		log_warnx("http: cannot arm the session timer");
+		return -1;
+	}
 	log_info("http: listening on %s%s", h->address, h->ntokens > 0 ?
 	    " (bearer tokens required)" : "");
 	return 0;
@@ -1608,6 +1760,8 @@ http_free(struct http *h)
 	if (h == NULL)
 		return;
 	http_stop(h);
+	if (h->ev_expire != NULL)
+		event_free(h->ev_expire);
 	if (h->evh != NULL)
 		evhttp_free(h->evh);
 	if (h->fd != -1)

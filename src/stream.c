@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/queue.h>
 
 #include <jansson.h>
@@ -60,6 +61,7 @@ struct stream {
 	atomic_int		 refs;
 	int			 closing;	/* a close is queued */
 	size_t			 accepted;	/* bytes accepted (loop thread) */
+	time_t			 used;		/* last call (loop thread) */
 
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cv;
@@ -174,6 +176,26 @@ stream_drop_owner(uint64_t owner)
 	pthread_mutex_unlock(&table_lock);
 }
 
+void
+stream_expire(uint64_t mask, int idle)
+{
+	struct stream	*s, *next;
+	time_t		 now = time(NULL);
+
+	pthread_mutex_lock(&table_lock);
+	for (s = TAILQ_FIRST(&table); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if ((s->owner & mask) != mask || now - s->used <= idle)
+			continue;
+		log_info("stream %s: idle for %d seconds, dropped", s->id,
+		    (int)(now - s->used));
+		TAILQ_REMOVE(&table, s, entry);
+		table_n--;
+		stream_unref(s);
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
 static struct stream_call *
 call_fail(struct stream_call *c, const char **code, char *msg, size_t msgsz,
     const char *ccode, const char *cmsg)
@@ -252,6 +274,7 @@ stream_call_new(struct snapshot *snap, const struct stream_args *a,
 		}
 		snprintf(s->id, sizeof(s->id), "s%llu",
 		    (unsigned long long)++next_id);
+		s->used = time(NULL);
 		TAILQ_INSERT_TAIL(&table, s, entry);
 		table_n++;
 		pthread_mutex_unlock(&table_lock);
@@ -266,8 +289,8 @@ stream_call_new(struct snapshot *snap, const struct stream_args *a,
 	pthread_mutex_lock(&table_lock);
 	if ((s = table_find(a->stream, a->owner)) == NULL || s->closing) {
 		pthread_mutex_unlock(&table_lock);
-		snprintf(m, sizeof(m), "no open stream \"%.64s\" on this "
-		    "connection", a->stream);
+		snprintf(m, sizeof(m), "no open stream \"%.64s\" of this "
+		    "client", a->stream);
 		return call_fail(c, code, msg, msgsz, "bad_request", m);
 	}
 	if (c->len > (size_t)sv->stream_max_bytes - s->accepted ||
@@ -277,6 +300,7 @@ stream_call_new(struct snapshot *snap, const struct stream_args *a,
 		    "longer than server.stream_max_bytes");
 	}
 	s->accepted += c->len;
+	s->used = time(NULL);
 	atomic_fetch_add(&s->refs, 1);
 	if (a->op == STREAM_CLOSE) {
 		/* Later ops on this id are unknown; the call holds it. */

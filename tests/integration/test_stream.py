@@ -364,5 +364,65 @@ class BehaviourTest(unittest.TestCase):
         c.close()
 
 
+
+class SessionTest(unittest.TestCase):
+    """Streams over HTTP one request per op: POST /v1/streams, then
+    /v1/streams/ID per chunk and /v1/streams/ID/close."""
+
+    def test_sessions(self):
+        with HttpDaemon(server={"stream_holdback": 16,
+                                "idle_timeout": 2}) as d:
+            rng = random.Random(SEED + 4)
+            for text in make_texts(rng, rule_test_lines(), 20):
+                whole = d.ask({"text": text})
+                st, _, op = d.post("/v1/streams", {"id": "o"})
+                self.assertEqual(st, 200, op)
+                sid = op["stream"]
+                out = ""
+                for ch in chunks_of(rng, text):
+                    st, _, a = d.post("/v1/streams/" + sid, {"text": ch})
+                    self.assertEqual(st, 200, a)
+                    self.assertLessEqual(a["held"], 32)
+                    out += a["release"]
+                st, _, close = d.post("/v1/streams/%s/close" % sid,
+                                      {"id": "c"})
+                self.assertEqual((st, close["id"]), (200, "c"))
+                for k in ("verdict", "text", "matches", "scores"):
+                    self.assertEqual(close.get(k), whole.get(k), text)
+                out += close["release"]
+                if not close["late"] and whole["verdict"] != "block":
+                    self.assertEqual(out, whole.get("text", text))
+                st, _, e = d.post("/v1/streams/" + sid, {"text": "x"})
+                self.assertEqual((st, e["error"]["code"]),
+                                 (400, "bad_request"))
+
+            # Errors, and a stream another client cannot touch.
+            st, _, a = d.post("/v1/streams", {"policy": "nope"})
+            self.assertEqual((st, a["error"]["code"]),
+                             (400, "unknown_policy"))
+            sid = d.post("/v1/streams", {})[2]["stream"]
+            st, _, a = d.post("/v1/streams/" + sid, {})
+            self.assertEqual(st, 400)               # no text
+            st, _, a = d.post("/v1/streams/" + sid, {"text": "x",
+                                                     "bogus": 1})
+            self.assertEqual(st, 400)
+            st, _, a = d.post("/v1/streams/" + sid, {"text": "x"},
+                              token=False)
+            self.assertEqual(st, 401)
+            st, _, _ = d.request("GET", "/v1/streams/" + sid)
+            self.assertEqual(st, 405)
+            st, _, _ = d.post("/v1/streams/%s/nope" % sid, {})
+            self.assertEqual(st, 404)
+            r = d.ask({"op": "stream_append", "stream": sid, "text": "x"})
+            self.assertEqual(r["error"]["code"], "bad_request")
+            # Idle for longer than server.idle_timeout: closed, unaudited.
+            st, _, a = d.post("/v1/streams/" + sid, {"text": "y"})
+            self.assertEqual(st, 200)
+            wait_for(lambda: "idle for" in d.output(), 15,
+                     "the idle stream to be dropped")
+            st, _, a = d.post("/v1/streams/" + sid, {"text": "z"})
+            self.assertEqual(st, 400)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
