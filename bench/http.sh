@@ -6,7 +6,8 @@
 #     socket under build/bench/loadgen with the same connections, depth 1
 #     and text size; requests/s, p50 and p99.
 #  2. Streaming: bench/stream_latency.py appends chunks one at a time and
-#     prints the latency per appended chunk (p50, p99) beside op ping.
+#     prints the latency per appended chunk (p50, p99) beside op ping, on
+#     the socket and over HTTP (/v1/streams/ID beside GET /healthz).
 #
 # modgated runs the shipped rules, no classifier (no model in the tree
 # yet) and no audit log, so that the front is what differs.
@@ -105,4 +106,4 @@ printf '%-28s %10s %8s %10s %10s\n' "HTTP/1.1 TCP, /v1/moderate" "$hrps" \
     "$hp50" "$hp99"
 echo
 python3 bench/stream_latency.py "$dir/m.sock" "${STREAMS:-40}" \
-    "${CHUNKS:-100}" "${CHUNK_BYTES:-16}"
+    "${CHUNKS:-100}" "${CHUNK_BYTES:-16}" "http://127.0.0.1:$port" "$token"

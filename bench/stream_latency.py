@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
-"""stream_latency.py SOCKET [STREAMS] [CHUNKS] [CHUNK_BYTES]: the latency a
+"""stream_latency.py SOCKET [STREAMS] [CHUNKS] [CHUNK_BYTES [HTTP TOKEN]]:
+the latency a
 streaming client sees per appended chunk.  For each of STREAMS streams it
 opens a stream, appends CHUNKS chunks of about CHUNK_BYTES bytes of words
 one at a time (each waits for its verdict, as a chatbot proxy forwarding
 tokens would), and closes it.  Baselines on the same connection: op ping
 (socket and event loop only) and a whole check of one chunk.  Prints p50
-and p99 in microseconds, and the latency appending adds over ping."""
+and p99 in microseconds, and the latency appending adds over ping.  With
+HTTP (http://127.0.0.1:PORT) and TOKEN, the same over POST /v1/streams/ID
+on one keep-alive connection, against GET /healthz."""
+import http.client
+import urllib.parse
 import json
 import random
 import socket
@@ -78,6 +83,48 @@ def main():
     print("%-30s %10.0f %10.0f" % ("added per chunk (append-ping)",
                                    pct(added, 0.5), pct(added, 0.99)))
     print("most bytes held back: %d" % held)
+    if len(sys.argv) > 6:
+        http_part(sys.argv[5], sys.argv[6], streams, nchunks, nbytes)
+
+
+def http_part(base, token, streams, nchunks, nbytes):
+    u = urllib.parse.urlparse(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+    hdr = {"Authorization": "Bearer " + token,
+           "Content-Type": "application/json"}
+
+    def call(method, path, body=None):
+        t0 = time.perf_counter_ns()
+        conn.request(method, path, body=None if body is None else
+                     json.dumps(body), headers=hdr)
+        r = conn.getresponse()
+        data = r.read()
+        dt = (time.perf_counter_ns() - t0) / 1000.0
+        if r.status != 200:
+            raise SystemExit("stream_latency: %s %s: %d %s" %
+                             (method, path, r.status, data[:200]))
+        return json.loads(data), dt
+
+    rng = random.Random(2)
+    health, append = [], []
+    for _ in range(streams):
+        sid = call("POST", "/v1/streams", {})[0]["stream"]
+        for _ in range(nchunks):
+            health.append(call("GET", "/healthz")[1])
+            append.append(call("POST", "/v1/streams/" + sid,
+                               {"text": chunk(rng, nbytes)})[1])
+        call("POST", "/v1/streams/%s/close" % sid, {})
+    conn.close()
+    print()
+    print("the same over HTTP/1.1 (loopback TCP, keep-alive)")
+    print("%-30s %10s %10s" % ("", "p50 us", "p99 us"))
+    print("%-30s %10.0f %10.0f" % ("GET /healthz (baseline)",
+                                   pct(health, 0.5), pct(health, 0.99)))
+    print("%-30s %10.0f %10.0f" % ("POST /v1/streams/ID", pct(append, 0.5),
+                                   pct(append, 0.99)))
+    added = [a - h for a, h in zip(append, health)]
+    print("%-30s %10.0f %10.0f" % ("added per chunk", pct(added, 0.5),
+                                   pct(added, 0.99)))
 
 
 if __name__ == "__main__":
