@@ -14,6 +14,15 @@
  * compute one and use it for both; 0 when it may differ.
  */
 int	 normalize_skeleton_same(const char *text, size_t len);
+/*
+ * normalize() that also sets in *FLAGS NORM_ASCII when the text was all
+ * ASCII, and NORM_LEET unless it is sure that no character for leetspeak
+ * to fold occurs (then the skeleton is the normalized form).
+ */
+#define NORM_ASCII	1
+#define NORM_LEET	2
+int	 normalize_flags(const char *text, size_t len, enum norm_form form,
+	    struct normtext *out, unsigned *flags);
 int	 normalize_general(const char *text, size_t len, enum norm_form form,
 	    struct normtext *out);
 

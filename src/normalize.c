@@ -743,8 +743,10 @@ nonascii:
  */
 static int
 normalize_ascii(const unsigned char *t, size_t len, int skel,
-    struct normtext *out)
+    struct normtext *out, unsigned *leetp)
 {
+	unsigned	 leet_seen = 0;
+
 	size_t		 i, j, k, nx, b, o = 0, rep_pos = 0, rep_second = 0;
 	unsigned	 rep_cnt = 0;
 	unsigned char	 c, rep_c = 0, *drop = NULL;
@@ -777,6 +779,7 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 		for (i = 0; i < len; i++) {
 			c = t[i];
 			cls = ascii_cls[c];
+			leet_seen |= ascii_leet[c];
 			sp = cls == C_SPACE;
 			if (sp & prev_sp) {
 				oen[o - 1] = i + 1;	/* one space for the run */
@@ -877,6 +880,8 @@ finish:
 	os[o] = '\0';
 	out->len = o;
 	rv = 0;
+	if (leetp != NULL)	/* only the tight loop tracks it */
+		*leetp = skel || drop != NULL || leet_seen != 0;
 done:
 	free(drop);
 	return rv;
@@ -1046,7 +1051,7 @@ normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
 		}
 		if (x > pos) {
 			rv = normalize_ascii(t + pos, x - pos,
-			    form == FORM_SKELETON, &part);
+			    form == FORM_SKELETON, &part, NULL);
 			if (rv == 1) {
 				normtext_clear(&part);
 				rv = normalize_general((const char *)t + pos,
@@ -1093,14 +1098,27 @@ int
 normalize(const char *text, size_t len, enum norm_form form,
     struct normtext *out)
 {
-	int	 rv;
+	return normalize_flags(text, len, form, out, NULL);
+}
+
+int
+normalize_flags(const char *text, size_t len, enum norm_form form,
+    struct normtext *out, unsigned *flags)
+{
+	unsigned	 leet = 1;
+	int		 rv;
 
 	memset(out, 0, sizeof(*out));
+	if (flags != NULL)
+		*flags = 0;
 	if (form == FORM_NORMALIZED || form == FORM_SKELETON) {
 		rv = normalize_ascii((const unsigned char *)text, len,
-		    form == FORM_SKELETON, out);
-		if (rv == 0)
+		    form == FORM_SKELETON, out, &leet);
+		if (rv == 0) {
+			if (flags != NULL)
+				*flags = NORM_ASCII | (leet ? NORM_LEET : 0);
 			return 0;
+		}
 		normtext_clear(out);
 		if (rv == -1)
 			return -1;

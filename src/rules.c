@@ -980,6 +980,7 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 	const char	*s;
 	size_t		 i, slen;
 	int		 f, rv = 0, same = 0;
+	unsigned	 nflags = 0;
 
 	if (rs == NULL || rs->n == 0)
 		return 0;
@@ -990,9 +991,6 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 	if ((st = mstate_get(rs)) == NULL)
 		return -1;
 	memset(nt, 0, sizeof(nt));
-	/* ASCII text without leetspeak: the skeleton is the normalized form */
-	if (rs->used[FORM_SKELETON])
-		same = normalize_skeleton_same(text, len);
 	for (f = 0; f < FORM_COUNT; f++) {
 		if (!rs->used[f])
 			continue;
@@ -1002,10 +1000,26 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 			slen = len;
 			cur = NULL;
 		} else {
+			/*
+			 * ASCII text with nothing for leetspeak to fold: the
+			 * skeleton is the normalized form (computed already
+			 * when normalized rules exist).
+			 */
+			if (f == FORM_SKELETON) {
+				if (nt[FORM_NORMALIZED].s == NULL)
+					same = normalize_skeleton_same(text, len);
+				else if ((nflags & (NORM_ASCII | NORM_LEET)) ==
+				    NORM_ASCII)
+					same = 1;
+				else
+					same = (nflags & NORM_ASCII) &&
+					    normalize_skeleton_same(text, len);
+			}
 			if (f == FORM_SKELETON && same && nt[FORM_NORMALIZED].s)
 				cur = &nt[FORM_NORMALIZED];
-			else if (normalize(text, len, f == FORM_SKELETON &&
-			    same ? FORM_NORMALIZED : f, cur) == -1) {
+			else if (normalize_flags(text, len, f == FORM_SKELETON &&
+			    same ? FORM_NORMALIZED : f, cur,
+			    f == FORM_NORMALIZED ? &nflags : NULL) == -1) {
 				rv = -1;
 				continue;
 			}

@@ -230,7 +230,7 @@ test_fast_path_agrees(void **state)
 	char		 buf[96];
 	struct normtext	 a, b;
 	unsigned int	 seed = 12345, r;
-	int		 iter, form, n, k, same = 0;
+	int		 iter, form, n, k, same = 0, noleet = 0;
 
 	for (iter = 0; iter < 60000; iter++) {
 		seed = seed * 1103515245 + 12345;
@@ -248,6 +248,20 @@ test_fast_path_agrees(void **state)
 			if (a.len != b.len || strcmp(a.s, b.s) != 0)
 				fail_msg("%s of \"%s\": fast \"%s\", general "
 				    "\"%s\"", norm_form_name(form), buf, a.s, b.s);
+			if (form == FORM_SKELETON) {
+				/* no leet character seen: skeleton == normalized */
+				struct normtext	 c;
+				unsigned	 fl;
+
+				assert_int_equal(normalize_flags(buf, (size_t)n,
+				    FORM_NORMALIZED, &c, &fl), 0);
+				assert_true(fl & NORM_ASCII);
+				if (!(fl & NORM_LEET)) {
+					assert_string_equal(a.s, c.s);
+					noleet++;
+				}
+				normtext_clear(&c);
+			}
 			if (form == FORM_SKELETON &&
 			    normalize_skeleton_same(buf, (size_t)n)) {
 				struct normtext	 c;
@@ -274,6 +288,7 @@ test_fast_path_agrees(void **state)
 	}
 	/* the shortcut is taken often enough to be tested */
 	assert_true(same > 1000);
+	assert_true(noleet > 100);
 	assert_true(normalize_skeleton_same("plain words, here.", 18));
 	assert_false(normalize_skeleton_same("h3llo", 5));
 	assert_false(normalize_skeleton_same("caf\xc3\xa9", 5));
