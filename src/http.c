@@ -9,6 +9,11 @@
  * keeps a request whose client left until we reply, so a late reply is
  * harmless.
  *
+ * Streams: /v1/stream runs open, every chunk and close as a chain of jobs,
+ * one at a time, sending an SSE event as each comes back; its stream dies
+ * with the request.  /v1/streams is one stream op per request, on a stream
+ * owned by the token (or the uid) that an idle timer closes.
+ *
  * Peers: on a Unix socket the peer is SO_PEERCRED of the connection (and
  * server.allowed_uids/gids apply); on TCP there is no such thing, so the
  * peer is pid 0, uid and gid -1, and the name of the bearer token (and
