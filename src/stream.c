@@ -818,7 +818,7 @@ stream_finish(struct stream *s, struct stream_call *c, struct audit *audit)
 	char		*line = NULL;
 	const char	*want = NULL, *tail = "";
 	size_t		 len = 0, wlen = 0, tlen = 0, i, off;
-	int		 late = s->late;
+	int		 late = s->late, agreed = 0;
 
 	memset(&req, 0, sizeof(req));
 	req.id = c->id;
@@ -889,6 +889,7 @@ stream_finish(struct stream *s, struct stream_call *c, struct audit *audit)
 		else {
 			tail = want + s->out_len;
 			tlen = wlen - s->out_len;
+			agreed = 1;
 		}
 	}
 	line = protocol_answer(&req, &res, s->snap->version, &len);
@@ -901,7 +902,7 @@ stream_finish(struct stream *s, struct stream_call *c, struct audit *audit)
 	json_object_set_new(o, "stream", json_string(s->id));
 	json_object_set_new(o, "release", json_stringn(tail, tlen));
 	json_object_set_new(o, "released", json_integer((json_int_t)
-	    (want != NULL && !late ? s->len : s->released)));
+	    (agreed ? s->len : s->released)));
 	json_object_set_new(o, "bytes", json_integer((json_int_t)s->len));
 	json_object_set_new(o, "appends", json_integer((json_int_t)
 	    s->appends));
