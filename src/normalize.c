@@ -52,6 +52,7 @@ struct unit {
 struct scratch {
 	struct unit	*u;
 	size_t		 n, cap;
+	size_t		 wide;		/* units pushed outside ASCII (bound) */
 };
 
 static pthread_key_t	 scratch_key;
@@ -251,6 +252,7 @@ push(struct scratch *s, uint32_t cp, uint32_t cls, size_t a, size_t b)
 	s->u[s->n].a = (uint32_t)a;
 	s->u[s->n].b = (uint32_t)b;
 	s->n++;
+	s->wide += cp >= 0x80;
 	return 0;
 }
 
@@ -349,19 +351,22 @@ single(const struct unit *u, size_t n, size_t i)
 static void
 collapse(struct unit *u, size_t n)
 {
-	size_t	 i, j, k, cnt, last;
+	size_t		 i, j, k, cnt, last;
+	unsigned	 wp, wc, wn;
 
+	if (n == 0)
+		return;
+	wp = 0;
+	wc = (u[0].cls & C_WORD) != 0;
 	for (i = 0; i < n; i++) {
-		if (!(u[i].cls & (C_LETTER | C_DIGIT)))
-			continue;
-		if (i + 1 < n && (u[i + 1].cls & C_WORD)) {
-			/* skip to the end of this word */
-			while (i + 1 < n && (u[i + 1].cls & C_WORD))
-				i++;
+		wn = i + 1 < n ? (u[i + 1].cls & C_WORD) != 0 : 0;
+		/* one branch, rarely taken: a one-character word at i */
+		if ((wc & ~wp & ~wn & ((u[i].cls & (C_LETTER | C_DIGIT)) != 0))
+		    == 0) {
+			wp = wc;
+			wc = wn;
 			continue;
 		}
-		if (!single(u, n, i))
-			continue;
 		/* follow the chain from the one-character word at i */
 		cnt = 1;
 		last = i;
@@ -376,12 +381,16 @@ collapse(struct unit *u, size_t n)
 			last = k;
 			j = k + 1;
 		}
+		wp = wc;
+		wc = wn;
 		if (cnt < CHAIN_MIN)
 			continue;
 		for (k = i + 1; k < last; k++)
 			if (u[k].cls & C_SEP)
 				u[k].cls = C_DROP;
 		i = last;
+		wp = 1;
+		wc = i + 1 < n ? (u[i + 1].cls & C_WORD) != 0 : 0;
 	}
 }
 
@@ -496,9 +505,7 @@ emit(const struct scratch *s, struct normtext *out)
 	char		*os;
 	size_t		*ost, *oen;
 
-	for (i = 0; i < n; i++)
-		cap += u[i].cp < 0x80 ? 1 : u[i].cp < 0x800 ? 2 :
-		    u[i].cp < 0x10000 ? 3 : 4;
+	cap = n + 3 * s->wide;		/* UTF-8 bytes, at most */
 	out->s = malloc(cap + 1);
 	out->start = malloc((cap + 1) * sizeof(size_t));
 	out->end = malloc((cap + 1) * sizeof(size_t));
@@ -524,7 +531,8 @@ emit(const struct scratch *s, struct normtext *out)
 			i = j - 1;
 			continue;
 		}
-		if ((u[i].cls & C_LETTER) && rep_cnt > 0 && u[i].cp == rep_cp) {
+		if (((u[i].cls & C_LETTER) != 0) & (rep_cnt > 0) &
+		    (u[i].cp == rep_cp)) {
 			if (++rep_cnt >= REPEAT_MIN) {
 				o = rep_second;	/* forget the pair's second */
 				for (k = rep_pos; k < rep_pos + rep_len; k++)
@@ -948,6 +956,7 @@ normalize_general(const char *text, size_t len, enum norm_form form,
 	if ((s = scratch_get()) == NULL)
 		goto done;
 	s->n = 0;
+	s->wide = 0;
 	if (decode(s, (const unsigned char *)text, len, form) == -1)
 		goto done;
 	collapse(s->u, s->n);
