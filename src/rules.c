@@ -588,6 +588,18 @@ cache_write(const struct ruleset *rs, enum norm_form form, const char *path)
 	for (i = 0; i < rs->n; i++)
 		if (rs->v[i].def->form == form && !rs->v[i].in_hs)
 			nout++;
+	/* the directory may not exist yet: make it (only one level) */
+	{
+		char	*dir = strdup(path), *slash;
+
+		if (dir != NULL && (slash = strrchr(dir, '/')) != NULL &&
+		    slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+				log_warn("rules cache %s", dir);
+		}
+		free(dir);
+	}
 	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) == -1) {
 		tmp = NULL;
 		goto done;
