@@ -909,13 +909,15 @@ normalize_skeleton_same(const char *text, size_t len)
 		/* most bytes: two predictable tests */
 		if (t[i] >= 0x80)
 			return 0;
-		if (ascii_leet[t[i]] == 0)
+		if (ascii_leet[t[i]] == 0 && !(ascii_cls[t[i]] & C_DIGIT))
 			continue;
 		/* a digit alone may join a chain of one-character words */
 		if ((ascii_cls[t[i]] & C_DIGIT) &&
 		    (i == 0 || !(ascii_cls[t[i - 1]] & C_WORD)) &&
 		    (i + 1 == len || !(ascii_cls[t[i + 1]] & C_WORD)))
 			return 0;
+		if (ascii_leet[t[i]] == 0)
+			continue;	/* 2: never folded */
 		/* the word around it (letters, digits, leet symbols) */
 		for (l = i; l > 0 && TOKEN_CHAR(t[l - 1]); l--)
 			;
