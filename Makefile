@@ -141,6 +141,9 @@ FUZZ_FLAGS	= -fsanitize=fuzzer-no-link,address,undefined -g -O1
 FUZZ_SRCS	= $(wildcard fuzz/fuzz-*.c)
 FUZZ_BINS	= $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_LIB_OBJS	= $(LIB_SRCS:src/%.c=$(FUZZ_BUILD)/%.o)
+# Made by a chain of pattern rules: without this make deletes them as
+# intermediate files at the end of every run.
+.SECONDARY: $(FUZZ_LIB_OBJS)
 
 $(FUZZ_BUILD)/%.o: src/%.c
 	@mkdir -p $(@D)
