@@ -164,7 +164,11 @@ openai_inputs(json_t *input, json_t *a, size_t max, char *msg, size_t msgsz)
 	if (json_is_string(input)) {
 		if (!valid_text(input))
 			goto bad;
-		return json_array_append(a, input);
+		if (json_array_append(a, input) == -1) {
+			snprintf(msg, msgsz, "out of memory");
+			return -1;
+		}
+		return 0;
 	}
 	if (!json_is_array(input) || json_array_size(input) == 0) {
 		snprintf(msg, msgsz, "input must be a string or a non-empty "
@@ -188,8 +192,10 @@ openai_inputs(json_t *input, json_t *a, size_t max, char *msg, size_t msgsz)
 		}
 		if (!valid_text(v))
 			goto bad;
-		if (json_array_append(a, v) == -1)
+		if (json_array_append(a, v) == -1) {
+			snprintf(msg, msgsz, "out of memory");
 			return -1;
+		}
 	}
 	return 0;
 bad:
