@@ -8,7 +8,7 @@
  * threads) of CONFIG, takes the texts exactly as loadgen does (the first
  * 2000 non-empty FIELD strings of CORPUS, each cut to BYTES at a character
  * boundary), scores every (2000 / COUNT)-th of them with classifier_score
- * and prints "key value" lines: texts scored, mean bytes, and the process
+ * (BLAS threads set to classifier.threads) and prints "key value" lines: texts scored, mean bytes, and the process
  * CPU time per answer (all threads, BLAS included).
  */
 #include <stdio.h>
@@ -22,6 +22,7 @@
 #include "classifier.h"
 #include "config.h"
 #include "log.h"
+#include "transformer.h"
 
 #define MAX_TEXTS	2000		/* as in loadgen.c */
 
@@ -133,6 +134,8 @@ main(int argc, char **argv)
 		return 1;
 	if ((m = model_load(cfg->classifier.model)) == NULL)
 		return 1;
+	/* BLAS threads as the config says (else OpenBLAS's default). */
+	transformer_set_threads(cfg->classifier.threads);
 	if ((t = load_texts(corpus, field, bytes, &n)) == NULL || n == 0)
 		return 1;
 	step = n / count > 0 ? n / count : 1;
