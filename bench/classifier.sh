@@ -3,6 +3,7 @@
 # weights (models/default when it is there, else a model of the shipped
 # shape with random weights), the same inputs and the same thread count
 # (1, then 2), in one run.  Prints figures and C/PyTorch ratios.
+# CLASSIFIER_MODEL=DIR benchmarks another model directory.
 # Targets: >= 2x PyTorch for one window, >= 1.2x for batches, >= 50% of
 # the measured sgemm peak when batched, <= 10 ms CPU per 1 KB answer.
 set -eu
@@ -10,7 +11,7 @@ BUILD=${BUILD:-build}
 PY=/usr/bin/python3
 out=$BUILD/bench
 mkdir -p "$out"
-model=models/default
+model=${CLASSIFIER_MODEL:-models/default}
 if [ ! -f "$model/model.safetensors" ]; then
 	model=$out/model-random
 	[ -f "$model/model.safetensors" ] ||
