@@ -74,6 +74,12 @@ int		 transformer_forward(const struct transformer_config *c,
  * before worker threads start; 1 is right when every core runs a worker.
  */
 void		 transformer_set_threads(int n);
+/*
+ * One thread per product unless transformer_set_threads was called: the
+ * first model_load calls this, before any forward pass can run, so that a
+ * daemon whose every core runs a worker does not oversubscribe them.
+ */
+void		 transformer_default_threads(void);
 
 /* Floating-point operations of one window of T tokens (for benchmarks). */
 double		 transformer_flops(const struct transformer_config *c,

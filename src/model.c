@@ -453,6 +453,7 @@ model_load(const char *dir)
 		log_warnx("libsodium failed to initialise");
 		return NULL;
 	}
+	transformer_default_threads();
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (m->dir = strdup(dir)) == NULL) {
 		log_warn("%s", dir);

@@ -1,5 +1,6 @@
 /* transformer: see include/transformer.h. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,10 +91,20 @@ transformer_state_windows(const struct transformer_state *s)
 	return s->max_windows;
 }
 
+static atomic_int threads_set;
+
 void
 transformer_set_threads(int n)
 {
+	atomic_store(&threads_set, 1);
 	openblas_set_num_threads(n < 1 ? 1 : n);
+}
+
+void
+transformer_default_threads(void)
+{
+	if (atomic_exchange(&threads_set, 1) == 0)
+		openblas_set_num_threads(1);
 }
 
 double
