@@ -12,7 +12,9 @@
  * (average precision), ROC-AUC, and precision, recall and F1 at the
  * policy's threshold (the lower of its block and rewrite scores; 0.5 when
  * the policy sets none), then the same for "any" (the maximum score
- * against "some label is 1").  A table, or JSON with -j.  A bad line is
+ * against "some label is 1"; a line is a negative for "any" only when it
+ * gives every label as 0, as train/metrics.py counts).  A table, or JSON
+ * with -j.  A bad line is
  * reported as FILE:LINE and skipped, and counted in the report.
  */
 #include <sys/stat.h>
@@ -90,8 +92,8 @@ ranking_metrics(struct scored *v, size_t n, size_t pos, struct metric *m)
 	double	 ap = 0, prev_recall = 0, recall, rank_sum = 0, rank;
 
 	m->auprc = m->roc_auc = NAN;
-	if (pos == 0 || n == 0)
-		return;
+	if (pos == 0 || neg == 0)
+		return;		/* undefined, as in train/metrics.py */
 	qsort(v, n, sizeof(*v), scored_desc);
 	for (i = 0; i < n; i = j) {
 		size_t gpos = 0;
@@ -202,7 +204,18 @@ parse_line(const char *file, size_t lineno, const char *line, size_t len,
 			continue;
 		}
 		s->label[j] = (signed char)y;
-		any = any == 1 ? 1 : y;
+	}
+	/*
+	 * Any category: positive when some label is 1, negative only when
+	 * every label of the model is known to be 0 (as train/metrics.py).
+	 */
+	for (j = 0, any = 0; j < n; j++) {
+		if (s->label[j] == 1) {
+			any = 1;
+			break;
+		}
+		if (s->label[j] < 0)
+			any = -1;
 	}
 	s->label[EVAL_ANY] = (signed char)any;
 	if (classifier_score(model, cc, json_string_value(text),

@@ -179,10 +179,15 @@ class ModelTorch(unittest.TestCase):
             self.assertAlmostEqual(m["recall"], tp / (tp + fn), 5)
             self.assertAlmostEqual(m["f1"], 2 * tp / (2 * tp + fp + fn), 5)
         anys = [max(g["scores"]) for g in got]
-        anyy = [max(l["labels"].values()) if l["labels"] else None
+        # any: positive when some label is 1, negative when all six are 0
+        anyy = [1 if 1 in l["labels"].values() else
+                0 if len(l["labels"]) == len(LABELS) else None
                 for l in lines]
         keep = [(s, y) for s, y in zip(anys, anyy) if y is not None]
+        self.assertEqual(rep["any"]["n"], len(keep))
         self.assertAlmostEqual(rep["any"]["auprc"], average_precision(
+            [s for s, _ in keep], [y for _, y in keep]), 5)
+        self.assertAlmostEqual(rep["any"]["roc_auc"], roc_auc(
             [s for s, _ in keep], [y for _, y in keep]), 5)
 
     def test_tokenizer_corpus(self):
