@@ -1309,7 +1309,8 @@ server_set_reopen_hook(struct server *srv, void (*fn)(void *), void *arg)
 
 static const int		 loop_signals[] = { SIGHUP, SIGTERM, SIGINT,
 			    SIGUSR1 };
-static volatile sig_atomic_t	 early_signals[4];
+/* Atomic: the handler may run on any thread (a worker's, a library's). */
+static atomic_int		 early_signals[4];
 
 static void
 early_handler(int sig)
@@ -1318,7 +1319,7 @@ early_handler(int sig)
 
 	for (i = 0; i < 4; i++)
 		if (loop_signals[i] == sig)
-			early_signals[i] = 1;
+			atomic_store(&early_signals[i], 1);
 }
 
 /*
@@ -1335,10 +1336,8 @@ server_signals(int how)
 
 	if (how == SIG_UNBLOCK) {
 		for (i = 0; i < 4; i++)
-			if (early_signals[i]) {
-				early_signals[i] = 0;
+			if (atomic_exchange(&early_signals[i], 0))
 				raise(loop_signals[i]);
-			}
 		return;
 	}
 	memset(&sa, 0, sizeof(sa));

@@ -33,7 +33,7 @@ class ConcurrencyTest(unittest.TestCase):
         rules = [os.path.join(TOP, "rules", n) for n in
                  ("pii.rules", "injection.rules")]
         with Daemon(server={"workers": 4, "request_timeout": 60000,
-                            "max_connections": 4096,
+                            "queue_max": 65536, "max_connections": 4096,
                             "max_connections_per_uid": 4096},
                     rules={"paths": rules}) as d:
             stop = threading.Event()
