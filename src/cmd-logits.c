@@ -96,7 +96,7 @@ cmd_logits(int argc, char **argv)
 {
 	struct classifier_conf cc = { .enabled = 1, .window = 128,
 	    .stride = 96, .batch_max = 16, .threads = 1 };
-	const char	*dir = "models/default", *errstr = NULL;
+	const char	*dir = "models/default";
 	struct model	*m;
 	struct model_slot *s = NULL;
 	json_t		*in, *outj;
@@ -118,7 +118,6 @@ cmd_logits(int argc, char **argv)
 		}
 	if (optind != argc || cc.window < 2 || cc.stride < 1)
 		return usage();
-	(void)errstr;
 	transformer_set_threads(1);
 	if ((m = model_load(dir)) == NULL)
 		return EX_DATAERR;
