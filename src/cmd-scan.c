@@ -38,6 +38,7 @@
 #include "rules.h"
 #include "rules-internal.h"
 #include "snapshot.h"
+#include "transformer.h"
 
 #define SCAN_DEFAULT_CONF	SYSCONFDIR "/modgate/modgated.conf"
 #define SCAN_MAX_INPUT		(64 * 1024 * 1024)
@@ -337,7 +338,8 @@ cmd_scan(int argc, char **argv)
 	    NULL)) == NULL) {
 		rv = EX_CONFIG;
 		goto done;
-	}
+	} else
+		transformer_set_threads(sc->snap->cfg->classifier.threads);
 	if (strcmp(argv[0], "-") == 0)
 		fp = stdin;
 	else if ((fp = fopen(argv[0], "r")) == NULL) {

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "server.h"
 #include "snapshot.h"
+#include "transformer.h"
 
 #define DEFAULT_CONFIG	SYSCONFDIR "/modgate/modgated.conf"
 
@@ -113,6 +114,9 @@ main(int argc, char **argv)
 		free(sockbuf);
 		return rv;
 	}
+	/* BLAS threads per forward pass, fixed before any worker starts */
+	if (snap != NULL)
+		transformer_set_threads(snap->cfg->classifier.threads);
 	if (snap == NULL ||
 	    (srv = server_new(snap->cfg->file, sock, snap)) == NULL) {
 		snapshot_unref(snap);

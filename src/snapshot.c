@@ -1,6 +1,6 @@
 /*
- * snapshot: load config (and, once wired, rules and model) into one
- * immutable, reference-counted set.  See include/snapshot.h.
+ * snapshot: load config, rules and model into one immutable,
+ * reference-counted set.  See include/snapshot.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "classifier.h"
 #include "config.h"
 #include "log.h"
 #include "rules.h"
@@ -86,12 +87,11 @@ snapshot_load(const char *file, const char *socket)
 		snap->cfg->server.socket = s;
 	}
 
-	/*
-	 * The model loads here once its module is wired (model_load); until
-	 * then it stays NULL and its stage answers "passthrough".
-	 */
 	if (snap->cfg->rules.n_paths > 0 &&
 	    (snap->rules = rules_load(&snap->cfg->rules, snap->cfg->dir)) == NULL)
+		goto fail;
+	if (snap->cfg->classifier.enabled &&
+	    (snap->model = model_load(snap->cfg->classifier.model)) == NULL)
 		goto fail;
 
 	/* The version covers everything that changes a verdict. */
@@ -100,6 +100,8 @@ snapshot_load(const char *file, const char *socket)
 		goto fail;
 	if (snap->rules != NULL)
 		rules_digest(snap->rules, &st);
+	if (snap->model != NULL)
+		model_digest(snap->model, &st);
 	crypto_hash_sha256_final(&st, hash);
 	memcpy(snap->version, "sha256:", 7);
 	sodium_bin2hex(snap->version + 7, sizeof(snap->version) - 7, hash,
@@ -127,6 +129,7 @@ snapshot_unref(struct snapshot *snap)
 	    memory_order_acq_rel) != 1)
 		return;
 	rules_free(snap->rules);
+	model_free(snap->model);
 	config_free(snap->cfg);
 	free(snap);
 }
