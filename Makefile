@@ -109,17 +109,14 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmodgate.a
 run: deps
 	$(MAKE) all
 	@mkdir -p run
-	@# The HTTP listener too: run/modgated.conf is etc/modgated.conf with
-	@# http enabled and a bearer token of its own in run/http.tokens.
+	@# etc/modgated.conf serves HTTP on loopback with the bearer token in
+	@# run/http.tokens, made here once.
 	@[ -s run/http.tokens ] || { umask 077; printf 'run %s\n' \
 	    "$$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >run/http.tokens; }
-	@sed -e '/^http:/,/^};/s/enabled = false;/enabled = true;/' \
-	    -e '/^http:/,/^};/s|tokens_file = "";|tokens_file = "../run/http.tokens";|' \
-	    etc/modgated.conf >run/modgated.conf
 	@echo "HTTP: http://$$(sed -n '/^http:/,/^};/s/.*listen = "\(.*\)";.*/\1/p' \
-	    run/modgated.conf)/, header \"Authorization: Bearer $$(cut -d' ' -f2 \
+	    etc/modgated.conf)/, header \"Authorization: Bearer $$(cut -d' ' -f2 \
 	    run/http.tokens)\""
-	$(BUILD)/modgated -F -c run/modgated.conf -s run/modgated.sock
+	$(BUILD)/modgated -F -c etc/modgated.conf -s run/modgated.sock
 
 test: deps-test
 	$(MAKE) all unit-bins
@@ -185,7 +182,9 @@ INSTALL_SED	= sed -e 's|"\.\./rules/|"$(CONFDIR)/rules/|g' \
 		  -e 's|/usr/sbin/modgated|$(SBINDIR)/modgated|g' \
 		  -e 's|/etc/modgate/|$(CONFDIR)/|g' \
 		  -e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g' \
-		  -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g'
+		  -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' \
+		  -e '/^http:/,/^};/s|enabled = true;|enabled = false;|' \
+		  -e 's|"\.\./run/http\.tokens"|"$(CONFDIR)/http.tokens"|'
 
 # An existing modgated.conf is kept; the new one goes beside it as .new.
 install: all
