@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,197 @@ push(struct scratch *s, uint32_t cp, uint32_t cls, size_t a, size_t b)
 	return 0;
 }
 
+/*
+ * The decoding of every code point of the BMP, per form, cached in pages
+ * of 256 code points built on first use: what step 1 pushes for the code
+ * point (utf8proc's decomposition with each code point's class; for the
+ * skeleton, confusables already replaced), and for the normalized form
+ * the composition of its last segment (from its last starter) as
+ * compose_segment() computes it when nothing joins that segment from
+ * outside.  Computed by the same functions as the uncached path, so both
+ * agree by construction.  A page is built once per process (two threads
+ * may both build one; one keeps its copy) and never freed.
+ */
+#define PAGE_BITS	8
+#define PAGE_SIZE	(1U << PAGE_BITS)
+#define NPAGES		(0x10000 >> PAGE_BITS)
+#define TAIL_NONE	0xff
+
+struct cu {
+	uint32_t	 cp;
+	uint32_t	 cls;
+};
+
+struct cpent {
+	uint16_t	 off;		/* pool index of the units */
+	uint8_t		 n;		/* units pushed */
+	uint8_t		 tail;		/* index of the last starter, or TAIL_NONE */
+	uint16_t	 coff;		/* pool index of the composed last segment */
+	uint8_t		 nc;		/* its units */
+};
+
+struct cpage {
+	struct cpent	 e[PAGE_SIZE];
+	struct cu	 pool[];
+};
+
+static _Atomic(struct cpage *) cpages[2][NPAGES];	/* normalized, skeleton */
+
+static int
+cp_opt_skel(int skel)
+{
+	return UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
+	    UTF8PROC_IGNORE | UTF8PROC_LUMP | (skel ? UTF8PROC_STRIPMARK : 0);
+}
+
+/*
+ * What step 1 pushes for CP in FORM, into U (room for 96 units).  Returns
+ * the number of units.
+ */
+static size_t
+cp_units(uint32_t cp, int skel, struct cu *u)
+{
+	utf8proc_int32_t dst[32];
+	utf8proc_ssize_t m, j;
+	const char	*conf;
+	size_t		 n = 0;
+	int		 bound = 0;
+	uint32_t	 cls;
+
+	m = utf8proc_decompose_char((utf8proc_int32_t)cp, dst, 32,
+	    cp_opt_skel(skel), &bound);
+	if (m < 0 || m > 32)
+		m = 0;
+	for (j = 0; j < m; j++) {
+		cls = cp_class((uint32_t)dst[j]);
+		if (skel && dst[j] >= 0x80 &&
+		    (conf = confusable((uint32_t)dst[j])) != NULL) {
+			for (; *conf; conf++) {
+				u[n].cp = (unsigned char)*conf;
+				u[n].cls = ascii_cls[(unsigned char)*conf];
+				n++;
+			}
+			continue;
+		}
+		u[n].cp = (uint32_t)dst[j];
+		u[n].cls = cls;
+		n++;
+	}
+	return n;
+}
+
+static struct cpage *
+cpage_build(unsigned pg, int skel)
+{
+	struct cu	*tmp, cu[96];
+	struct unit	 seg[64];
+	struct scratch	 one;
+	struct cpage	*p = NULL;
+	size_t		 np = 0, n, i, t;
+	unsigned	 c;
+
+	if ((tmp = malloc(PAGE_SIZE * 160 * sizeof(*tmp))) == NULL)
+		return NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		goto done;
+	for (c = 0; c < PAGE_SIZE; c++) {
+		n = cp_units((pg << PAGE_BITS) | c, skel, cu);
+		p->e[c].off = (uint16_t)np;
+		p->e[c].n = (uint8_t)n;
+		p->e[c].tail = TAIL_NONE;
+		memcpy(tmp + np, cu, n * sizeof(*cu));
+		np += n;
+		if (skel)
+			continue;
+		for (i = n; i-- > 0; )
+			if (!cp_joins(cu[i].cp, cu[i].cls)) {
+				p->e[c].tail = (uint8_t)i;
+				break;
+			}
+		if (p->e[c].tail == TAIL_NONE)
+			continue;
+		/* the last segment composed alone */
+		memset(&one, 0, sizeof(one));
+		one.u = seg;
+		one.cap = sizeof(seg) / sizeof(seg[0]);
+		for (t = p->e[c].tail; t < n; t++, one.n++) {
+			seg[one.n].cp = cu[t].cp;
+			seg[one.n].cls = cu[t].cls;
+			seg[one.n].a = 0;
+			seg[one.n].b = 1;
+		}
+		compose_segment(&one, 0);
+		p->e[c].coff = (uint16_t)np;
+		p->e[c].nc = (uint8_t)one.n;
+		for (t = 0; t < one.n; t++, np++) {
+			tmp[np].cp = seg[t].cp;
+			tmp[np].cls = seg[t].cls;
+		}
+	}
+	{
+		struct cpage	*q;
+
+		if ((q = realloc(p, sizeof(*p) + np * sizeof(*tmp))) == NULL) {
+			free(p);
+			p = NULL;
+			goto done;
+		}
+		p = q;
+		memcpy(p->pool, tmp, np * sizeof(*tmp));
+	}
+done:
+	free(tmp);
+	return p;
+}
+
+/* The cache page of BMP code point CP in FORM, or NULL (no memory). */
+static const struct cpage *
+cpage_get(uint32_t cp, int skel)
+{
+	_Atomic(struct cpage *) *slot = &cpages[skel][cp >> PAGE_BITS];
+	struct cpage	*p, *want = NULL;
+
+	p = atomic_load_explicit(slot, memory_order_acquire);
+	if (p != NULL)
+		return p;
+	if ((p = cpage_build(cp >> PAGE_BITS, skel)) == NULL)
+		return NULL;
+	if (!atomic_compare_exchange_strong_explicit(slot, &want, p,
+	    memory_order_acq_rel, memory_order_acquire)) {
+		free(p);	/* another thread's page won */
+		p = want;
+	}
+	return p;
+}
+
+/*
+ * compose_segment(S, FROM), taken from the cache when the segment is the
+ * last segment of the one code point whose entry is MEMO.
+ */
+static void
+compose_cached(struct scratch *s, size_t from, const struct cpage *mp,
+    const struct cpent *memo)
+{
+	const struct cu	*c;
+	uint32_t	 a, b;
+	size_t		 i;
+
+	if (memo == NULL || s->n - from != (size_t)(memo->n - memo->tail)) {
+		compose_segment(s, from);
+		return;
+	}
+	a = s->u[from].a;
+	b = s->u[from].b;
+	c = mp->pool + memo->coff;
+	for (i = 0; i < memo->nc; i++) {
+		s->u[from + i].cp = c[i].cp;
+		s->u[from + i].cls = c[i].cls;
+		s->u[from + i].a = a;
+		s->u[from + i].b = b;
+	}
+	s->n = from + memo->nc;
+}
+
 /* Step 1: decode TEXT into units of FORM. */
 static int
 decode(struct scratch *s, const unsigned char *p, size_t len,
@@ -266,24 +458,25 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 	utf8proc_option_t opt;
 	size_t		 i = 0, seg = 0;
 	const char	*conf;
+	const struct cpage *pg, *mp = NULL;
+	const struct cpent *e, *memo = NULL;
+	const struct cu	*c;
 	int		 bound = 0, skel = form == FORM_SKELETON;
 	uint32_t	 cls;
-	unsigned char	 c;
+	unsigned char	 ch;
 
-	opt = UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD |
-	    UTF8PROC_IGNORE | UTF8PROC_LUMP;
-	if (skel)
-		opt |= UTF8PROC_STRIPMARK;
+	opt = cp_opt_skel(skel);
 	if (scratch_reserve(s, len + 1) == -1)
 		return -1;
 	while (i < len) {
-		c = p[i];
-		if (c < 0x80) {
+		ch = p[i];
+		if (ch < 0x80) {
 			size_t		 r, n;
 			struct unit	*u;
 
 			if (!skel && seg + 1 < s->n)
-				compose_segment(s, seg);
+				compose_cached(s, seg, mp, memo);
+			memo = NULL;
 			/* a run of ASCII, one unit per byte, in locals */
 			for (r = i + 1; r < len && p[r] < 0x80; r++)
 				;
@@ -304,6 +497,39 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 			errno = EILSEQ;
 			return -1;
 		}
+		if (cp < 0x10000 &&
+		    (pg = cpage_get((uint32_t)cp, skel)) != NULL) {
+			e = &pg->e[cp & (PAGE_SIZE - 1)];
+			c = pg->pool + e->off;
+			if (scratch_reserve(s, e->n) == -1)
+				return -1;
+			if (skel) {
+				for (j = 0; j < e->n; j++)
+					if (push(s, c[j].cp, c[j].cls, i,
+					    i + (size_t)k) == -1)
+						return -1;
+				i += (size_t)k;
+				continue;
+			}
+			for (j = 0; j < e->n; j++) {
+				if (!cp_joins(c[j].cp, c[j].cls)) {
+					if (seg + 1 < s->n)
+						compose_cached(s, seg, mp, memo);
+					seg = s->n;
+				}
+				memo = NULL;
+				if (push(s, c[j].cp, c[j].cls, i,
+				    i + (size_t)k) == -1)
+					return -1;
+			}
+			if (e->tail != TAIL_NONE) {
+				memo = e;
+				mp = pg;
+			}
+			i += (size_t)k;
+			continue;
+		}
+		memo = NULL;
 		m = utf8proc_decompose_char(cp, dst, 32, opt, &bound);
 		if (m < 0 || m > 32)
 			m = 0;
@@ -330,7 +556,7 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 		i += (size_t)k;
 	}
 	if (!skel && seg + 1 < s->n)
-		compose_segment(s, seg);
+		compose_cached(s, seg, mp, memo);
 	return 0;
 }
 
