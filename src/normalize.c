@@ -492,8 +492,20 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 			seg = n - 1;
 			continue;
 		}
-		k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-		if (k <= 0) {
+		/* well-formed 2- and 3-byte sequences here, the rest by utf8proc */
+		if (ch >= 0xc2 && ch <= 0xdf && len - i >= 2 &&
+		    (p[i + 1] & 0xc0) == 0x80) {
+			cp = (utf8proc_int32_t)((ch & 0x1f) << 6 |
+			    (p[i + 1] & 0x3f));
+			k = 2;
+		} else if (ch >= 0xe1 && ch <= 0xef && ch != 0xed &&
+		    len - i >= 3 && (p[i + 1] & 0xc0) == 0x80 &&
+		    (p[i + 2] & 0xc0) == 0x80) {
+			cp = (utf8proc_int32_t)((ch & 0x0f) << 12 |
+			    (p[i + 1] & 0x3f) << 6 | (p[i + 2] & 0x3f));
+			k = 3;
+		} else if ((k = utf8proc_iterate(p + i,
+		    (utf8proc_ssize_t)(len - i), &cp)) <= 0) {
 			errno = EILSEQ;
 			return -1;
 		}
@@ -504,10 +516,16 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 			if (scratch_reserve(s, e->n) == -1)
 				return -1;
 			if (skel) {
-				for (j = 0; j < e->n; j++)
-					if (push(s, c[j].cp, c[j].cls, i,
-					    i + (size_t)k) == -1)
-						return -1;
+				struct unit	*u = s->u + s->n;
+
+				for (j = 0; j < e->n; j++) {
+					u[j].cp = c[j].cp;
+					u[j].cls = c[j].cls;
+					u[j].a = (uint32_t)i;
+					u[j].b = (uint32_t)(i + (size_t)k);
+					s->wide += c[j].cp >= 0x80;
+				}
+				s->n += e->n;
 				i += (size_t)k;
 				continue;
 			}
@@ -559,6 +577,16 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 		compose_cached(s, seg, mp, memo);
 	return 0;
 }
+
+/*
+ * Keep V computed as a value: the compiler may not split the bitwise
+ * test that computed it into branches (unpredictable at word boundaries).
+ */
+#if defined(__GNUC__)
+#define MATERIALIZE(v)	__asm__("" : "+r"(v))
+#else
+#define MATERIALIZE(v)	(void)0
+#endif
 
 /* A one-character word at unit I (units [0, n)). */
 static int
@@ -654,7 +682,8 @@ static void
 leet_fold(struct unit *u, size_t n)
 {
 	size_t	 i, j, k, nx;
-	int	 letter;
+	unsigned letter, anyleet, asc, lt, tok;
+	uint32_t cls;
 	char	 l;
 
 	for (i = 0; i < n; ) {
@@ -663,16 +692,29 @@ leet_fold(struct unit *u, size_t n)
 			i++;
 			continue;
 		}
+		/*
+		 * The word at i: whether it holds an ASCII letter and a leet
+		 * character (without one, nothing in it changes); bitwise
+		 * tests, one branch at the word's end.
+		 */
 		letter = 0;
+		anyleet = 0;
 		for (j = i; j < n; j++) {
-			if (u[j].cls == C_DROP)
+			cls = u[j].cls;
+			if (cls == C_DROP)
 				continue;
-			if (!((u[j].cls & C_WORD) ||
-			    (u[j].cp < 128 && leet(u[j].cp))))
+			asc = u[j].cp < 128;
+			lt = ascii_leet[u[j].cp & 127] & (0U - asc);
+			tok = ((cls & C_WORD) != 0) | (lt != 0);
+			MATERIALIZE(tok);
+			if (!tok)
 				break;
-			if (u[j].cp < 128 && (u[j].cls & C_LETTER))
-				letter = 1;
+			letter |= asc & ((cls & C_LETTER) != 0);
+			anyleet |= lt;
 		}
+		MATERIALIZE(anyleet);
+		if (anyleet == 0)
+			letter = 0;
 		if (letter) {
 			for (k = i; k < j; k++) {
 				if (u[k].cls == C_DROP || u[k].cp >= 128 ||
@@ -725,9 +767,9 @@ emit(const struct scratch *s, struct normtext *out)
 {
 	const struct unit *u = s->u;
 	size_t		 n = s->n, i, j, o = 0, k, cap = 0;
-	size_t		 rep_pos = 0, rep_len = 0, rep_second = 0, b;
-	uint32_t	 rep_cp = 0;
-	unsigned	 rep_cnt = 0;
+	size_t		 rep_pos = 0, rep_len = 0, rep_second = 0;
+	uint32_t	 rep_cp = 0, cp, cls;
+	unsigned	 rep_cnt = 0, sp, prev_sp = 0, isl, hit;
 	char		*os;
 	size_t		*ost, *oen;
 
@@ -740,25 +782,29 @@ emit(const struct scratch *s, struct normtext *out)
 	os = out->s;
 	ost = out->start;
 	oen = out->end;
+	/*
+	 * One unit at a time with few data-dependent branches: a white space
+	 * unit after another (dropped units between them skipped) only
+	 * stretches the space already written over the run.
+	 */
 	for (i = 0; i < n; i++) {
-		if (u[i].cls == C_DROP)
+		cls = u[i].cls;
+		if (cls == C_DROP)
 			continue;
-		if (u[i].cls == C_SPACE) {
-			b = u[i].b;
-			for (j = i + 1; j < n && (u[j].cls == C_SPACE ||
-			    u[j].cls == C_DROP); j++)
-				if (u[j].cls == C_SPACE)
-					b = u[j].b;
-			os[o] = ' ';
-			ost[o] = u[i].a;
-			oen[o] = b;
-			o++;
-			rep_cnt = 0;
-			i = j - 1;
+		sp = cls == C_SPACE;
+		hit = sp & prev_sp;
+		MATERIALIZE(hit);
+		if (hit) {
+			oen[o - 1] = u[i].b;
 			continue;
 		}
-		if (((u[i].cls & C_LETTER) != 0) & (rep_cnt > 0) &
-		    (u[i].cp == rep_cp)) {
+		prev_sp = sp;
+		cp = u[i].cp;
+		cp ^= (cp ^ ' ') & (0U - sp);	/* ' ' for white space, no branch */
+		isl = (cls & C_LETTER) != 0;
+		hit = isl & (rep_cnt > 0) & (cp == rep_cp);
+		MATERIALIZE(hit);
+		if (hit) {
 			if (++rep_cnt >= REPEAT_MIN) {
 				o = rep_second;	/* forget the pair's second */
 				for (k = rep_pos; k < rep_pos + rep_len; k++)
@@ -766,24 +812,22 @@ emit(const struct scratch *s, struct normtext *out)
 				continue;
 			}
 			rep_second = o;
-		} else if (u[i].cls & C_LETTER) {
-			rep_cp = u[i].cp;
-			rep_cnt = 1;
+		} else {
+			/* a letter starts a run; anything else ends one */
+			rep_cp = cp;
+			rep_cnt = isl;
 			rep_pos = o;
-		} else
-			rep_cnt = 0;
-		if (u[i].cp < 0x80) {
-			if (rep_cnt == 1)
-				rep_len = 1;
-			os[o] = (char)u[i].cp;
+		}
+		if (cp < 0x80) {
+			rep_len = rep_cnt == 1 ? 1 : rep_len;
+			os[o] = (char)cp;
 			ost[o] = u[i].a;
 			oen[o] = u[i].b;
 			o++;
 			continue;
 		}
-		k = utf8_put(u[i].cp, os + o);
-		if (rep_cnt == 1)
-			rep_len = k;
+		k = utf8_put(cp, os + o);
+		rep_len = rep_cnt == 1 ? k : rep_len;
 		for (j = o; j < o + k; j++) {
 			ost[j] = u[i].a;
 			oen[j] = u[i].b;
@@ -965,6 +1009,88 @@ nonascii:
 	return 1;
 }
 
+/*
+ * The number of one-character words in the chain from the one at byte I
+ * of ASCII text T, as ascii_collapse() counts them.
+ */
+static size_t
+ascii_chain(const unsigned char *t, size_t len, size_t i)
+{
+	size_t	 j, k, cnt = 1;
+
+	for (j = i + 1; ; ) {
+		for (k = j; k < len && k - j < GAP_MAX + 1 &&
+		    (ascii_cls[t[k]] & C_SEP); k++)
+			;
+		if (k == j || k - j > GAP_MAX || k == len ||
+		    !ascii_single(t, len, k))
+			break;
+		cnt++;
+		j = k + 1;
+	}
+	return cnt;
+}
+
+#define ONES	0x0101010101010101ULL
+#define HIGH	0x8080808080808080ULL
+
+/* 0x80 in each byte of X that is zero, else 0. */
+static inline uint64_t
+swar_zero(uint64_t x)
+{
+	return ~(((x & ~HIGH) + ~HIGH) | x | ~HIGH);
+}
+
+/*
+ * For the normalized form's ASCII loop: 1 when the eight bytes of T at I
+ * (I + 8 <= LEN) are ASCII letters and single spaces, with no
+ * one-character word (FP: ascii_flag of the byte before I, 0 at the
+ * start), no space run (PREV_SP: the byte before is white space) and no
+ * letter three times in a row (REP_CNT, REP_C: the run of letters before
+ * I); then their output, the
+ * bytes lowercased, is in O[0..8).  So each byte maps to itself and the
+ * loop may take them at once.
+ */
+static inline int
+ascii_block(const unsigned char *t, size_t len, size_t i, unsigned fp,
+    unsigned prev_sp, unsigned rep_cnt, unsigned char rep_c, char *o)
+{
+	uint64_t	 w, l, letter, space, eq;
+	unsigned char	 l0, l1;
+
+	memcpy(&w, t + i, 8);
+	if (w & HIGH)
+		return 0;
+	l = w | (ONES * 0x20);
+	/* bytes of l in ['a', 'z'], all below 0x80: no carries */
+	letter = (l + ONES * (0x80 - 'a')) & ~(l + ONES * (0x80 - 'z' - 1)) &
+	    HIGH;
+	space = swar_zero(w ^ (ONES * ' '));
+	if ((letter | space) != HIGH)
+		return 0;
+	/* little endian: byte j of the text is bits 8j..8j+7 */
+	if ((space & 0x80ULL) && prev_sp)
+		return 0;		/* a space run from before i */
+	if (space & (space << 8))
+		return 0;		/* two spaces */
+	if (letter & (space << 8) & (space >> 8))
+		return 0;		/* a one-character word inside */
+	if ((space & (0x80ULL << 8)) && !(fp & 1))
+		return 0;		/* one at the start */
+	if ((space & (0x80ULL << 48)) &&
+	    (i + 8 == len || !(ascii_flag[t[i + 8]] & 1)))
+		return 0;		/* one at the end */
+	eq = swar_zero(l ^ (l << 8)) & ~0xffULL;	/* byte j == byte j-1 */
+	if (eq & (eq << 8))
+		return 0;		/* three in a row */
+	l0 = (unsigned char)l;
+	l1 = (unsigned char)(l >> 8);
+	if (rep_cnt > 0 && rep_c == l0 && (rep_cnt >= 2 || l1 == l0))
+		return 0;		/* a run from before i */
+	memcpy(o, &l, 8);
+	return 1;
+}
+
 #define DROPPED(k)	(drop != NULL && drop[k])
 
 /*
@@ -990,9 +1116,6 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 	size_t		*ost, *oen;
 
 	pthread_once(&scratch_once, scratch_init);
-	if ((rv = ascii_collapse(t, len, &drop)) != 0)
-		return rv;
-	rv = -1;
 	out->s = malloc(len + 1);
 	out->start = malloc((len + 1) * sizeof(size_t));
 	out->end = malloc((len + 1) * sizeof(size_t));
@@ -1002,16 +1125,57 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 	os = out->s;
 	ost = out->start;
 	oen = out->end;
-	if (!skel && drop == NULL) {
+	if (!skel) {
 		/*
 		 * The common case, normalized without chains: one loop with
-		 * rarely taken branches (a second white space, a third
-		 * repeat of a letter).
+		 * rarely taken branches (a byte outside ASCII, a one-character
+		 * word, a second white space, a third repeat of a letter).
+		 * The first chain of one-character words found sends the text
+		 * to ascii_collapse() and the loop below.
 		 */
-		unsigned	 sp, prev_sp = 0, isl;
+		unsigned	 sp, prev_sp = 0, isl, fp = 0, fc, fn, one;
 
+		fc = len > 0 ? ascii_flag[t[0]] : 0;
 		for (i = 0; i < len; i++) {
+			/* eight bytes of plain words at once when they allow */
+			while (len - i >= 8 && ascii_block(t, len, i, fp,
+			    prev_sp, rep_cnt, rep_c, os + o)) {
+				for (k = 0; k < 8; k++) {
+					ost[o + k] = i + k;
+					oen[o + k] = i + k + 1;
+				}
+				c = (unsigned char)os[o + 7];
+				if (c == ' ') {
+					rep_cnt = 0;
+					rep_pos = o + 7;
+				} else if (c == (unsigned char)os[o + 6]) {
+					rep_cnt = 2;
+					rep_pos = o + 6;
+				} else {
+					rep_cnt = 1;
+					rep_pos = o + 7;
+				}
+				rep_c = c;
+				prev_sp = c == ' ';
+				o += 8;
+				i += 8;
+				fp = ascii_flag[t[i - 1]];
+				fc = i < len ? ascii_flag[t[i]] : 0;
+			}
+			if (i == len)
+				break;
 			c = t[i];
+			if (c >= 0x80) {
+				rv = 1;
+				goto done;
+			}
+			/* ascii_flag: 1 word character, 2 letter or digit */
+			fn = i + 1 < len ? ascii_flag[t[i + 1]] : 0;
+			one = (fc >> 1) & ~fp & ~fn & 1;
+			fp = fc;
+			fc = fn;
+			if (one && ascii_chain(t, len, i) >= CHAIN_MIN)
+				goto chains;
 			cls = ascii_cls[c];
 			leet_seen |= ascii_leet[c];
 			sp = cls == C_SPACE;
@@ -1043,6 +1207,14 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 		}
 		goto finish;
 	}
+chains:
+	o = 0;
+	rep_cnt = 0;
+	rep_c = 0;
+	rep_pos = 0;
+	if ((rv = ascii_collapse(t, len, &drop)) != 0)
+		goto done;
+	rv = -1;
 	for (i = 0; i < len; ) {
 		if (DROPPED(i)) {
 			i++;
@@ -1266,7 +1438,14 @@ normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
 
 	memset(&part, 0, sizeof(part));
 	/* dense wide text: pieces would only add copies */
-	for (q = 0; q < len; q++)
+	for (q = 0; q + 8 <= len; q += 8) {
+		uint64_t	 w;
+
+		memcpy(&w, t + q, 8);
+		wide += (size_t)(((w & 0x8080808080808080ULL) >> 7) *
+		    0x0101010101010101ULL >> 56);
+	}
+	for (; q < len; q++)
 		wide += t[q] >> 7;
 	if (wide * HYBRID_DENSE > len)
 		return normalize_general((const char *)t, len, form, out);
