@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ngram.h"
 #include "pipeline.h"
 #include "safetensors.h"
 #include "tokenizer.h"
@@ -46,6 +47,8 @@ struct model {
 	float		 scale[MAX_LABELS];	/* calibration */
 	float		 bias[MAX_LABELS];
 	int		 max_word_chars;
+	int		 has_ngram;	/* config.json "ngram" present */
+	struct ngram_head ng;		/* then: the n-gram head */
 	unsigned char	 digest[32];	/* SHA-256 over the three files */
 
 	pthread_mutex_t	 lock;		/* guards free_slots */
@@ -74,6 +77,15 @@ struct model {
  */
 struct model_slot *model_slot_get(const struct model *m);
 void		 model_slot_put(const struct model *m, struct model_slot *s);
+
+/*
+ * The probability of each label for one window into P[n_labels]: from
+ * the transformer's LOGITS and, when M has an n-gram head, the LEN bytes
+ * of TEXT the window covers (combined per label), else by Platt
+ * calibration.  Safe from many threads at once.
+ */
+void		 model_window_probs(const struct model *m, const float *logits,
+		    const char *text, size_t len, float *p);
 
 /*
  * Make S able to hold N tokens.  0, or -1 after logging.

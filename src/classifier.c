@@ -23,6 +23,7 @@
 
 struct batch_req {
 	struct batch_req *next;		/* in the model's queue */
+	const char	*text;		/* the caller's text */
 	const struct token *toks;	/* the text's tokens (caller's slot) */
 	size_t		 n;		/* tokens */
 	size_t		 w, stride;	/* window geometry */
@@ -70,21 +71,37 @@ window_count(size_t n, size_t w, size_t stride)
 	return 1 + (n - (w - 1) + stride - 1) / stride;
 }
 
-/* Fold the LOGITS of R's window at token START (LEN with [CLS]) into R. */
+/*
+ * The probabilities P of R's window at token START (LEN with [CLS]) from
+ * its LOGITS.  Runs unlocked: R's text and tokens stay put while R has
+ * windows running.
+ */
+static void
+window_probs(const struct model *m, const struct batch_req *r, size_t start,
+    size_t len, const float *logits, float *p)
+{
+	size_t		 b = 0, e = 0;
+
+	if (len > 1) {
+		b = r->toks[start].start;
+		e = r->toks[start + len - 2].end;
+	}
+	model_window_probs(m, logits, r->text + b, e - b, p);
+}
+
+/* Fold the probabilities P of R's window at token START (LEN) into R. */
 static void
 fold(const struct model *m, struct batch_req *r, size_t start, size_t len,
-    const float *logits)
+    const float *p)
 {
 	size_t		 j;
-	float		 p, top = -1;
+	float		 top = -1;
 
 	for (j = 0; j < m->n_labels; j++) {
-		p = 1.0f / (1.0f + expf(-(m->scale[j] * logits[j] +
-		    m->bias[j])));
-		if (p > r->out->scores[j])
-			r->out->scores[j] = p;
-		if (p > top)
-			top = p;
+		if (p[j] > r->out->scores[j])
+			r->out->scores[j] = p[j];
+		if (p[j] > top)
+			top = p[j];
 	}
 	/* The highest window; on a tie the earliest, whatever the order. */
 	if (top > r->best || (top == r->best && start < r->best_start)) {
@@ -150,6 +167,7 @@ static void
 lead(struct model *m, struct model_slot *s, size_t batch, int wait_us)
 {
 	struct timespec	 until;
+	float		 probs[MODEL_BATCH_MAX][MAX_LABELS];
 	size_t		 nb, i, shared = 0;
 	int		 rc;
 
@@ -173,6 +191,10 @@ lead(struct model *m, struct model_slot *s, size_t batch, int wait_us)
 
 	rc = nb == 0 ? 0 : transformer_forward(&m->cfg, &m->w, s->ts, s->ids,
 	    s->lens, nb, s->logits);
+	if (rc == 0)
+		for (i = 0; i < nb; i++)
+			window_probs(m, s->owner[i], s->starts[i], s->lens[i],
+			    s->logits + i * m->n_labels, probs[i]);
 
 	pthread_mutex_lock(&m->qlock);
 	for (i = 0; i < nb; i++) {
@@ -180,7 +202,7 @@ lead(struct model *m, struct model_slot *s, size_t batch, int wait_us)
 			s->owner[i]->failed = 1;
 		else
 			fold(m, s->owner[i], s->starts[i], s->lens[i],
-			    s->logits + i * m->n_labels);
+			    probs[i]);
 		s->owner[i]->running--;
 		if (i > 0 && s->owner[i] != s->owner[0])
 			shared = 1;
@@ -234,6 +256,7 @@ classifier_score(const struct model *cm, const struct classifier_conf *conf,
 	}
 
 	memset(&r, 0, sizeof(r));
+	r.text = text;
 	r.toks = s->toks;
 	r.n = n;
 	r.w = w;

@@ -134,6 +134,45 @@ conf_floats(const char *file, const char *what, json_t *arr, size_t n,
 	return 0;
 }
 
+/* The optional "ngram" object NG of config.json into M.  0 or -1. */
+static int
+ngram_parse(struct model *m, const char *file, json_t *ng)
+{
+	json_t		*v, *comb;
+
+	if (ng == NULL)
+		return 0;
+	if (!json_is_object(ng)) {
+		log_warnx("%s: \"ngram\" must be an object", file);
+		return -1;
+	}
+	if (conf_size(file, ng, "buckets", 1, NGRAM_MAX_BUCKETS,
+	    &m->ng.buckets) == -1)
+		return -1;
+	v = json_object_get(ng, "features");
+	if (!json_is_string(v) || strcmp(json_string_value(v),
+	    NGRAM_FEATURES) != 0) {
+		log_warnx("%s: ngram \"features\" must be \"%s\"", file,
+		    NGRAM_FEATURES);
+		return -1;
+	}
+	comb = json_object_get(ng, "combine");
+	if (!json_is_object(comb)) {
+		log_warnx("%s: ngram \"combine\" must be an object", file);
+		return -1;
+	}
+	if (conf_floats(file, "w_transformer", json_object_get(comb,
+	    "w_transformer"), m->n_labels, m->ng.w_transformer) == -1 ||
+	    conf_floats(file, "w_ngram", json_object_get(comb, "w_ngram"),
+	    m->n_labels, m->ng.w_ngram) == -1 ||
+	    conf_floats(file, "bias", json_object_get(comb, "bias"),
+	    m->n_labels, m->ng.b) == -1)
+		return -1;
+	m->ng.n_labels = m->n_labels;
+	m->has_ngram = 1;
+	return 0;
+}
+
 /* Parse config.json (BUF) into M; *TOKFILE gets the tokenizer file name. */
 static int
 config_parse(struct model *m, const char *file, const char *buf, size_t len,
@@ -247,7 +286,7 @@ config_parse(struct model *m, const char *file, const char *buf, size_t len,
 	    conf_floats(file, "bias", json_object_get(cal, "bias"),
 	    m->n_labels, m->bias) == -1)
 		return -1;
-	return 0;
+	return ngram_parse(m, file, json_object_get(root, "ngram"));
 }
 
 /*
@@ -324,6 +363,10 @@ weights_bind(struct model *m, const char *file)
 	B(w->lnf_b, "ln_f.bias", d, 0);
 	B(w->head_w, "head.weight", c->n_labels, d);
 	B(w->head_b, "head.bias", c->n_labels, 0);
+	if (m->has_ngram) {
+		B(m->ng.weight, "ngram.weight", m->ng.buckets, c->n_labels);
+		B(m->ng.bias, "ngram.bias", c->n_labels, 0);
+	}
 	for (i = 0; i < m->st.n; i++)
 		if (!used[i]) {
 			log_warnx("%s: unexpected tensor %s", file,
@@ -375,6 +418,23 @@ slot_free(struct model_slot *s)
 	free(s->ids);
 	free(s->logits);
 	free(s);
+}
+
+void
+model_window_probs(const struct model *m, const float *logits,
+    const char *text, size_t len, float *p)
+{
+	float	 zn[MAX_LABELS];
+	size_t	 j;
+
+	if (m->has_ngram) {
+		ngram_logits(&m->ng, text, len, zn);
+		ngram_combine(&m->ng, logits, zn, p);
+		return;
+	}
+	for (j = 0; j < m->n_labels; j++)
+		p[j] = 1.0f / (1.0f + expf(-(m->scale[j] * logits[j] +
+		    m->bias[j])));
 }
 
 struct model_slot *

@@ -89,6 +89,7 @@ struct stream {
 	/* Classifier: complete windows scored so far. */
 	uint32_t		*tok_ids;
 	size_t			*tok_start;
+	size_t			*tok_end;
 	size_t			 ntoks, tokcap;
 	size_t			 tok_bytes;	/* tokens cover buf[0, tok_bytes) */
 	size_t			 ws_end;	/* just after the last white space */
@@ -133,6 +134,7 @@ stream_unref(struct stream *s)
 	free(s->out);
 	free(s->tok_ids);
 	free(s->tok_start);
+	free(s->tok_end);
 	free(s);
 }
 
@@ -474,9 +476,9 @@ classify_windows(struct stream *s, int *block)
 	struct model_slot		*slot;
 	struct token			*toks;
 	size_t				 w, stride, batch, end, n, k, b, j, nw;
-	size_t				 used, nl, *ts;
+	size_t				 used, nl, *ts, *te, first, last;
 	uint32_t			*ti;
-	float				 pr;
+	float				 pr[MAX_LABELS];
 	int				 rc = -1;
 
 	*block = 0;
@@ -516,7 +518,10 @@ classify_windows(struct stream *s, int *block)
 			ts = reallocarray(s->tok_start, nc, sizeof(*ts));
 			if (ts != NULL)
 				s->tok_start = ts;
-			if (ti == NULL || ts == NULL) {
+			te = reallocarray(s->tok_end, nc, sizeof(*te));
+			if (te != NULL)
+				s->tok_end = te;
+			if (ti == NULL || ts == NULL || te == NULL) {
 				free(toks);
 				return -1;
 			}
@@ -526,6 +531,8 @@ classify_windows(struct stream *s, int *block)
 			s->tok_ids[s->ntoks + k] = toks[k].id;
 			s->tok_start[s->ntoks + k] = s->tok_bytes +
 			    toks[k].start;
+			s->tok_end[s->ntoks + k] = s->tok_bytes +
+			    toks[k].end;
 		}
 		s->ntoks += n;
 		s->tok_bytes = end;
@@ -544,6 +551,7 @@ classify_windows(struct stream *s, int *block)
 		while (nw < batch && s->windows * stride + (w - 1) <=
 		    s->ntoks) {
 			slot->lens[nw] = w;
+			slot->starts[nw] = s->windows * stride;
 			slot->ids[used++] = TOKEN_CLS;
 			for (k = 0; k < w - 1; k++)
 				slot->ids[used++] =
@@ -557,14 +565,16 @@ classify_windows(struct stream *s, int *block)
 			    s->id);
 			goto out;
 		}
-		for (b = 0; b < nw; b++)
-			for (j = 0; j < nl; j++) {
-				pr = 1.0f / (1.0f + expf(-(m->scale[j] *
-				    slot->logits[b * m->n_labels + j] +
-				    m->bias[j])));
-				if (pr > s->scores[j])
-					s->scores[j] = pr;
-			}
+		for (b = 0; b < nw; b++) {
+			/* The same probabilities as classifier_score's. */
+			first = s->tok_start[slot->starts[b]];
+			last = s->tok_end[slot->starts[b] + w - 2];
+			model_window_probs(m, slot->logits + b * m->n_labels,
+			    s->buf + first, last - first, pr);
+			for (j = 0; j < nl; j++)
+				if (pr[j] > s->scores[j])
+					s->scores[j] = pr[j];
+		}
 	}
 	s->n_scores = nl;
 	for (j = 0; j < nl; j++) {

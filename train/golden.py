@@ -10,7 +10,7 @@ text, plus inputs and what PyTorch makes of them.
 Writes DIR/{config.json,model.safetensors,tokenizer.txt,cases.jsonl}
 (default tests/data/model-golden).  Each line of cases.jsonl:
   {"text", "ids", "spans", "window", "stride",
-   "windows": [{"start", "len", "logits"}], "scores", "span"}
+   "windows": [{"start", "len", "logits", "ngram"}], "scores", "span"}
 where windows are those of FORMAT.md ("start" is the first token index,
 "len" counts [CLS]), logits come from the unpadded forward pass of each
 window on its own, scores/span from model.score_texts (padded batches).
@@ -35,6 +35,7 @@ sys.path.insert(0, HERE)
 import torch  # noqa: E402
 
 import model as M  # noqa: E402
+import ngram as NG  # noqa: E402
 import tokenizer as T  # noqa: E402
 
 TOP = os.path.dirname(HERE)
@@ -43,6 +44,7 @@ TOP = os.path.dirname(HERE)
 SHAPE = dict(d_model=32, n_layers=2, n_heads=4, d_ff=64, max_positions=32,
              norm_eps=1e-5)
 VOCAB = 700
+NGRAM_BUCKETS = 4096
 SEED = 20261127
 
 
@@ -116,7 +118,8 @@ def randomize(model):
 
 
 @torch.no_grad()
-def case(model, tok, cal, text, window, stride):
+def case(model, tok, cal, text, window, stride, head=None):
+    """head: (weight, bias, cfg["ngram"]) of an n-gram head, or None."""
     ids, spans = tok.encode(text)
     wins = []
     for s, e in T.windows(ids, window, stride):
@@ -124,7 +127,16 @@ def case(model, tok, cal, text, window, stride):
         z = model(x)[0]
         wins.append({"start": s, "len": 1 + e - s,
                      "logits": [float(v) for v in z]})
-    (scores, span), = M.score_texts(model, tok, [text], window, stride, cal)
+    if head is None:
+        (scores, span), = M.score_texts(model, tok, [text], window, stride, cal)
+    else:
+        weight, bias, ng = head
+        fz = NG.Featurizer(ng["buckets"])
+        ws = NG.window_logits(model, tok, fz, weight, bias, [text], window, stride)
+        for w, (_, zn, _) in zip(wins, ws[0]):
+            w["ngram"] = [float(v) for v in zn]
+        sc, sp = NG.doc_scores(ws, ng["combine"])
+        scores, span = sc[0], sp[0]
     return {"text": text, "ids": ids, "spans": [list(p) for p in spans],
             "window": window, "stride": stride, "windows": wins,
             "scores": [float(v) for v in scores], "span": list(span)}
@@ -142,19 +154,28 @@ def build(out, data):
     cal = {"scale": [float(1 + 0.5 * v) for v in torch.rand(6, generator=g)],
            "bias": [float(v - 0.5) for v in torch.rand(6, generator=g)]}
     M.export(model, tok, M.LABELS, cal, out)
+    # a small n-gram head: random weights of a size that makes both
+    # logits matter in the combination
+    weight = (0.5 * torch.randn(NGRAM_BUCKETS, len(M.LABELS), generator=g)).numpy()
+    bias = (0.1 * torch.randn(len(M.LABELS), generator=g)).numpy()
+    comb = {"w_transformer": [float(0.5 + v) for v in torch.rand(6, generator=g)],
+            "w_ngram": [float(0.5 + v) for v in torch.rand(6, generator=g)],
+            "bias": [float(v - 0.5) for v in torch.rand(6, generator=g)]}
+    NG.export_head(out, weight, bias, comb, NGRAM_BUCKETS)
+    head = NG.load_head(out)
     texts = own_cases(sample)
     with open(os.path.join(out, "cases.jsonl.tmp"), "w",
               encoding="utf-8") as f:
         for t in texts:
-            f.write(json.dumps(case(model, tok, cal, t, 16, 8),
+            f.write(json.dumps(case(model, tok, cal, t, 16, 8, head),
                                ensure_ascii=False) + "\n")
         for t in texts[-2:]:
-            f.write(json.dumps(case(model, tok, cal, t, 32, 24),
+            f.write(json.dumps(case(model, tok, cal, t, 32, 24, head),
                                ensure_ascii=False) + "\n")
-            f.write(json.dumps(case(model, tok, cal, t, 32, 31),
+            f.write(json.dumps(case(model, tok, cal, t, 32, 31, head),
                                ensure_ascii=False) + "\n")
         for t in blns(data):
-            f.write(json.dumps(case(model, tok, cal, t, 16, 8),
+            f.write(json.dumps(case(model, tok, cal, t, 16, 8, head),
                                ensure_ascii=False) + "\n")
     os.replace(os.path.join(out, "cases.jsonl.tmp"),
                os.path.join(out, "cases.jsonl"))
@@ -163,13 +184,14 @@ def build(out, data):
 def expect(a):
     model, tok, cfg = M.load(a.expect)
     cal = cfg["calibration"]
+    head = NG.load_head(a.expect)
     w = min(a.window, cfg["max_positions"])
     stride = min(a.stride, w - 1)
     with open(a.texts, encoding="utf-8") as f:
         for i, line in enumerate(f):
             text = json.loads(line)["text"]
             if a.logits is None or i < a.logits:
-                out = case(model, tok, cal, text, w, stride)
+                out = case(model, tok, cal, text, w, stride, head)
             else:
                 ids, spans = tok.encode(text)
                 out = {"text": text, "ids": ids,

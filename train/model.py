@@ -227,6 +227,8 @@ def load(modeldir):
                     cfg["n_heads"], cfg["d_ff"], cfg["max_positions"],
                     len(cfg["labels"]), cfg["norm_eps"])
     sd = load_safetensors(os.path.join(modeldir, "model.safetensors"))
+    if "ngram" in cfg:      # the n-gram head: train/ngram.py load_head()
+        sd = {k: v for k, v in sd.items() if k not in ("ngram.weight", "ngram.bias")}
     model.load_state_dict(sd, strict=True)
     model.eval()
     return model, tok, cfg

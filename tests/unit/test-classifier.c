@@ -24,7 +24,8 @@
 
 static char	 dir[4096];
 static double	 max_logit_diff, max_batch_diff, max_score_diff;
-static size_t	 n_cases, n_windows, n_tokens;
+static double	 max_ngram_diff;
+static size_t	 n_cases, n_windows, n_tokens, n_ngram;
 
 static struct model *
 golden(void)
@@ -120,6 +121,27 @@ check_case(struct model *m, json_t *c, size_t lineno)
 			max_logit_diff = d;
 		n_windows++;
 
+		/* The n-gram head's logits over the window's bytes. */
+		if (json_object_get(w, "ngram") != NULL) {
+			float	 zn[MAX_LABELS];
+			size_t	 b0 = 0, b1 = 0;
+
+			assert_true(m->has_ngram);
+			if (wl > 1) {
+				b0 = toks[start].start;
+				b1 = toks[start + wl - 2].end;
+			}
+			ngram_logits(&m->ng, text + b0, b1 - b0, zn);
+			d = logits_diff(json_object_get(w, "ngram"), zn,
+			    m->n_labels);
+			if (!(d <= TOL))
+				fail_msg("line %zu: window %zu: |n-gram logit "
+				    "diff| %g", lineno, k, d);
+			if (d > max_ngram_diff)
+				max_ngram_diff = d;
+			n_ngram++;
+		}
+
 		memcpy(bids + used, s->ids, wl * sizeof(*bids));
 		used += wl;
 		blens[nb++] = wl;
@@ -190,10 +212,13 @@ test_golden(void **state)
 	free(line);
 	fclose(f);
 	assert_true(n_cases > 500);
+	/* The golden model has an n-gram head: every window checks it. */
+	assert_true(m->has_ngram);
+	assert_int_equal(n_ngram, n_windows);
 	printf("golden: %zu cases, %zu tokens, %zu windows; max |C - torch| "
-	    "logits %.3g (alone) %.3g (batched), scores %.3g\n", n_cases,
-	    n_tokens, n_windows, max_logit_diff, max_batch_diff,
-	    max_score_diff);
+	    "logits %.3g (alone) %.3g (batched), n-gram logits %.3g, "
+	    "scores %.3g\n", n_cases, n_tokens, n_windows, max_logit_diff,
+	    max_batch_diff, max_ngram_diff, max_score_diff);
 }
 
 static void

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "classifier.h"
+#include "model.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 
@@ -581,6 +582,103 @@ test_config(void **state)
 	expect_fail("config.json an array");
 }
 
+/* ---- the optional n-gram head ---- */
+
+static void
+test_ngram(void **state)
+{
+	struct model	*m;
+	json_t		*c, *ng, *h;
+	static const char *const arrs[] = { "w_transformer", "w_ngram",
+	    "bias" };
+	int		 i;
+
+	reset();
+	m = model_load(tmp);
+	assert_non_null(m);
+	assert_true(m->has_ngram);
+	assert_int_equal(m->ng.buckets, 4096);
+	model_free(m);
+
+	/* Without "ngram" its tensors are unexpected. */
+	c = cfg();
+	json_object_del(c, "ngram");
+	put_cfg(c);
+	expect_fail("n-gram tensors without \"ngram\"");
+
+	c = cfg();
+	json_object_set_new(c, "ngram", json_integer(1));
+	put_cfg(c);
+	expect_fail("ngram not an object");
+	c = cfg();
+	json_object_set_new(json_object_get(c, "ngram"), "buckets",
+	    json_integer(4095));
+	put_cfg(c);
+	expect_fail("buckets disagreeing with ngram.weight");
+	c = cfg();
+	json_object_set_new(json_object_get(c, "ngram"), "buckets",
+	    json_integer(0));
+	put_cfg(c);
+	expect_fail("buckets 0");
+	c = cfg();
+	json_object_set_new(json_object_get(c, "ngram"), "buckets",
+	    json_integer(1LL << 40));
+	put_cfg(c);
+	expect_fail("buckets 2^40");
+	c = cfg();
+	json_object_set_new(json_object_get(c, "ngram"), "buckets",
+	    json_integer(-4096));
+	put_cfg(c);
+	expect_fail("buckets negative");
+	c = cfg();
+	json_object_set_new(json_object_get(c, "ngram"), "features",
+	    json_string("crc32:w1"));
+	put_cfg(c);
+	expect_fail("unknown features");
+	c = cfg();
+	json_object_del(json_object_get(c, "ngram"), "combine");
+	put_cfg(c);
+	expect_fail("no combine");
+	for (i = 0; i < 3; i++) {
+		c = cfg();
+		ng = json_object_get(json_object_get(c, "ngram"), "combine");
+		json_array_remove(json_object_get(ng, arrs[i]), 0);
+		put_cfg(c);
+		expect_fail(arrs[i]);
+		c = cfg();
+		ng = json_object_get(json_object_get(c, "ngram"), "combine");
+		json_array_set_new(json_object_get(ng, arrs[i]), 1,
+		    json_real(1e300));
+		put_cfg(c);
+		expect_fail(arrs[i]);
+		c = cfg();
+		ng = json_object_get(json_object_get(c, "ngram"), "combine");
+		json_array_set_new(json_object_get(ng, arrs[i]), 1,
+		    json_string("1"));
+		put_cfg(c);
+		expect_fail(arrs[i]);
+	}
+
+	/* Tensors: missing, wrong shape. */
+	h = header();
+	json_object_del(h, "ngram.bias");
+	put_st(h, NULL, 0);
+	expect_fail("ngram.bias missing");
+	h = header();
+	json_object_del(h, "ngram.weight");
+	put_st(h, NULL, 0);
+	expect_fail("ngram.weight missing");
+	h = header();
+	set_entry(h, "ngram.bias", NULL, json_pack("[i,i]", 2, 3), NULL);
+	put_st(h, NULL, 0);
+	expect_fail("ngram.bias of shape [2, 3]");
+	h = header();
+	set_entry(h, "ngram.weight", NULL, json_pack("[i,i]", 6, 4096),
+	    NULL);
+	put_st(h, NULL, 0);
+	expect_fail("ngram.weight transposed");
+}
+
 /* ---- tokenizer.txt ---- */
 
 static void
@@ -687,6 +785,7 @@ main(void)
 		cmocka_unit_test(test_tensors),
 		cmocka_unit_test(test_safetensors_api),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_ngram),
 		cmocka_unit_test(test_vocab),
 		cmocka_unit_test(test_missing_files),
 	};
