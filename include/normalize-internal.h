@@ -25,5 +25,12 @@ int	 normalize_flags(const char *text, size_t len, enum norm_form form,
 	    struct normtext *out, unsigned *flags);
 int	 normalize_general(const char *text, size_t len, enum norm_form form,
 	    struct normtext *out);
+/*
+ * normalize_flags() that may leave OUT's maps out (start and end NULL)
+ * when MAPS is 0, for a caller that needs them only when a rule may
+ * match: computing the form again with MAPS 1 gives the same text.
+ */
+int	 normalize_maps(const char *text, size_t len, enum norm_form form,
+	    struct normtext *out, unsigned *flags, int maps);
 
 #endif

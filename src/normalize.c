@@ -761,9 +761,9 @@ utf8_put(uint32_t cp, char *o)
 	return 4;
 }
 
-/* Step 3: write the units of S into OUT. */
+/* Step 3: write the units of S into OUT, with the maps when MAPS. */
 static int
-emit(const struct scratch *s, struct normtext *out)
+emit(const struct scratch *s, struct normtext *out, int maps)
 {
 	const struct unit *u = s->u;
 	size_t		 n = s->n, i, j, o = 0, k, cap = 0;
@@ -775,9 +775,12 @@ emit(const struct scratch *s, struct normtext *out)
 
 	cap = n + 3 * s->wide;		/* UTF-8 bytes, at most */
 	out->s = malloc(cap + 1);
-	out->start = malloc((cap + 1) * sizeof(size_t));
-	out->end = malloc((cap + 1) * sizeof(size_t));
-	if (out->s == NULL || out->start == NULL || out->end == NULL)
+	if (maps) {
+		out->start = malloc((cap + 1) * sizeof(size_t));
+		out->end = malloc((cap + 1) * sizeof(size_t));
+	}
+	if (out->s == NULL || (maps && (out->start == NULL ||
+	    out->end == NULL)))
 		return -1;
 	os = out->s;
 	ost = out->start;
@@ -795,7 +798,8 @@ emit(const struct scratch *s, struct normtext *out)
 		hit = sp & prev_sp;
 		MATERIALIZE(hit);
 		if (hit) {
-			oen[o - 1] = u[i].b;
+			if (maps)
+				oen[o - 1] = u[i].b;
 			continue;
 		}
 		prev_sp = sp;
@@ -807,7 +811,8 @@ emit(const struct scratch *s, struct normtext *out)
 		if (hit) {
 			if (++rep_cnt >= REPEAT_MIN) {
 				o = rep_second;	/* forget the pair's second */
-				for (k = rep_pos; k < rep_pos + rep_len; k++)
+				for (k = rep_pos; maps && k < rep_pos + rep_len;
+				    k++)
 					oen[k] = u[i].b;
 				continue;
 			}
@@ -821,14 +826,16 @@ emit(const struct scratch *s, struct normtext *out)
 		if (cp < 0x80) {
 			rep_len = rep_cnt == 1 ? 1 : rep_len;
 			os[o] = (char)cp;
-			ost[o] = u[i].a;
-			oen[o] = u[i].b;
+			if (maps) {
+				ost[o] = u[i].a;
+				oen[o] = u[i].b;
+			}
 			o++;
 			continue;
 		}
 		k = utf8_put(cp, os + o);
 		rep_len = rep_cnt == 1 ? k : rep_len;
-		for (j = o; j < o + k; j++) {
+		for (j = o; maps && j < o + k; j++) {
 			ost[j] = u[i].a;
 			oen[j] = u[i].b;
 		}
@@ -1103,7 +1110,7 @@ ascii_block(const unsigned char *t, size_t len, size_t i, unsigned fp,
  */
 static int
 normalize_ascii(const unsigned char *t, size_t len, int skel,
-    struct normtext *out, unsigned *leetp)
+    struct normtext *out, unsigned *leetp, int maps)
 {
 	unsigned	 leet_seen = 0;
 
@@ -1116,10 +1123,15 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 	size_t		*ost, *oen;
 
 	pthread_once(&scratch_once, scratch_init);
+	if (skel)
+		maps = 1;	/* only the normalized loop can leave them out */
 	out->s = malloc(len + 1);
-	out->start = malloc((len + 1) * sizeof(size_t));
-	out->end = malloc((len + 1) * sizeof(size_t));
-	if (out->s == NULL || out->start == NULL || out->end == NULL)
+	if (maps) {
+		out->start = malloc((len + 1) * sizeof(size_t));
+		out->end = malloc((len + 1) * sizeof(size_t));
+	}
+	if (out->s == NULL || (maps && (out->start == NULL ||
+	    out->end == NULL)))
 		goto done;
 	/* local copies: stores through them cannot alias OUT */
 	os = out->s;
@@ -1140,7 +1152,7 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 			/* eight bytes of plain words at once when they allow */
 			while (len - i >= 8 && ascii_block(t, len, i, fp,
 			    prev_sp, rep_cnt, rep_c, os + o)) {
-				for (k = 0; k < 8; k++) {
+				for (k = 0; maps && k < 8; k++) {
 					ost[o + k] = i + k;
 					oen[o + k] = i + k + 1;
 				}
@@ -1180,7 +1192,8 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 			leet_seen |= ascii_leet[c];
 			sp = cls == C_SPACE;
 			if (sp & prev_sp) {
-				oen[o - 1] = i + 1;	/* one space for the run */
+				if (maps)	/* one space for the run */
+					oen[o - 1] = i + 1;
 				continue;
 			}
 			c = ascii_lower[c];
@@ -1190,7 +1203,8 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 				if (++rep_cnt >= REPEAT_MIN) {
 					if (rep_cnt == REPEAT_MIN)
 						o--;	/* the pair's second */
-					oen[rep_pos] = i + 1;
+					if (maps)
+						oen[rep_pos] = i + 1;
 					prev_sp = 0;
 					continue;
 				}
@@ -1200,14 +1214,24 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 				rep_pos = o;
 			}
 			os[o] = sp ? ' ' : (char)c;
-			ost[o] = i;
-			oen[o] = i + 1;
+			if (maps) {
+				ost[o] = i;
+				oen[o] = i + 1;
+			}
 			o++;
 			prev_sp = sp;
 		}
 		goto finish;
 	}
 chains:
+	if (!maps) {		/* the loop below always writes them */
+		out->start = malloc((len + 1) * sizeof(size_t));
+		out->end = malloc((len + 1) * sizeof(size_t));
+		if (out->start == NULL || out->end == NULL)
+			goto done;
+		ost = out->start;
+		oen = out->end;
+	}
 	o = 0;
 	rep_cnt = 0;
 	rep_c = 0;
@@ -1332,10 +1356,10 @@ normalize_skeleton_same(const char *text, size_t len)
 	return 1;
 }
 
-/* Steps 1-3 over units: any text. */
-int
-normalize_general(const char *text, size_t len, enum norm_form form,
-    struct normtext *out)
+/* Steps 1-3 over units: any text.  Without MAPS, OUT gets no maps. */
+static int
+general_form(const char *text, size_t len, enum norm_form form,
+    struct normtext *out, int maps)
 {
 	struct scratch	*s;
 	int		 rv = -1;
@@ -1362,7 +1386,7 @@ normalize_general(const char *text, size_t len, enum norm_form form,
 	collapse(s->u, s->n);
 	if (form == FORM_SKELETON)
 		leet_fold(s->u, s->n);
-	rv = emit(s, out);
+	rv = emit(s, out, maps);
 	if (s->cap > 65536) {		/* don't keep a huge request's scratch */
 		free(s->u);
 		s->u = NULL;
@@ -1373,6 +1397,13 @@ done:
 	if (rv == -1)
 		normtext_clear(out);
 	return rv;
+}
+
+int
+normalize_general(const char *text, size_t len, enum norm_form form,
+    struct normtext *out)
+{
+	return general_form(text, len, form, out, 1);
 }
 
 /*
@@ -1430,7 +1461,7 @@ append_part(struct normtext *out, size_t *cap, const struct normtext *part,
  */
 static int
 normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
-    struct normtext *out)
+    struct normtext *out, int maps)
 {
 	struct normtext	 part;
 	size_t		 pos = 0, q, x, r, cap = 0, nw, wide = 0;
@@ -1448,7 +1479,7 @@ normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
 	for (; q < len; q++)
 		wide += t[q] >> 7;
 	if (wide * HYBRID_DENSE > len)
-		return normalize_general((const char *)t, len, form, out);
+		return general_form((const char *)t, len, form, out, maps);
 	cap = len + 16;
 	out->s = malloc(cap);
 	out->start = malloc(cap * sizeof(size_t));
@@ -1467,7 +1498,7 @@ normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
 		}
 		if (x > pos) {
 			rv = normalize_ascii(t + pos, x - pos,
-			    form == FORM_SKELETON, &part, NULL);
+			    form == FORM_SKELETON, &part, NULL, 1);
 			if (rv == 1) {
 				normtext_clear(&part);
 				rv = normalize_general((const char *)t + pos,
@@ -1521,6 +1552,13 @@ int
 normalize_flags(const char *text, size_t len, enum norm_form form,
     struct normtext *out, unsigned *flags)
 {
+	return normalize_maps(text, len, form, out, flags, 1);
+}
+
+int
+normalize_maps(const char *text, size_t len, enum norm_form form,
+    struct normtext *out, unsigned *flags, int maps)
+{
 	unsigned	 leet = 1;
 	int		 rv;
 
@@ -1529,7 +1567,7 @@ normalize_flags(const char *text, size_t len, enum norm_form form,
 		*flags = 0;
 	if (form == FORM_NORMALIZED || form == FORM_SKELETON) {
 		rv = normalize_ascii((const unsigned char *)text, len,
-		    form == FORM_SKELETON, out, &leet);
+		    form == FORM_SKELETON, out, &leet, maps);
 		if (rv == 0) {
 			if (flags != NULL)
 				*flags = NORM_ASCII | (leet ? NORM_LEET : 0);
@@ -1539,7 +1577,7 @@ normalize_flags(const char *text, size_t len, enum norm_form form,
 		if (rv == -1)
 			return -1;
 		if (normalize_hybrid((const unsigned char *)text, len, form,
-		    out) == 0)
+		    out, maps) == 0)
 			return 0;
 		normtext_clear(out);
 		return -1;

@@ -991,7 +991,7 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 	struct normtext	 nt[FORM_COUNT], *cur;
 	const char	*s;
 	size_t		 i, slen;
-	int		 f, rv = 0, same = 0;
+	int		 f, rv = 0, same = 0, cform = FORM_RAW;
 	unsigned	 nflags = 0;
 
 	if (rs == NULL || rs->n == 0)
@@ -1027,11 +1027,21 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 					same = (nflags & NORM_ASCII) &&
 					    normalize_skeleton_same(text, len);
 			}
+			/*
+			 * The normalized form without its offset maps unless
+			 * a rule always runs on it: they are computed below
+			 * only when a rule is to be confirmed, which is rare.
+			 * The skeleton gets them at once: the prefilter of
+			 * patterns with look-behinds (the lexicon packs)
+			 * often lets a rule through on it.
+			 */
+			cform = f == FORM_SKELETON && same ? FORM_NORMALIZED : f;
 			if (f == FORM_SKELETON && same && nt[FORM_NORMALIZED].s)
 				cur = &nt[FORM_NORMALIZED];
-			else if (normalize_flags(text, len, f == FORM_SKELETON &&
-			    same ? FORM_NORMALIZED : f, cur,
-			    f == FORM_NORMALIZED ? &nflags : NULL) == -1) {
+			else if (normalize_maps(text, len, cform, cur,
+			    f == FORM_NORMALIZED ? &nflags : NULL,
+			    rs->nfallback[f] > 0 || cform == FORM_SKELETON) ==
+			    -1) {
 				rv = -1;
 				continue;
 			}
@@ -1055,6 +1065,16 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 		    scan_folded(rs, text, len, st) == -1) {
 			rv = -1;
 			continue;
+		}
+		if (st->ncand > 0 && cur != NULL && cur->start == NULL) {
+			/* the same form again, now with its maps */
+			normtext_clear(cur);
+			if (normalize_maps(text, len, cform, cur, NULL, 1) == -1) {
+				rv = -1;
+				continue;
+			}
+			s = cur->s;
+			slen = cur->len;
 		}
 		if (st->ncand > 1) {
 			size_t	 k, m = 1;
