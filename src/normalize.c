@@ -54,6 +54,7 @@ struct scratch {
 	struct unit	*u;
 	size_t		 n, cap;
 	size_t		 wide;		/* units pushed outside ASCII (bound) */
+	unsigned	 leet;		/* nonzero: a unit leet_fold may fold */
 };
 
 static pthread_key_t	 scratch_key;
@@ -254,6 +255,7 @@ push(struct scratch *s, uint32_t cp, uint32_t cls, size_t a, size_t b)
 	s->u[s->n].b = (uint32_t)b;
 	s->n++;
 	s->wide += cp >= 0x80;
+	s->leet |= ascii_leet[cp & 127] & (0U - (cp < 128));
 	return 0;
 }
 
@@ -483,6 +485,7 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 			if (scratch_reserve(s, r - i) == -1)
 				return -1;
 			for (n = s->n, u = s->u; i < r; i++, n++) {
+				s->leet |= ascii_leet[p[i]];
 				u[n].cp = ascii_lower[p[i]];
 				u[n].cls = ascii_cls[p[i]];
 				u[n].a = (uint32_t)i;
@@ -524,6 +527,8 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 					u[j].a = (uint32_t)i;
 					u[j].b = (uint32_t)(i + (size_t)k);
 					s->wide += c[j].cp >= 0x80;
+					s->leet |= ascii_leet[c[j].cp & 127] &
+					    (0U - (c[j].cp < 128));
 				}
 				s->n += e->n;
 				i += (size_t)k;
@@ -1381,10 +1386,11 @@ general_form(const char *text, size_t len, enum norm_form form,
 		goto done;
 	s->n = 0;
 	s->wide = 0;
+	s->leet = 0;
 	if (decode(s, (const unsigned char *)text, len, form) == -1)
 		goto done;
 	collapse(s->u, s->n);
-	if (form == FORM_SKELETON)
+	if (form == FORM_SKELETON && s->leet != 0)	/* else nothing to fold */
 		leet_fold(s->u, s->n);
 	rv = emit(s, out, maps);
 	if (s->cap > 65536) {		/* don't keep a huge request's scratch */
