@@ -32,5 +32,11 @@ int	 normalize_general(const char *text, size_t len, enum norm_form form,
  */
 int	 normalize_maps(const char *text, size_t len, enum norm_form form,
 	    struct normtext *out, unsigned *flags, int maps);
+/*
+ * For tests: ON 0 makes every thread decode code points with utf8proc
+ * alone, not from the per-code-point cache of the BMP; 1 (the default)
+ * uses the cache.  Returns the previous setting.
+ */
+int	 normalize_cache(int on);
 
 #endif

@@ -294,6 +294,14 @@ struct cpage {
 };
 
 static _Atomic(struct cpage *) cpages[2][NPAGES];	/* normalized, skeleton */
+static atomic_int	 cache_off;	/* tests: decode without the cache */
+
+int
+normalize_cache(int on)
+{
+	return !atomic_exchange_explicit(&cache_off, !on,
+	    memory_order_relaxed);
+}
 
 static int
 cp_opt_skel(int skel)
@@ -512,7 +520,8 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 			errno = EILSEQ;
 			return -1;
 		}
-		if (cp < 0x10000 &&
+		if (cp < 0x10000 && !atomic_load_explicit(&cache_off,
+		    memory_order_relaxed) &&
 		    (pg = cpage_get((uint32_t)cp, skel)) != NULL) {
 			e = &pg->e[cp & (PAGE_SIZE - 1)];
 			c = pg->pool + e->off;

@@ -362,6 +362,128 @@ test_hybrid_agrees(void **state)
 	}
 }
 
+/* The eight-byte path of ASCII words agrees with the general path. */
+static void
+test_block_path_agrees(void **state)
+{
+	static const char *alphas[] = { "aaAbe  oOIx", "abcdefgh ijk",
+	    "aaaa b", "ab AB c  \n", "xyz xYz XYZ q\t", "the cat, sat." };
+	char		 buf[128];
+	struct normtext	 a, b, c;
+	unsigned int	 seed = 777, r;
+	int		 iter, form, n, k;
+	size_t		 na;
+	const char	*al;
+
+	for (iter = 0; iter < 60000; iter++) {
+		al = alphas[iter % 6];
+		na = strlen(al);
+		seed = seed * 1103515245 + 12345;
+		n = (int)((seed >> 16) % 100);
+		for (k = 0; k < n; k++) {
+			seed = seed * 1103515245 + 12345;
+			r = (seed >> 16) % na;
+			buf[k] = al[r];
+		}
+		buf[n] = '\0';
+		for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
+			assert_int_equal(normalize(buf, (size_t)n, form, &a), 0);
+			assert_int_equal(normalize_general(buf, (size_t)n, form,
+			    &b), 0);
+			assert_int_equal(normalize_maps(buf, (size_t)n, form,
+			    &c, NULL, 0), 0);
+			if (a.len != b.len || strcmp(a.s, b.s) != 0 ||
+			    c.len != b.len || strcmp(c.s, b.s) != 0)
+				fail_msg("%s of \"%s\": fast \"%s\", general "
+				    "\"%s\", without maps \"%s\"",
+				    norm_form_name(form), buf, a.s, b.s, c.s);
+			for (k = 0; k < (int)a.len; k++)
+				if (a.start[k] != b.start[k] ||
+				    a.end[k] != b.end[k])
+					fail_msg("%s of \"%s\": byte %d maps to "
+					    "[%zu,%zu) vs [%zu,%zu)",
+					    norm_form_name(form), buf, k,
+					    a.start[k], a.end[k], b.start[k],
+					    b.end[k]);
+			normtext_clear(&a);
+			normtext_clear(&b);
+			normtext_clear(&c);
+		}
+	}
+}
+
+static size_t
+put_utf8(uint32_t cp, char *o)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	o[0] = (char)(0xe0 | (cp >> 12));
+	o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	o[2] = (char)(0x80 | (cp & 0x3f));
+	return 3;
+}
+
+/*
+ * Every code point of the BMP, alone, after a letter and before a
+ * combining mark, and between Hangul jamo: the cached decoding gives the
+ * forms and maps of utf8proc alone.
+ */
+static void
+test_bmp_cache_agrees(void **state)
+{
+	static const uint32_t ctx[][2][2] = {
+		{ { 0 }, { 0 } },
+		{ { 'a', 0 }, { 0x301, ' ' } },
+		{ { 0x1100, 0 }, { 0x1161, 0x11a8 } },
+	};
+	char		 buf[32];
+	struct normtext	 a, b;
+	uint32_t	 cp;
+	size_t		 n, c, k;
+	int		 form;
+
+	for (cp = 0x80; cp < 0x10000; cp++) {
+		if (cp >= 0xd800 && cp < 0xe000)
+			continue;
+		for (c = 0; c < sizeof(ctx) / sizeof(ctx[0]); c++) {
+			n = 0;
+			for (k = 0; k < 2 && ctx[c][0][k]; k++)
+				n += put_utf8(ctx[c][0][k], buf + n);
+			n += put_utf8(cp, buf + n);
+			for (k = 0; k < 2 && ctx[c][1][k]; k++)
+				n += put_utf8(ctx[c][1][k], buf + n);
+			for (form = FORM_NORMALIZED; form <= FORM_SKELETON;
+			    form++) {
+				normalize_cache(0);
+				assert_int_equal(normalize_general(buf, n,
+				    form, &b), 0);
+				normalize_cache(1);
+				assert_int_equal(normalize_general(buf, n,
+				    form, &a), 0);
+				if (a.len != b.len ||
+				    memcmp(a.s, b.s, a.len) != 0 ||
+				    memcmp(a.start, b.start,
+				    a.len * sizeof(size_t)) != 0 ||
+				    memcmp(a.end, b.end,
+				    a.len * sizeof(size_t)) != 0)
+					fail_msg("U+%04X in context %zu: %s "
+					    "\"%s\" from the cache, \"%s\" "
+					    "from utf8proc", (unsigned)cp, c,
+					    norm_form_name(form), a.s, b.s);
+				normtext_clear(&a);
+				normtext_clear(&b);
+			}
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -372,6 +494,8 @@ main(void)
 		cmocka_unit_test(test_maps_bounded),
 		cmocka_unit_test(test_fast_path_agrees),
 		cmocka_unit_test(test_hybrid_agrees),
+		cmocka_unit_test(test_block_path_agrees),
+		cmocka_unit_test(test_bmp_cache_agrees),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
