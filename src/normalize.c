@@ -692,43 +692,38 @@ leet(uint32_t cp)
  * 8 b, 9 g, @ a, $ s), and so do '!' (i), '|' (l), '+' (t), '(' (c) between two
  * characters of the word.
  */
+#define LEET_TOKEN(t)	(((t).cls & C_WORD) || ((t).cp < 128 && ascii_leet[(t).cp]))
+#define IN_WORD(t)	((t).cls == C_DROP || LEET_TOKEN(t))
+
 static void
 leet_fold(struct unit *u, size_t n)
 {
-	size_t	 i, j, k, nx;
-	unsigned letter, anyleet, asc, lt, tok;
-	uint32_t cls;
+	size_t	 i, j, k, nx, x;
+	int	 letter;
 	char	 l;
 
-	for (i = 0; i < n; ) {
-		if (u[i].cls == C_DROP ||
-		    !((u[i].cls & C_WORD) || (u[i].cp < 128 && leet(u[i].cp)))) {
-			i++;
+	for (x = 0; x < n; x++) {
+		/* the next leet character: rare, one predictable test */
+		if ((u[x].cp >= 128 || ascii_leet[u[x].cp] == 0) ||
+		    u[x].cls == C_DROP)
 			continue;
-		}
 		/*
-		 * The word at i: whether it holds an ASCII letter and a leet
-		 * character (without one, nothing in it changes); bitwise
-		 * tests, one branch at the word's end.
+		 * The word around it: from its first word character or leet
+		 * character to the next unit that is neither (the dropped
+		 * separators of a joined chain belong to the word).
 		 */
+		for (i = x; i > 0 && IN_WORD(u[i - 1]); i--)
+			;
+		while (u[i].cls == C_DROP)
+			i++;
+		for (j = x + 1; j < n && IN_WORD(u[j]); j++)
+			;
 		letter = 0;
-		anyleet = 0;
-		for (j = i; j < n; j++) {
-			cls = u[j].cls;
-			if (cls == C_DROP)
-				continue;
-			asc = u[j].cp < 128;
-			lt = ascii_leet[u[j].cp & 127] & (0U - asc);
-			tok = ((cls & C_WORD) != 0) | (lt != 0);
-			MATERIALIZE(tok);
-			if (!tok)
-				break;
-			letter |= asc & ((cls & C_LETTER) != 0);
-			anyleet |= lt;
-		}
-		MATERIALIZE(anyleet);
-		if (anyleet == 0)
-			letter = 0;
+		for (k = i; k < j; k++)
+			if (u[k].cls != C_DROP && u[k].cp < 128 &&
+			    (u[k].cls & C_LETTER))
+				letter = 1;
+		x = j;		/* not a leet character, nor in the word */
 		if (letter) {
 			for (k = i; k < j; k++) {
 				if (u[k].cls == C_DROP || u[k].cp >= 128 ||
@@ -746,7 +741,6 @@ leet_fold(struct unit *u, size_t n)
 				u[k].cls = C_LETTER;
 			}
 		}
-		i = j;
 	}
 }
 
