@@ -1058,19 +1058,19 @@ swar_zero(uint64_t x)
 
 /*
  * For the normalized form's ASCII loop: 1 when the eight bytes of T at I
- * (I + 8 <= LEN) are ASCII letters and single spaces, with no
+ * (I + 8 <= LEN) are ASCII letters and single spaces or newlines, with no
  * one-character word (FP: ascii_flag of the byte before I, 0 at the
- * start), no space run (PREV_SP: the byte before is white space) and no
- * letter three times in a row (REP_CNT, REP_C: the run of letters before
- * I); then their output, the
- * bytes lowercased, is in O[0..8).  So each byte maps to itself and the
- * loop may take them at once.
+ * start), no white space run (PREV_SP: the byte before is white space)
+ * and no letter three times in a row (REP_CNT, REP_C: the run of letters
+ * before I); then their output, the bytes lowercased and newlines made
+ * spaces, is in O[0..8).  So each byte maps to itself and the loop may
+ * take them at once.
  */
 static inline int
 ascii_block(const unsigned char *t, size_t len, size_t i, unsigned fp,
     unsigned prev_sp, unsigned rep_cnt, unsigned char rep_c, char *o)
 {
-	uint64_t	 w, l, letter, space, eq;
+	uint64_t	 w, l, letter, space, eq, nl;
 	unsigned char	 l0, l1;
 
 	memcpy(&w, t + i, 8);
@@ -1080,7 +1080,8 @@ ascii_block(const unsigned char *t, size_t len, size_t i, unsigned fp,
 	/* bytes of l in ['a', 'z'], all below 0x80: no carries */
 	letter = (l + ONES * (0x80 - 'a')) & ~(l + ONES * (0x80 - 'z' - 1)) &
 	    HIGH;
-	space = swar_zero(w ^ (ONES * ' '));
+	nl = swar_zero(w ^ (ONES * '\n'));
+	space = swar_zero(w ^ (ONES * ' ')) | nl;	/* white space */
 	if ((letter | space) != HIGH)
 		return 0;
 	/* little endian: byte j of the text is bits 8j..8j+7 */
@@ -1102,6 +1103,8 @@ ascii_block(const unsigned char *t, size_t len, size_t i, unsigned fp,
 	l1 = (unsigned char)(l >> 8);
 	if (rep_cnt > 0 && rep_c == l0 && (rep_cnt >= 2 || l1 == l0))
 		return 0;		/* a run from before i */
+	nl = (nl >> 7) * 0xff;		/* newlines become spaces */
+	l = (l & ~nl) | (ONES * ' ' & nl);
 	memcpy(o, &l, 8);
 	return 1;
 }
