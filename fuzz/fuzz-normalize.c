@@ -2,7 +2,8 @@
  * fuzz-normalize: every form of arbitrary bytes (when valid UTF-8): the
  * output must be valid UTF-8 of the stated length, every byte mapped into
  * the input in order, the one-pass and piecewise paths equal to the
- * general path, and the skeleton shortcut right.  The input also goes
+ * general path, the form without maps and without the code point cache
+ * the same, and the skeleton shortcut right.  The input also goes
  * through a small rule set on every form, and its hits through rewrite:
  * offsets in bounds and on character boundaries.
  */
@@ -47,6 +48,27 @@ check_form(const char *s, size_t n, enum norm_form f)
 		    memcmp(a.end, b.end, a.len * sizeof(size_t)) != 0)
 			abort();
 		normtext_clear(&b);
+	}
+	/* without maps: the same text */
+	if (f != FORM_RAW && normalize_maps(s, n, f, &b, NULL, 0) == 0) {
+		if (a.len != b.len || memcmp(a.s, b.s, a.len) != 0 ||
+		    (b.start != NULL && memcmp(a.start, b.start,
+		    a.len * sizeof(size_t)) != 0))
+			abort();
+		normtext_clear(&b);
+	}
+	/* utf8proc alone, without the per-code-point cache: the same form */
+	if (f != FORM_RAW) {
+		normalize_cache(0);
+		if (normalize_general(s, n, f, &b) == 0) {
+			if (a.len != b.len || memcmp(a.s, b.s, a.len) != 0 ||
+			    memcmp(a.start, b.start,
+			    a.len * sizeof(size_t)) != 0 ||
+			    memcmp(a.end, b.end, a.len * sizeof(size_t)) != 0)
+				abort();
+			normtext_clear(&b);
+		}
+		normalize_cache(1);
 	}
 	if (f == FORM_SKELETON && normalize_skeleton_same(s, n)) {
 		if (normalize(s, n, FORM_NORMALIZED, &b) == 0) {
