@@ -11,7 +11,9 @@
  *    combining marks after it are reordered and recomposed (NFKC) as one
  *    segment mapped to the bytes of the whole segment.  The skeleton form
  *    strips the marks instead and maps every confusable code point to
- *    ASCII (src/confusables.h, from UTS #39).  ASCII takes a table path.
+ *    ASCII (src/confusables.h, from UTS #39).  ASCII takes a table path;
+ *    code points of the BMP come from a cache of what utf8proc and the
+ *    confusables give them (see cpage_build).
  * 2. collapse separators: a run of three or more one-character words
  *    (a letter or digit with no letter, digit or mark beside it) whose gaps
  *    are each 1-3 separators (white space, punctuation, symbols) is joined:
@@ -692,7 +694,8 @@ leet(uint32_t cp)
  * 8 b, 9 g, @ a, $ s), and so do '!' (i), '|' (l), '+' (t), '(' (c) between two
  * characters of the word.
  */
-#define LEET_TOKEN(t)	(((t).cls & C_WORD) || ((t).cp < 128 && ascii_leet[(t).cp]))
+#define LEET_TOKEN(t)	(((t).cls & C_WORD) || \
+			    ((t).cp < 128 && ascii_leet[(t).cp]))
 #define IN_WORD(t)	((t).cls == C_DROP || LEET_TOKEN(t))
 
 static void
