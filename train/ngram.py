@@ -290,7 +290,7 @@ def _f(x):
     return "-" if x is None else "%.3f" % x
 
 
-def card_section(labels, rep, thr, flag):
+def card_section(labels, rep, thr, flag, have=None):
     L = ["## Combined score (transformer + n-gram head)", "",
          "Since the n-gram head was added (train/ngram.py), the shipped score of each category "
          "is sigmoid(w_t z_transformer + w_n z_ngram + b) per window, max over windows; w_t, w_n "
@@ -298,20 +298,27 @@ def card_section(labels, rep, thr, flag):
          "\"ngram\".\"combine\"). The n-gram head is a linear model on hashed word uni/bigrams and "
          "character 3/4-grams (FORMAT.md, \"n-gram head\") trained on the training split. "
          "The figures below supersede the transformer-only metrics and thresholds above.", "",
-         "AUPRC on the held-out source + held-out generator's clean answers (test split)",
-         "| category | n (pos) | combined | transformer | ngram head | ngram_lr (eval.py) | keywords |",
-         "|---|---|---|---|---|---|---|"]
+         "AUPRC on the held-out source + held-out generator's clean answers (test split)"]
+    names = [n for n in ("combined", "transformer", "ngram", "ngram_lr", "keywords")
+             if have is None or n in have]
+    title = {"combined": "combined", "transformer": "transformer", "ngram": "ngram head",
+             "ngram_lr": "ngram_lr (eval.py)", "keywords": "keywords"}
+    L += ["| category | n (pos) | %s |" % " | ".join(title[n] for n in names),
+          "|---|---|%s" % ("---|" * len(names))]
+
+    def get(name, c):
+        if name not in rep:
+            return {"auprc": None}
+        return rep[name]["per_label"][c] if c != "any" else rep[name]["any"]
     for c in labels + ["any"]:
-        r = [rep[s]["per_label"][c] if c != "any" else rep[s]["any"]
-             for s in ("combined", "transformer", "ngram", "ngram_lr", "keywords")]
+        r = [get(n, c) for n in names]
         L.append("| %s | %d (%d) | %s |" % (c, r[0]["n"], r[0]["pos"],
                                            " | ".join(_f(x["auprc"]) for x in r)))
     L += ["", "AUPRC on the held-out source only",
-          "| category | combined | transformer | ngram head | ngram_lr | keywords |",
-          "|---|---|---|---|---|---|"]
+          "| category | %s |" % " | ".join(title[n] for n in names),
+          "|---|%s" % ("---|" * len(names))]
     for c in labels + ["any"]:
-        r = [rep["src_" + s]["per_label"][c] if c != "any" else rep["src_" + s]["any"]
-             for s in ("combined", "transformer", "ngram", "ngram_lr", "keywords")]
+        r = [get("src_" + n, c) for n in names]
         L.append("| %s | %s |" % (c, " | ".join(_f(x["auprc"]) for x in r)))
     L += ["", "Combined score at the thresholds below (test split): any-category precision %.3f, "
           "recall %.3f. Clean answers of the held-out generator flagged: %.2f%% at rewrite, "
@@ -325,40 +332,40 @@ def card_section(labels, rep, thr, flag):
     return "\n".join(L) + "\n"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", required=True, help="model directory to add the head to")
-    ap.add_argument("--buckets", type=int, default=DEFAULT_BUCKETS)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--shared", help="shared data directory")
-    ap.add_argument("--no-baselines", action="store_true")
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
-    import data as D
+def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, clean_test,
+             buckets=DEFAULT_BUCKETS, seed=1, baselines=True, datadir=None, log=sys.stderr,
+             head_from=None):
+    """Train the head on train_rows, fit the combination on tune_rows, export
+    it into modeldir with thresholds for the combined score, and report on
+    test_rows.  clean_tune/clean_test: boolean masks of the clean LLM answers
+    the rewrite thresholds are held to.  head_from: a model directory whose
+    head (same data, buckets, seed) is reused instead of training it again.
+    Returns the report dict."""
     import metrics
     import model as M
     from make_model import choose_thresholds
     t_start = time.time()
-    model, tok, cfg = M.load(a.model)
-    labels = cfg["labels"]
-    rows = D.load_shared(a.shared or D.DEFAULT_DATA)
-    train_rows, tune_rows, test_rows = D.split_corpus(rows)
-    if labels != list(D.LABELS):
-        raise SystemExit("%s: labels %s are not the shared data's" % (a.model, labels))
-    with open(os.path.join(a.model, "thresholds.json")) as f:
+    model, tok, cfg = M.load(modeldir)
+    if cfg["labels"] != list(labels):
+        raise SystemExit("%s: labels %s differ from the data's" % (modeldir, cfg["labels"]))
+    labels = list(labels)
+    with open(os.path.join(modeldir, "thresholds.json")) as f:
         thr0 = json.load(f)
     W, S = thr0.get("window", cfg["max_positions"]), thr0.get("stride", 96)
-    fz = Featurizer(a.buckets)
-    weight, bias = train_head(fz, train_rows, labels, seed=a.seed)
-    print("scoring tune and test windows", file=sys.stderr)
+    fz = Featurizer(buckets)
+    if head_from:
+        weight, bias, ng = load_head(head_from)
+        if ng["buckets"] != buckets or weight.shape[1] != len(labels):
+            raise SystemExit("%s: its head does not fit" % head_from)
+        print("n-gram head from %s" % head_from, file=log)
+    else:
+        weight, bias = train_head(fz, train_rows, labels, seed=seed, log=log)
+    print("scoring tune and test windows", file=log)
     w_tune = window_logits(model, tok, fz, weight, bias, [e["text"] for e in tune_rows], W, S)
     w_test = window_logits(model, tok, fz, weight, bias, [e["text"] for e in test_rows], W, S)
     comb = fit_combination(w_tune, tune_rows, labels, cfg["calibration"])
-    print("combination: %s" % json.dumps(comb), file=sys.stderr)
+    print("combination: %s" % json.dumps(comb), file=log)
 
-    clean_tune = np.array([e["source"] == "alpacaeval:" + D.TUNE_GENERATOR for e in tune_rows])
-    clean_test = np.array([e["source"] == "alpacaeval:" + D.TEST_GENERATOR for e in test_rows])
     p_tune, _ = doc_scores(w_tune, comb)
     rew, blk = choose_thresholds(labels, p_tune, tune_rows, clean_tune)
 
@@ -366,57 +373,94 @@ def main():
     systems = {"combined": doc_scores(w_test, comb)[0],
                "transformer": doc_scores(w_test, cal=cfg["calibration"], which="transformer")[0],
                "ngram": doc_scores(w_test, which="ngram")[0]}
-    if not a.no_baselines:
+    if baselines:
+        import data as D
         import eval as E
-        systems["keywords"] = E.Keywords(D.DEFAULT_DATA, labels).scores(texts)
+        systems["keywords"] = E.Keywords(datadir or D.DEFAULT_DATA, labels).scores(texts)
         systems["ngram_lr"] = E.ngram_scores(E.train_ngram(train_rows, labels), texts)
     ylab = [e["labels"] for e in test_rows]
-    src = [i for i, e in enumerate(test_rows) if not e["source"].startswith("alpacaeval")]
+    src = [i for i, e in enumerate(test_rows) if not e.get("source", "").startswith("alpacaeval")]
     rep = {}
-    for name, s in systems.items():
-        rep[name] = metrics.report(labels, ylab, s, rew if name == "combined" else None)
-        rep["src_" + name] = metrics.report(labels, [ylab[i] for i in src], s[src])
+    for name, sc in systems.items():
+        rep[name] = metrics.report(labels, ylab, sc, rew if name == "combined" else None)
+        rep["src_" + name] = metrics.report(labels, [ylab[i] for i in src], sc[src])
     sc = systems["combined"][clean_test]
     flag = {"n": int(clean_test.sum()),
-            "rewrite": float((sc >= np.array(rew)).any(axis=1).mean()),
-            "block": float((sc >= np.array(blk)).any(axis=1).mean())}
+            "rewrite": float((sc >= np.array(rew)).any(axis=1).mean()) if len(sc) else 0.0,
+            "block": float((sc >= np.array(blk)).any(axis=1).mean()) if len(sc) else 0.0}
 
-    export_head(a.model, weight, bias, comb, a.buckets)
+    export_head(modeldir, weight, bias, comb, buckets)
     thr = dict(thr0)
     thr["rewrite"] = dict(zip(labels, rew))
     thr["block"] = dict(zip(labels, blk))
-    with open(os.path.join(a.model, "thresholds.json"), "w") as f:
+    with open(os.path.join(modeldir, "thresholds.json"), "w") as f:
         json.dump(thr, f, indent=2)
         f.write("\n")
-    rp = os.path.join(a.model, "report.json")
+    rp = os.path.join(modeldir, "report.json")
     try:
         with open(rp) as f:
             full = json.load(f)
     except (OSError, ValueError):
         full = {}
-    full["ngram"] = {"buckets": a.buckets, "features": FEATURES, "combine": comb,
+    full["ngram"] = {"buckets": buckets, "features": FEATURES, "combine": comb,
                      "report": rep, "clean_flag_rate": flag, "thresholds": thr,
                      "seconds": time.time() - t_start}
     with open(rp, "w") as f:
         json.dump(full, f, indent=1)
         f.write("\n")
-    cp = os.path.join(a.model, "MODEL_CARD.md")
+    sec = card_section(labels, rep, thr, flag, sorted(systems))
+    cp = os.path.join(modeldir, "MODEL_CARD.md")
     if os.path.exists(cp):
         with open(cp) as f:
             card = f.read()
         mark = "## Combined score (transformer + n-gram head)"
-        sec = card_section(labels, rep, thr, flag)
         if mark in card:
             head, rest = card.split(mark, 1)
             nxt = rest.find("\n## ")
-            card = head + sec + (rest[nxt + 1:] if nxt >= 0 else "")
+            card = head + sec + ("\n" + rest[nxt + 1:] if nxt >= 0 else "")
         else:
             nxt = card.find("\n## Limits")
             card = (card[:nxt + 1] + sec + "\n" + card[nxt + 1:]) if nxt >= 0 else card + "\n" + sec
         with open(cp, "w") as f:
             f.write(card)
-    print(card_section(labels, rep, thr, flag), file=sys.stderr)
-    print("done in %.0fs" % (time.time() - t_start), file=sys.stderr)
+    print(sec, file=log)
+    print("n-gram head done in %.0fs" % (time.time() - t_start), file=log)
+    return full["ngram"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="model directory to add the head to")
+    ap.add_argument("--data", help="labelled JSONL the model was trained on (as make_model.py --data)")
+    ap.add_argument("--shared", help="shared data directory")
+    ap.add_argument("--buckets", type=int, default=DEFAULT_BUCKETS)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--head-from", metavar="DIR",
+                    help="reuse the trained head of DIR (same data, buckets and seed)")
+    a = ap.parse_args()
+    if not 1 <= a.buckets <= 1 << 24:
+        raise SystemExit("--buckets must be in [1, 2^24]")
+    torch.set_num_threads(a.threads)
+    import data as D
+    if a.data:
+        from make_model import user_split
+        rows = D.load_jsonl(a.data)
+        train_rows, tune_rows, test_rows = user_split(rows)
+        with open(os.path.join(a.model, "config.json")) as f:
+            labels = json.load(f)["labels"]
+        clean_tune = np.array([all(v == 0 for v in e["labels"].values()) for e in tune_rows])
+        clean_test = np.array([all(v == 0 for v in e["labels"].values()) for e in test_rows])
+    else:
+        rows = D.load_shared(a.shared or D.DEFAULT_DATA)
+        train_rows, tune_rows, test_rows = D.split_corpus(rows)
+        labels = list(D.LABELS)
+        clean_tune = np.array([e["source"] == "alpacaeval:" + D.TUNE_GENERATOR for e in tune_rows])
+        clean_test = np.array([e["source"] == "alpacaeval:" + D.TEST_GENERATOR for e in test_rows])
+    add_head(a.model, train_rows, tune_rows, test_rows, labels, clean_tune, clean_test,
+             buckets=a.buckets, seed=a.seed, baselines=not a.no_baselines,
+             datadir=a.shared, head_from=a.head_from)
 
 
 if __name__ == "__main__":
