@@ -80,12 +80,13 @@ void		 model_slot_put(const struct model *m, struct model_slot *s);
 
 /*
  * The probability of each label for one window into P[n_labels]: from
- * the transformer's LOGITS and, when M has an n-gram head, the LEN bytes
- * of TEXT the window covers (combined per label), else by Platt
- * calibration.  Safe from many threads at once.
+ * the transformer's LOGITS and, when M has an n-gram head, its logits ZN
+ * (combined per label), else by Platt calibration.  When ZN is NULL and
+ * the head's context is the window, they are computed over the LEN bytes
+ * of TEXT the window covers.  Safe from many threads at once.
  */
 void		 model_window_probs(const struct model *m, const float *logits,
-		    const char *text, size_t len, float *p);
+		    const char *text, size_t len, const float *zn, float *p);
 
 /*
  * Make S able to hold N tokens.  0, or -1 after logging.

@@ -21,6 +21,8 @@ struct ngram_head {
 	size_t		 n_labels;
 	const float	*weight;		/* [buckets, n_labels] */
 	const float	*bias;			/* [n_labels] */
+	int		 whole_text;		/* context "text": over the whole
+						   text, not each window */
 	float		 w_transformer[MAX_LABELS];	/* combination */
 	float		 w_ngram[MAX_LABELS];
 	float		 b[MAX_LABELS];

@@ -24,6 +24,7 @@
 struct batch_req {
 	struct batch_req *next;		/* in the model's queue */
 	const char	*text;		/* the caller's text */
+	const float	*zn;		/* n-gram logits of the whole text */
 	const struct token *toks;	/* the text's tokens (caller's slot) */
 	size_t		 n;		/* tokens */
 	size_t		 w, stride;	/* window geometry */
@@ -86,7 +87,7 @@ window_probs(const struct model *m, const struct batch_req *r, size_t start,
 		b = r->toks[start].start;
 		e = r->toks[start + len - 2].end;
 	}
-	model_window_probs(m, logits, r->text + b, e - b, p);
+	model_window_probs(m, logits, r->text + b, e - b, r->zn, p);
 }
 
 /* Fold the probabilities P of R's window at token START (LEN) into R. */
@@ -223,6 +224,7 @@ classifier_score(const struct model *cm, const struct classifier_conf *conf,
 	struct model_slot *s;
 	struct batch_req r;
 	size_t		 w, stride, batch, n, max_leaders;
+	float		 zn[MAX_LABELS];
 	int		 threads;
 
 	memset(out, 0, sizeof(*out));
@@ -257,6 +259,10 @@ classifier_score(const struct model *cm, const struct classifier_conf *conf,
 
 	memset(&r, 0, sizeof(r));
 	r.text = text;
+	if (m->has_ngram && m->ng.whole_text) {
+		ngram_logits(&m->ng, text, len, zn);
+		r.zn = zn;
+	}
 	r.toks = s->toks;
 	r.n = n;
 	r.w = w;

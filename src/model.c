@@ -156,6 +156,16 @@ ngram_parse(struct model *m, const char *file, json_t *ng)
 		    NGRAM_FEATURES);
 		return -1;
 	}
+	v = json_object_get(ng, "context");
+	if (v != NULL && (!json_is_string(v) ||
+	    (strcmp(json_string_value(v), "window") != 0 &&
+	    strcmp(json_string_value(v), "text") != 0))) {
+		log_warnx("%s: ngram \"context\" must be \"window\" or "
+		    "\"text\"", file);
+		return -1;
+	}
+	m->ng.whole_text = v != NULL && strcmp(json_string_value(v),
+	    "text") == 0;
 	comb = json_object_get(ng, "combine");
 	if (!json_is_object(comb)) {
 		log_warnx("%s: ngram \"combine\" must be an object", file);
@@ -422,13 +432,16 @@ slot_free(struct model_slot *s)
 
 void
 model_window_probs(const struct model *m, const float *logits,
-    const char *text, size_t len, float *p)
+    const char *text, size_t len, const float *zn, float *p)
 {
-	float	 zn[MAX_LABELS];
+	float	 z[MAX_LABELS];
 	size_t	 j;
 
 	if (m->has_ngram) {
-		ngram_logits(&m->ng, text, len, zn);
+		if (zn == NULL) {
+			ngram_logits(&m->ng, text, len, z);
+			zn = z;
+		}
 		ngram_combine(&m->ng, logits, zn, p);
 		return;
 	}

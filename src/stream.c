@@ -485,6 +485,12 @@ classify_windows(struct stream *s, int *block)
 	if (m == NULL || !conf->enabled || !p->stage_classifier ||
 	    conf->window < 2)
 		return 0;
+	/*
+	 * An n-gram head over the whole text: a window's score is only known
+	 * once the text is; the verdict at close decides.
+	 */
+	if (m->has_ngram && m->ng.whole_text)
+		return 0;
 	w = (size_t)conf->window;
 	if (w > m->cfg.max_positions)
 		w = m->cfg.max_positions;
@@ -570,7 +576,7 @@ classify_windows(struct stream *s, int *block)
 			first = s->tok_start[slot->starts[b]];
 			last = s->tok_end[slot->starts[b] + w - 2];
 			model_window_probs(m, slot->logits + b * m->n_labels,
-			    s->buf + first, last - first, pr);
+			    s->buf + first, last - first, NULL, pr);
 			for (j = 0; j < nl; j++)
 				if (pr[j] > s->scores[j])
 					s->scores[j] = pr[j];

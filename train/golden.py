@@ -132,7 +132,8 @@ def case(model, tok, cal, text, window, stride, head=None):
     else:
         weight, bias, ng = head
         fz = NG.Featurizer(ng["buckets"])
-        ws = NG.window_logits(model, tok, fz, weight, bias, [text], window, stride)
+        ws = NG.window_logits(model, tok, fz, weight, bias, [text], window, stride,
+                              context=ng.get("context", "window"))
         for w, (_, zn, _) in zip(wins, ws[0]):
             w["ngram"] = [float(v) for v in zn]
         sc, sp = NG.doc_scores(ws, ng["combine"])
@@ -161,7 +162,7 @@ def build(out, data):
     comb = {"w_transformer": [float(0.5 + v) for v in torch.rand(6, generator=g)],
             "w_ngram": [float(0.5 + v) for v in torch.rand(6, generator=g)],
             "bias": [float(v - 0.5) for v in torch.rand(6, generator=g)]}
-    NG.export_head(out, weight, bias, comb, NGRAM_BUCKETS)
+    NG.export_head(out, weight, bias, comb, NGRAM_BUCKETS, "window")
     head = NG.load_head(out)
     texts = own_cases(sample)
     with open(os.path.join(out, "cases.jsonl.tmp"), "w",

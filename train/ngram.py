@@ -144,9 +144,11 @@ def train_head(fz, rows, labels, epochs=4, seed=1, log=sys.stderr):
 # windows, as the C engine cuts them
 
 @torch.no_grad()
-def window_logits(model, tok, fz, weight, bias, texts, window, stride, batch=128):
+def window_logits(model, tok, fz, weight, bias, texts, window, stride, batch=128,
+                  context="window"):
     """Per text: list of (z_transformer [L], z_ngram [L] or None, span) per
-    window, in text order."""
+    window, in text order; z_ngram over the window's bytes, or over the
+    whole text when context is "text"."""
     items = []
     for ti, text in enumerate(texts):
         ids, spans = tok.encode(text)
@@ -169,8 +171,16 @@ def window_logits(model, tok, fz, weight, bias, texts, window, stride, batch=128
         for r, i in enumerate(idx):
             zt[i] = z[r]
     out = [[] for _ in texts]
+    whole = {}
     for (ti, _, sp, wt), z in zip(items, zt):
-        zn = head_logits(fz, weight, bias, [wt])[0] if weight is not None else None
+        if weight is None:
+            zn = None
+        elif context == "text":
+            if ti not in whole:
+                whole[ti] = head_logits(fz, weight, bias, [texts[ti]])[0]
+            zn = whole[ti]
+        else:
+            zn = head_logits(fz, weight, bias, [wt])[0]
         out[ti].append((z, zn, sp))
     return out
 
@@ -258,7 +268,7 @@ def fit_combination(wins, rows, labels, cal):
 # ---------------------------------------------------------------------------
 # export
 
-def export_head(modeldir, weight, bias, comb, buckets):
+def export_head(modeldir, weight, bias, comb, buckets, context="window"):
     import model as M
     st = M.load_safetensors(os.path.join(modeldir, "model.safetensors"))
     st = {k: v for k, v in st.items() if not k.startswith("ngram.")}
@@ -268,7 +278,8 @@ def export_head(modeldir, weight, bias, comb, buckets):
     p = os.path.join(modeldir, "config.json")
     with open(p) as f:
         cfg = json.load(f)
-    cfg["ngram"] = {"buckets": buckets, "features": FEATURES, "combine": comb}
+    cfg["ngram"] = {"buckets": buckets, "features": FEATURES, "context": context,
+                    "combine": comb}
     with open(p + ".tmp", "w") as f:
         json.dump(cfg, f, indent=2)
         f.write("\n")
@@ -293,7 +304,9 @@ def _f(x):
 def card_section(labels, rep, thr, flag, have=None):
     L = ["## Combined score (transformer + n-gram head)", "",
          "Since the n-gram head was added (train/ngram.py), the shipped score of each category "
-         "is sigmoid(w_t z_transformer + w_n z_ngram + b) per window, max over windows; w_t, w_n "
+         "is sigmoid(w_t z_transformer + w_n z_ngram + b) per window, max over windows (z_ngram "
+         "over the whole text, or over each window when config.json says \"context\": "
+         "\"window\"); w_t, w_n "
          "and b are a per-category logistic regression fitted on the tune split (config.json "
          "\"ngram\".\"combine\"). The n-gram head is a linear model on hashed word uni/bigrams and "
          "character 3/4-grams (FORMAT.md, \"n-gram head\") trained on the training split. "
@@ -334,7 +347,7 @@ def card_section(labels, rep, thr, flag, have=None):
 
 def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, clean_test,
              buckets=DEFAULT_BUCKETS, seed=1, baselines=True, datadir=None, log=sys.stderr,
-             head_from=None):
+             head_from=None, context="text"):
     """Train the head on train_rows, fit the combination on tune_rows, export
     it into modeldir with thresholds for the combined score, and report on
     test_rows.  clean_tune/clean_test: boolean masks of the clean LLM answers
@@ -361,8 +374,10 @@ def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, cle
     else:
         weight, bias = train_head(fz, train_rows, labels, seed=seed, log=log)
     print("scoring tune and test windows", file=log)
-    w_tune = window_logits(model, tok, fz, weight, bias, [e["text"] for e in tune_rows], W, S)
-    w_test = window_logits(model, tok, fz, weight, bias, [e["text"] for e in test_rows], W, S)
+    w_tune = window_logits(model, tok, fz, weight, bias, [e["text"] for e in tune_rows], W, S,
+                           context=context)
+    w_test = window_logits(model, tok, fz, weight, bias, [e["text"] for e in test_rows], W, S,
+                           context=context)
     comb = fit_combination(w_tune, tune_rows, labels, cfg["calibration"])
     print("combination: %s" % json.dumps(comb), file=log)
 
@@ -389,7 +404,7 @@ def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, cle
             "rewrite": float((sc >= np.array(rew)).any(axis=1).mean()) if len(sc) else 0.0,
             "block": float((sc >= np.array(blk)).any(axis=1).mean()) if len(sc) else 0.0}
 
-    export_head(modeldir, weight, bias, comb, buckets)
+    export_head(modeldir, weight, bias, comb, buckets, context)
     thr = dict(thr0)
     thr["rewrite"] = dict(zip(labels, rew))
     thr["block"] = dict(zip(labels, blk))
@@ -402,7 +417,7 @@ def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, cle
             full = json.load(f)
     except (OSError, ValueError):
         full = {}
-    full["ngram"] = {"buckets": buckets, "features": FEATURES, "combine": comb,
+    full["ngram"] = {"buckets": buckets, "features": FEATURES, "context": context, "combine": comb,
                      "report": rep, "clean_flag_rate": flag, "thresholds": thr,
                      "seconds": time.time() - t_start}
     with open(rp, "w") as f:
@@ -437,6 +452,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--context", choices=("text", "window"), default="text",
+                    help="n-gram features over the whole text (default) or each window")
     ap.add_argument("--head-from", metavar="DIR",
                     help="reuse the trained head of DIR (same data, buckets and seed)")
     a = ap.parse_args()
@@ -460,7 +477,7 @@ def main():
         clean_test = np.array([e["source"] == "alpacaeval:" + D.TEST_GENERATOR for e in test_rows])
     add_head(a.model, train_rows, tune_rows, test_rows, labels, clean_tune, clean_test,
              buckets=a.buckets, seed=a.seed, baselines=not a.no_baselines,
-             datadir=a.shared, head_from=a.head_from)
+             datadir=a.shared, head_from=a.head_from, context=a.context)
 
 
 if __name__ == "__main__":

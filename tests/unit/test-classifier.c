@@ -221,6 +221,74 @@ test_golden(void **state)
 	    max_batch_diff, max_ngram_diff, max_score_diff);
 }
 
+/*
+ * An n-gram head of context "text": every window combines its own
+ * transformer logits with the head's logits over the whole text.
+ */
+static void
+test_whole_text(void **state)
+{
+	struct model	*m = golden();
+	struct classifier_conf conf = { 0 };
+	struct classifier_out out;
+	char		 path[4200], *line = NULL;
+	size_t		 cap = 0, n = 0, k, j, len;
+	float		 zn[MAX_LABELS], zt[MAX_LABELS], p[MAX_LABELS];
+	float		 want[MAX_LABELS];
+	json_t		*c, *wins, *lg;
+	const char	*text;
+	double		 d, max = 0;
+	FILE		*f;
+
+	assert_non_null(m);
+	snprintf(path, sizeof(path), "%s/cases.jsonl", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	m->ng.whole_text = 1;
+	while (n < 200 && getline(&line, &cap, f) != -1) {
+		c = json_loads(line, 0, NULL);
+		assert_non_null(c);
+		text = json_string_value(json_object_get(c, "text"));
+		len = json_string_length(json_object_get(c, "text"));
+		wins = json_object_get(c, "windows");
+		ngram_logits(&m->ng, text, len, zn);
+		memset(want, 0, sizeof(want));
+		for (k = 0; k < json_array_size(wins); k++) {
+			lg = json_object_get(json_array_get(wins, k), "logits");
+			for (j = 0; j < m->n_labels; j++)
+				zt[j] = (float)json_real_value(
+				    json_array_get(lg, j));
+			ngram_combine(&m->ng, zt, zn, p);
+			for (j = 0; j < m->n_labels; j++)
+				if (p[j] > want[j])
+					want[j] = p[j];
+		}
+		conf.window = (int)json_integer_value(json_object_get(c,
+		    "window"));
+		conf.stride = (int)json_integer_value(json_object_get(c,
+		    "stride"));
+		conf.batch_max = 4;
+		assert_int_equal(classifier_score(m, &conf, text, len, &out),
+		    0);
+		for (j = 0; j < m->n_labels; j++) {
+			d = fabs(out.scores[j] - want[j]);
+			if (!(d <= TOL))
+				fail_msg("case %zu: label %zu: %g, want %g", n,
+				    j, out.scores[j], want[j]);
+			if (d > max)
+				max = d;
+		}
+		json_decref(c);
+		n++;
+	}
+	m->ng.whole_text = 0;
+	free(line);
+	fclose(f);
+	assert_int_equal(n, 200);
+	printf("whole-text n-gram context: %zu cases, max |score diff| %.3g\n",
+	    n, max);
+}
+
 static void
 test_labels(void **state)
 {
@@ -343,6 +411,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_whole_text),
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_threads),
 	};

@@ -636,6 +636,25 @@ test_ngram(void **state)
 	put_cfg(c);
 	expect_fail("unknown features");
 	c = cfg();
+	json_object_set_new(json_object_get(c, "ngram"), "context",
+	    json_string("sentence"));
+	put_cfg(c);
+	expect_fail("unknown context");
+	c = cfg();
+	json_object_set_new(json_object_get(c, "ngram"), "context",
+	    json_integer(1));
+	put_cfg(c);
+	expect_fail("context not a string");
+	c = cfg();
+	json_object_set_new(json_object_get(c, "ngram"), "context",
+	    json_string("text"));
+	put_cfg(c);
+	m = model_load(tmp);
+	assert_non_null(m);
+	assert_true(m->ng.whole_text);
+	model_free(m);
+	reset();
+	c = cfg();
 	json_object_del(json_object_get(c, "ngram"), "combine");
 	put_cfg(c);
 	expect_fail("no combine");
