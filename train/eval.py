@@ -275,6 +275,7 @@ def table(res):
 def write_card(out, res, thr):
     tr = res.get("training", {})
     hp = tr.get("hp", {})
+    hist = tr.get("history") or []
     labels = res["labels"]
     lines = ["# modgate default classifier (modgate-encoder-v1)", "",
              "A small transformer encoder that scores a chatbot's output for %s. "
@@ -294,11 +295,19 @@ def write_card(out, res, thr):
                 hp.get("window"), hp.get("vocab_size"), tr.get("seed")), "",
              "Training: %s documents, windows of %s tokens, a document's label applied to the "
              "maximum over its windows (not to every window), up to %s windows per document, "
-             "%s epochs planned, the epoch with the best tune score kept. "
-             "Wall-clock %.0f s (training loop and tokenizer), %.0f s CPU, %d threads, whole run %.0f s."
+             "%s epochs planned (%s steps of %s documents), %s steps done%s, the epoch with the "
+             "best tune score kept. Wall-clock %.0f s (training loop and tokenizer), %.0f s CPU, "
+             "%d threads, whole run %.0f s."
              % (tr.get("n_train"), hp.get("window"), hp.get("max_chunks"), hp.get("epochs"),
+                hist[-1].get("planned_steps", "?") if hist else "?", hp.get("batch_docs"),
+                hist[-1].get("steps", "?") if hist else "?",
+                (" (the time budget ran out first)" if hist and hist[-1].get("steps", 0) <
+                 hist[-1].get("planned_steps", 0) else ""),
                 tr.get("train_wall_s", 0), tr.get("train_cpu_s", 0), tr.get("threads", 0),
-                tr.get("total_wall_s", 0)), "",
+                tr.get("total_wall_s", 0) or 0), ""]
+    if tr.get("init"):
+        lines += [tr["init"], ""]
+    lines += [
              "## Data and split",
              "See train/data.py for the exact mapping of every source to the six categories "
              "(unknown labels are masked, not assumed clean) and train/extra/README.md for the "

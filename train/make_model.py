@@ -60,6 +60,8 @@ def parse():
                     help="write the tune split as eval JSONL and exit")
     ap.add_argument("--reuse", metavar="DIR",
                     help="skip training: recalibrate, re-threshold and re-evaluate the model in DIR")
+    ap.add_argument("--init", metavar="DIR",
+                    help="start from the weights and vocabulary of the model in DIR")
     ap.add_argument("--limit", type=int, help=argparse.SUPPRESS)   # smoke tests
     ap.add_argument("--hp", default="", help="overrides, e.g. d_model=192,n_layers=4")
     return ap.parse_args()
@@ -180,15 +182,23 @@ def main():
         t_train_wall = prev.get("train_wall_s", 0.0)
         c_train = prev.get("train_cpu_s", 0.0)
     else:
-        print("training the tokenizer", file=sys.stderr)
-        t0 = time.time()
-        tok = TK.train([e["text"] for e in train_rows], vocab_size=hp["vocab_size"])
-        print("vocabulary %d entries (%.0fs)" % (len(tok), time.time() - t0), file=sys.stderr)
+        init = None
+        if a.init:
+            from model import load
+            init, tok, cfg = load(a.init)
+            for k in ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size"):
+                hp[k] = cfg[k]
+            print("starting from %s" % a.init, file=sys.stderr)
+        else:
+            print("training the tokenizer", file=sys.stderr)
+            t0 = time.time()
+            tok = TK.train([e["text"] for e in train_rows], vocab_size=hp["vocab_size"])
+            print("vocabulary %d entries (%.0fs)" % (len(tok), time.time() - t0), file=sys.stderr)
 
         budget = a.minutes * 60 - (time.time() - t_start)
         deadline = time.time() + max(60.0, budget)
         model, history = TR.train(train_rows, tune_rows, tok, hp, seed=a.seed,
-                                  deadline=deadline, labels=labels)
+                                  deadline=deadline, labels=labels, init=init)
         t_train_wall = time.time() - t_start
         c_train = time.process_time() - c_start
 
@@ -229,6 +239,23 @@ def main():
                        "n_train": len(train_rows), "n_tune": len(tune_rows),
                        "n_test": len(test_rows), "shared_data": not a.data,
                        "extras": not a.no_extra and not a.data}
+    if a.init:
+        try:
+            with open(os.path.join(a.init, "report.json")) as f:
+                p0 = json.load(f).get("training", {})
+        except (OSError, ValueError):
+            p0 = {}
+        h0 = (p0.get("history") or [{}])[-1]
+        h1 = (history or [{}])[-1]
+        res["training"]["init"] = (
+            "Trained in two stages: %s steps from scratch (seed %s, lr %s; %.0f s wall, %.0f s "
+            "CPU), then continued from those weights (`--init`) for %s steps (seed %s, lr %s; "
+            "%.0f s wall, %.0f s CPU). `make model` does it in one run of the planned steps."
+            % (h0.get("steps", "?"), p0.get("seed", "?"), p0.get("hp", {}).get("lr", "?"),
+               p0.get("train_wall_s", 0), p0.get("train_cpu_s", 0), h1.get("steps", "?"),
+               a.seed, hp.get("lr"), t_train_wall, c_train))
+        res["training"]["train_wall_s"] = t_train_wall + p0.get("train_wall_s", 0)
+        res["training"]["train_cpu_s"] = c_train + p0.get("train_cpu_s", 0)
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")

@@ -192,7 +192,7 @@ def tune_score(model, tok, tune_rows, window, stride, labels=LABELS):
 
 
 def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
-          deadline=None, labels=LABELS):
+          deadline=None, labels=LABELS, init=None):
     """Train an Encoder; returns (model, history).  hp keys: d_model,
     n_layers, n_heads, d_ff, window, max_chunks, epochs, batch_docs, lr,
     weight_decay, dropout, eval_stride."""
@@ -202,6 +202,8 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
     W = hp["window"]
     model = Encoder(len(tok), hp["d_model"], hp["n_layers"], hp["n_heads"],
                     hp["d_ff"], W, len(labels), 1e-5, hp.get("dropout", 0.1))
+    if init is not None:        # continue from a trained model's weights
+        model.load_state_dict(init.state_dict())
     docs = encode_docs(train_rows, tok, W, hp["max_chunks"], labels)
     pw = pos_weights(docs)
     print("pos_weight " + " ".join("%s=%.2f" % (c, float(v)) for c, v in zip(labels, pw)), file=log)
