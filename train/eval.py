@@ -335,13 +335,27 @@ def write_card(out, res, thr):
              "for etc/modgated.conf's policies): `rewrite` is the lowest score that flags at most "
              "%.1f%% of the tune generator's clean answers per category (and not below the tune F1 "
              "optimum); `block` the lowest score reaching %.0f%% precision on the tune split."
-             % (100 * 0.004, 100 * 0.85), "",
+             % (100 * 0.003, 100 * 0.85), "",
+             "A threshold of exactly 0.200 (rewrite) or 0.600 (block) is the floor used when the "
+             "tune split gave no usable estimate (self_harm has under ten tune positives).", "",
              "| category | rewrite | block |", "|---|---|---|"]
     for c in labels:
         lines.append("| %s | %.3f | %.3f |" % (c, thr["rewrite"][c], thr["block"][c]))
+    cmp = []
+    for part, name in (("held_source", "the held-out source"),
+                       ("all", "the held-out source with the clean answers")):
+        vals = {k: (v[part].get("any") or {}).get("auprc") for k, v in res["systems"].items()}
+        if len(vals) > 1 and all(x is not None for x in vals.values()):
+            cmp.append("on %s: %s" % (name, ", ".join("%s %.3f" % kv for kv in vals.items())))
     lines += ["", "Windows: %s tokens, stride %s (set in modgated.conf's classifier section)."
               % (thr.get("window"), thr.get("stride")), "",
-              "## Limits",
+              "## Limits"]
+    if cmp:
+        lines.append("- Any-category AUPRC " + "; ".join(cmp) + ". The transformer clearly beats "
+                     "the keyword list, but not the hashed n-gram model once long clean answers "
+                     "are in the mix: taking the maximum over windows gives every long clean answer "
+                     "several chances to score high, and training was short (see Training).")
+    lines += [
               "- Small and trained from scratch on a few tens of thousands of mostly short social-"
               "media texts; its knowledge of the world is shallow. Expect misses on paraphrased or "
               "implicit harm, and false positives on frank medical, educational or news text.",
