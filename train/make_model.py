@@ -261,6 +261,11 @@ def main():
         f.write("\n")
     evaluate.write_card(out, res, thr)
     print(evaluate.table(res), file=sys.stderr)
+    # the hashed n-gram head, combined with the transformer (train/ngram.py):
+    # it rewrites thresholds.json and adds its section to the model card
+    import ngram
+    ngram.add_head(out, train_rows, tune_rows, test_rows, labels, clean_tune, clean_test,
+                   seed=a.seed, baselines=False)
     print("done in %.0fs wall, %.0fs cpu" % (time.time() - t_start, time.process_time() - c_start),
           file=sys.stderr)
 
