@@ -12,6 +12,12 @@ orientation / gender, disability, political categories, rated 2.0 or more)
 block.  Every spelling becomes a `test match` line, and every rule gets a
 `test nomatch` line of benign words that contain the terms (Scunthorpe).
 
+A spelling that occurs in ordinary chatbot answers (the alpacaeval-outputs
+answers of every generator but the one the model card holds out, as
+skeletons) is ambiguous ("finger", "spic" in "spices"): it goes to a rule of
+its own with the suffix "-ambiguous" in monitor mode, so it is recorded but
+never changes a verdict.
+
     make build/libmodgate.a && scripts/gen-lexicon-rules.py [DATA_DIR]
 """
 import collections
@@ -42,6 +48,9 @@ BENIGN = ("A classic assessment in Scunthorpe: the therapist and Dickens "
           "had a cocktail with shiitake in Essex, then a grape analysis.")
 MONITOR_BELOW = 1.3
 SLUR_MIN = 2.0
+CLEAN = os.path.join(os.path.dirname(DATA), "alpacaeval-outputs",
+                     "alpacaeval_outputs_5models.jsonl")
+HELD_OUT_GENERATOR = "Meta-Llama-3-8B-Instruct"
 
 
 def normtool_build():
@@ -71,6 +80,26 @@ def skeletons(exe, terms):
     return keys
 
 
+def clean_skeletons(exe):
+    """Skeletons of the clean answers used to find ambiguous spellings."""
+    import json
+    texts = []
+    for line in open(CLEAN, encoding="utf-8"):
+        d = json.loads(line)
+        if HELD_OUT_GENERATOR in str(d.get("generator", "")):
+            continue
+        texts.append(" ".join(d["output"].split()))
+    out = subprocess.run([exe, "skeleton"], input="\n".join(texts) + "\n",
+                         capture_output=True, text=True, check=True).stdout
+    return out
+
+
+def ambiguous(keys, clean):
+    """The keys whose pattern matches somewhere in CLEAN."""
+    return {k for k in set(keys)
+            if re.search(pattern([k])[1:-1], clean) is not None}
+
+
 def rstr(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -84,6 +113,29 @@ def pattern(keys):
     return "/(?<![a-z0-9])(?:%s)(?:e?s)?(?![a-z0-9])/" % body
 
 
+def split(g, amb):
+    """(suffix, spellings, monitor) of the rules a term's spellings make:
+    the unambiguous ones enforced, the ambiguous ones in monitor mode."""
+    sure = [x for x in g if x[1] not in amb]
+    unsure = [x for x in g if x[1] in amb]
+    out = []
+    if sure:
+        out.append(("", sure, False))
+    if unsure:
+        out.append(("-ambiguous", unsure, True))
+    return out
+
+
+def tests(f, part):
+    seen = set()
+    for text, k, _ in part:
+        if k in seen:
+            continue
+        seen.add(k)
+        f.write("\ttest match   %s\n" % rstr("so " + text + " then"))
+    f.write("\ttest nomatch %s\n}\n" % rstr(BENIGN))
+
+
 def slug(s):
     return re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")
 
@@ -93,6 +145,7 @@ def main():
                                     encoding="utf-8")))
     exe = normtool_build()
     keys = skeletons(exe, [r["text"] for r in rows])
+    amb = ambiguous([k for k in keys if k], clean_skeletons(exe))
     prof = collections.OrderedDict()
     slurs = collections.OrderedDict()
     for r, k in zip(rows, keys):
@@ -124,20 +177,15 @@ def main():
         for canon, g in sorted(prof.items()):
             top = max(x[2] for x in g)
             mask = canon[0] + "*" * (len(canon) - 1) if len(canon) > 1 else "*"
-            f.write("\nrule profanity.%s {\n" % slug(canon))
-            f.write("\tmatch    %s\n" % pattern([x[1] for x in g]))
-            f.write("\ton       skeleton\n\tcategory profanity\n")
-            f.write("\taction   rewrite %s\n" % rstr(mask))
-            f.write("\tscore    %.2f\n" % (top / 3))
-            if top < MONITOR_BELOW:
-                f.write("\tmode     monitor\n")
-            seen = set()
-            for text, k, _ in g:
-                if k in seen:
-                    continue
-                seen.add(k)
-                f.write("\ttest match   %s\n" % rstr("so " + text + " then"))
-            f.write("\ttest nomatch %s\n}\n" % rstr(BENIGN))
+            for suffix, part, monitor in split(g, amb):
+                f.write("\nrule profanity.%s%s {\n" % (slug(canon), suffix))
+                f.write("\tmatch    %s\n" % pattern([x[1] for x in part]))
+                f.write("\ton       skeleton\n\tcategory profanity\n")
+                f.write("\taction   rewrite %s\n" % rstr(mask))
+                f.write("\tscore    %.2f\n" % (top / 3))
+                if monitor or top < MONITOR_BELOW:
+                    f.write("\tmode     monitor\n")
+                tests(f, part)
     n = collections.Counter()
     with open(os.path.join(TOP, "rules", "slurs.rules"), "w") as f:
         f.write(head % "slurs.rules")
@@ -146,17 +194,15 @@ def main():
                 % SLUR_MIN)
         for (cat, canon), g in sorted(slurs.items()):
             n[cat] += 1
-            f.write("\nrule slur.%s-%02d {\n" % (cat, n[cat]))
-            f.write("\tmatch    %s\n" % pattern([x[1] for x in g]))
-            f.write("\ton       skeleton\n\tcategory slur\n\taction   block\n")
-            f.write("\tscore    %.2f\n" % (max(x[2] for x in g) / 3))
-            seen = set()
-            for text, k, _ in g:
-                if k in seen:
-                    continue
-                seen.add(k)
-                f.write("\ttest match   %s\n" % rstr("so " + text + " then"))
-            f.write("\ttest nomatch %s\n}\n" % rstr(BENIGN))
+            for suffix, part, monitor in split(g, amb):
+                f.write("\nrule slur.%s-%02d%s {\n" % (cat, n[cat], suffix))
+                f.write("\tmatch    %s\n" % pattern([x[1] for x in part]))
+                f.write("\ton       skeleton\n\tcategory slur\n"
+                        "\taction   block\n")
+                f.write("\tscore    %.2f\n" % (max(x[2] for x in g) / 3))
+                if monitor:
+                    f.write("\tmode     monitor\n")
+                tests(f, part)
     print("profanity: %d rules, slurs: %d rules" % (len(prof), len(slurs)))
 
 
