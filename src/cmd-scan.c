@@ -224,7 +224,9 @@ scan_one(struct scan *sc, size_t lineno, json_t *id, const char *text,
 			if ((s = (char *)json_string_value(json_object_get(m,
 			    "rule"))) != NULL)
 				count_rule(sc, s);
-	if ((s = json_dumps(ans, JSON_COMPACT | JSON_ENSURE_ASCII)) != NULL) {
+	/* scores printed as the daemon prints them */
+	if ((s = json_dumps(ans, JSON_COMPACT | JSON_ENSURE_ASCII |
+	    JSON_REAL_PRECISION(6))) != NULL) {
 		puts(s);
 		free(s);
 	}
