@@ -59,4 +59,14 @@ int64_t		 tokenizer_lookup(const struct tokenizer *, const char *s,
 size_t		 tokenizer_encode(const struct tokenizer *, const char *text,
 		    size_t len, struct token *out, size_t max);
 
+/*
+ * The pre-tokenizer's character classes (train/FORMAT.md step 2), shared
+ * with the n-gram head: decode one code point at S[0..LEN) and return its
+ * length (*CP = -1 for an invalid byte, taken alone); white space; word
+ * characters (letters, marks, numbers).
+ */
+size_t		 tokenizer_next_cp(const char *s, size_t len, int32_t *cp);
+int		 tokenizer_is_space(int32_t cp);
+int		 tokenizer_is_word(int32_t cp);
+
 #endif

@@ -3,9 +3,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <utf8proc.h>
 
 #include "ngram.h"
+#include "tokenizer.h"
 
 #define FNV_PRIME	0x01000193u
 
@@ -22,59 +22,6 @@ ngram_fnv(uint32_t h, const char *s, size_t len, int lower)
 		h = (h ^ c) * FNV_PRIME;
 	}
 	return h;
-}
-
-/* One code point at S[0..LEN): its length; *CP = -1 for an invalid byte. */
-static size_t
-next_cp(const char *s, size_t len, int32_t *cp)
-{
-	utf8proc_ssize_t n;
-
-	n = utf8proc_iterate((const utf8proc_uint8_t *)s,
-	    len > 4 ? 4 : (utf8proc_ssize_t)len, cp);
-	if (n <= 0) {
-		*cp = -1;
-		return 1;
-	}
-	return (size_t)n;
-}
-
-/* The tokenizer's white space and word characters (FORMAT.md step 2). */
-static int
-is_space(int32_t cp)
-{
-	utf8proc_category_t c;
-
-	if (cp >= 0x09 && cp <= 0x0d)
-		return 1;
-	if (cp < 0)
-		return 0;
-	c = utf8proc_category(cp);
-	return c == UTF8PROC_CATEGORY_ZS || c == UTF8PROC_CATEGORY_ZL ||
-	    c == UTF8PROC_CATEGORY_ZP;
-}
-
-static int
-is_word(int32_t cp)
-{
-	if (cp < 0)
-		return 0;
-	switch (utf8proc_category(cp)) {
-	case UTF8PROC_CATEGORY_LU:
-	case UTF8PROC_CATEGORY_LL:
-	case UTF8PROC_CATEGORY_LT:
-	case UTF8PROC_CATEGORY_LM:
-	case UTF8PROC_CATEGORY_LO:
-	case UTF8PROC_CATEGORY_MN:
-	case UTF8PROC_CATEGORY_MC:
-	case UTF8PROC_CATEGORY_ME:
-	case UTF8PROC_CATEGORY_ND:
-	case UTF8PROC_CATEGORY_NL:
-	case UTF8PROC_CATEGORY_NO:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 struct acc {
@@ -128,7 +75,7 @@ char_grams(struct acc *a, const char *w, size_t len)
 			break;
 		idx++;
 		if (i < len) {
-			k = next_cp(w + i, len - i, &cp);
+			k = tokenizer_next_cp(w + i, len - i, &cp);
 			e.p = w + i;
 			e.len = k;
 			i += k;
@@ -171,8 +118,8 @@ ngram_logits(const struct ngram_head *h, const char *text, size_t len,
 	memset(&a, 0, sizeof(a));
 	a.h = h;
 	while (i < len) {
-		k = next_cp(text + i, len - i, &cp);
-		if (is_word(cp)) {
+		k = tokenizer_next_cp(text + i, len - i, &cp);
+		if (tokenizer_is_word(cp)) {
 			if (!inword) {
 				inword = 1;
 				wstart = i;
@@ -188,7 +135,7 @@ ngram_logits(const struct ngram_head *h, const char *text, size_t len,
 			prev = text + wstart;
 			plen = i - wstart;
 		}
-		if (!is_space(cp)) {
+		if (!tokenizer_is_space(cp)) {
 			word(&a, prev, plen, text + i, k, 1);
 			prev = text + i;
 			plen = k;

@@ -63,9 +63,8 @@ tokenizer_lookup(const struct tokenizer *tk, const char *s, size_t len)
 	}
 }
 
-/* Decode one code point at S[0..LEN); *CP = -1 for an invalid byte. */
-static size_t
-next_cp(const char *s, size_t len, int32_t *cp)
+size_t
+tokenizer_next_cp(const char *s, size_t len, int32_t *cp)
 {
 	utf8proc_ssize_t n;
 
@@ -78,8 +77,8 @@ next_cp(const char *s, size_t len, int32_t *cp)
 	return (size_t)n;
 }
 
-static int
-is_space(int32_t cp)
+int
+tokenizer_is_space(int32_t cp)
 {
 	utf8proc_category_t c;
 
@@ -92,8 +91,8 @@ is_space(int32_t cp)
 	    c == UTF8PROC_CATEGORY_ZP;
 }
 
-static int
-is_word(int32_t cp)
+int
+tokenizer_is_word(int32_t cp)
 {
 	if (cp < 0)
 		return 0;
@@ -132,12 +131,12 @@ line_check(const char *name, size_t lineno, const char *s, size_t len)
 		return -1;
 	}
 	for (i = 0; i < len; i += k) {
-		k = next_cp(s + i, len - i, &cp);
+		k = tokenizer_next_cp(s + i, len - i, &cp);
 		if (cp < 0 || cp == 0) {
 			log_warnx("%s:%zu: invalid UTF-8", name, lineno);
 			return -1;
 		}
-		if (is_space(cp)) {
+		if (tokenizer_is_space(cp)) {
 			log_warnx("%s:%zu: white space inside a token", name,
 			    lineno);
 			return -1;
@@ -376,8 +375,8 @@ tokenizer_encode(const struct tokenizer *tk, const char *text, size_t len,
 	if (len > TOKENIZER_MAX_TEXT)
 		len = TOKENIZER_MAX_TEXT;
 	while (i < len) {
-		k = next_cp(text + i, len - i, &cp);
-		if (is_word(cp)) {
+		k = tokenizer_next_cp(text + i, len - i, &cp);
+		if (tokenizer_is_word(cp)) {
 			if (!inword) {
 				inword = 1;
 				ncp = 0;
@@ -398,7 +397,7 @@ tokenizer_encode(const struct tokenizer *tk, const char *text, size_t len,
 			word_split(tk, text, offs, ncp, wstart, wend, out, max,
 			    &n);
 		}
-		if (!is_space(cp)) {
+		if (!tokenizer_is_space(cp)) {
 			offs[0] = i;
 			offs[1] = i + k;
 			word_split(tk, text, offs, 1, i, i + k, out, max, &n);
