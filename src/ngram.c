@@ -3,7 +3,6 @@
 #include <stdint.h>
 #include <string.h>
 
-
 #include "ngram.h"
 #include "tokenizer.h"
 
