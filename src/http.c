@@ -45,6 +45,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "openai.h"
+#include "peer.h"
 #include "pipeline.h"
 #include "protocol.h"
 #include "server.h"
@@ -807,7 +808,7 @@ body_json(struct http *h, struct evhttp_request *req)
 
 /* Fill C's peer and meta: SO_PEERCRED on Unix, the token name on TCP. */
 static int
-call_peer(struct call *c, const char *token, json_t *meta)
+call_peer(struct call *c, const char *token, json_t *meta, int *fdp)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(
 	    c->req);
@@ -828,6 +829,7 @@ call_peer(struct call *c, const char *token, json_t *meta)
 	if (evcon != NULL &&
 	    (bev = evhttp_connection_get_bufferevent(evcon)) != NULL)
 		fd = bufferevent_getfd(bev);
+	*fdp = fd;
 	if (c->h->unix_path != NULL) {
 		if (fd == -1 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
 		    &clen) == -1) {
@@ -851,24 +853,6 @@ call_peer(struct call *c, const char *token, json_t *meta)
 	if (token != NULL && token[0] != '\0')
 		json_object_set_new(hp, "token", json_string(token));
 	json_object_set_new(c->meta, "http_peer", hp);
-	return 0;
-}
-
-static int
-peer_allowed(const struct server_conf *sv, const struct peer *peer)
-{
-	size_t	 i;
-
-	if (sv->n_allowed_uids == 0 && sv->n_allowed_gids == 0)
-		return 1;
-	if (peer->uid == 0 || peer->uid == geteuid())
-		return 1;
-	for (i = 0; i < sv->n_allowed_uids; i++)
-		if (sv->allowed_uids[i] == peer->uid)
-			return 1;
-	for (i = 0; i < sv->n_allowed_gids; i++)
-		if (sv->allowed_gids[i] == peer->gid)
-			return 1;
 	return 0;
 }
 
@@ -907,6 +891,7 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 	struct timeval	 tv;
 	struct snapshot	*snap = server_snapshot(h->srv);
 	int		 ms = snap->cfg->server.request_timeout;
+	int		 fd = -1;	/* the client's socket, for its groups */
 
 	if ((root = body_json(h, req)) == NULL)
 		return;
@@ -1020,14 +1005,14 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 		c->chunks = v;
 		break;
 	}
-	if (call_peer(c, token, meta) == -1) {
+	if (call_peer(c, token, meta, &fd) == -1) {
 		c->replied = 1;
 		reply_error(req, c->id, "internal", "cannot read the peer");
 		call_free(c);
 		return;
 	}
 	if (h->unix_path != NULL && !peer_allowed(&snap->cfg->server,
-	    &c->peer)) {
+	    &c->peer, fd)) {
 		c->replied = 1;
 		reply_error(req, c->id, "forbidden", "peer not in "
 		    "server.allowed_uids or allowed_gids");

@@ -40,6 +40,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "peer.h"
 #include "protocol.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -976,60 +977,6 @@ conn_free(struct conn *c)
 		event_base_loopexit(srv->base, NULL);
 }
 
-static int
-peer_allowed(const struct server_conf *sv, const struct peer *peer)
-{
-	size_t	 i;
-
-	if (sv->n_allowed_uids == 0 && sv->n_allowed_gids == 0)
-		return 1;
-	if (peer->uid == 0 || peer->uid == geteuid())
-		return 1;
-	for (i = 0; i < sv->n_allowed_uids; i++)
-		if (sv->allowed_uids[i] == peer->uid)
-			return 1;
-	for (i = 0; i < sv->n_allowed_gids; i++)
-		if (sv->allowed_gids[i] == peer->gid)
-			return 1;
-	return 0;
-}
-
-/*
- * 1 when a supplementary group of the peer on FD is in allowed_gids
- * (SO_PEERGROUPS: the groups the client had when it connected), so that
- * members of a group are allowed whatever their primary group.
- */
-static int
-peer_groups_allowed(int fd, const struct server_conf *sv)
-{
-	gid_t		 small[64], *groups = small;
-	socklen_t	 len = sizeof(small);
-	size_t		 i, j, n;
-	int		 found = 0;
-
-	if (sv->n_allowed_gids == 0)
-		return 0;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == -1) {
-		if (errno != ERANGE || (groups = malloc(len)) == NULL)
-			return 0;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
-		    &len) == -1) {
-			free(groups);
-			return 0;
-		}
-	}
-	n = len / sizeof(gid_t);
-	for (i = 0; i < n && !found; i++)
-		for (j = 0; j < sv->n_allowed_gids; j++)
-			if (sv->allowed_gids[j] == groups[i]) {
-				found = 1;
-				break;
-			}
-	if (groups != small)
-		free(groups);
-	return found;
-}
-
 /* Tell a refused client why, without waiting for it, and close. */
 static void
 refuse(int fd, const char *code, const char *msg)
@@ -1070,7 +1017,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			continue;
 		}
 		if (!peer_allowed(sv, &(struct peer){ cred.pid, cred.uid,
-		    cred.gid }) && !peer_groups_allowed(fd, sv)) {
+		    cred.gid }, fd)) {
 			log_warnx("refused pid %d uid %u gid %u: not in "
 			    "allowed_uids or allowed_gids", (int)cred.pid,
 			    (unsigned int)cred.uid, (unsigned int)cred.gid);
