@@ -1,8 +1,5 @@
 /* model: load and check a model directory; see include/classifier.h. */
-#include <sys/stat.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +11,7 @@
 #include <sodium.h>
 
 #include "classifier.h"
+#include "file.h"
 #include "log.h"
 #include "model.h"
 
@@ -23,56 +21,15 @@
 
 /* Read the whole regular file PATH (at most MAX bytes) into *BUF. */
 static int
-file_read(const char *path, size_t max, char **buf, size_t *len)
+model_file(const char *path, size_t max, char **buf, size_t *len)
 {
-	struct stat	 sb;
-	size_t		 off = 0;
-	ssize_t		 r;
-	int		 fd, rc = -1;
+	char	 err[256];
 
-	*buf = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("%s", path);
+	if (file_read(path, max, buf, len, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", path, err);
 		return -1;
 	}
-	if (fstat(fd, &sb) == -1) {
-		log_warn("%s", path);
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode) || sb.st_size < 0 ||
-	    (uintmax_t)sb.st_size > max) {
-		log_warnx("%s: not a regular file of at most %zu bytes", path,
-		    max);
-		goto out;
-	}
-	*len = (size_t)sb.st_size;
-	if ((*buf = malloc(*len + 1)) == NULL) {
-		log_warn("%s", path);
-		goto out;
-	}
-	while (off < *len) {
-		r = read(fd, *buf + off, *len - off);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == -1)
-				log_warn("%s", path);
-			else
-				log_warnx("%s: file shrank while reading",
-				    path);
-			goto out;
-		}
-		off += (size_t)r;
-	}
-	(*buf)[*len] = '\0';
-	rc = 0;
-out:
-	if (rc == -1) {
-		free(*buf);
-		*buf = NULL;
-	}
-	close(fd);
-	return rc;
+	return 0;
 }
 
 static void
@@ -543,7 +500,7 @@ model_load(const char *dir)
 		log_warnx("%s: path too long", dir);
 		goto fail;
 	}
-	if (file_read(path, CONFIG_MAX_BYTES, &cbuf, &clen) == -1 ||
+	if (model_file(path, CONFIG_MAX_BYTES, &cbuf, &clen) == -1 ||
 	    config_parse(m, path, cbuf, clen, &tokfile, &root) == -1)
 		goto fail;
 	digest_file(&h, "config.json", cbuf, clen);
@@ -553,7 +510,7 @@ model_load(const char *dir)
 		log_warnx("%s: path too long", dir);
 		goto fail;
 	}
-	if (file_read(path, TOKENIZER_MAX_BYTES, &tbuf, &tlen) == -1 ||
+	if (model_file(path, TOKENIZER_MAX_BYTES, &tbuf, &tlen) == -1 ||
 	    (m->tok = tokenizer_new(tbuf, tlen, m->max_word_chars,
 	    path)) == NULL)
 		goto fail;

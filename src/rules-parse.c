@@ -26,18 +26,17 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <glob.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "file.h"
 #include "rules-internal.h"
 
 struct lex {
@@ -857,38 +856,16 @@ static int
 parse_file(const char *path, int depth, struct rule_defs *defs,
     struct rules_diag *diag)
 {
-	struct stat	 st;
-	char		*buf = NULL, *dir = NULL;
+	char		*buf = NULL, *dir = NULL, err[256];
 	const char	*name, *slash;
-	ssize_t		 r;
-	size_t		 got = 0;
-	int		 fd, rv = -1;
+	size_t		 got;
+	int		 rv = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		rules_diag_add(diag, path, 0, 0, "cannot open: %s",
-		    strerror(errno));
+	if (file_read(path, RULES_MAX_FILE, &buf, &got, err,
+	    sizeof(err)) == -1) {
+		rules_diag_add(diag, path, 0, 0, "%s", err);
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > RULES_MAX_FILE) {
-		rules_diag_add(diag, path, 0, 0, "not a regular file of at "
-		    "most %d bytes", RULES_MAX_FILE);
-		goto done;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		goto done;
-	while (got < (size_t)st.st_size) {
-		r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			rules_diag_add(diag, path, 0, 0, "read: %s",
-			    r == 0 ? "short file" : strerror(errno));
-			goto done;
-		}
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
 	if ((slash = strrchr(path, '/')) == NULL)
 		dir = strdup(".");
 	else if (slash == path)
@@ -904,7 +881,6 @@ parse_file(const char *path, int depth, struct rule_defs *defs,
 done:
 	free(buf);
 	free(dir);
-	close(fd);
 	return rv;
 }
 

@@ -1,15 +1,11 @@
 /* tokenizer: see include/tokenizer.h. */
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <utf8proc.h>
 
+#include "file.h"
 #include "log.h"
 #include "tokenizer.h"
 
@@ -230,50 +226,17 @@ fail:
 struct tokenizer *
 tokenizer_load(const char *path, int max_word_chars)
 {
-	struct tokenizer *tk = NULL;
-	struct stat	 sb;
-	char		*buf = NULL;
-	size_t		 off = 0, len;
-	ssize_t		 r;
-	int		 fd;
+	struct tokenizer *tk;
+	char		*buf, err[256];
+	size_t		 len;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		log_warn("%s", path);
+	if (file_read(path, TOKENIZER_MAX_FILE, &buf, &len, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s: %s", path, err);
 		return NULL;
 	}
-	if (fstat(fd, &sb) == -1) {
-		log_warn("%s", path);
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode) || sb.st_size < 0 ||
-	    (uintmax_t)sb.st_size > TOKENIZER_MAX_FILE) {
-		log_warnx("%s: not a regular file of at most %u bytes", path,
-		    TOKENIZER_MAX_FILE);
-		goto out;
-	}
-	len = (size_t)sb.st_size;
-	if ((buf = malloc(len ? len : 1)) == NULL) {
-		log_warn("%s", path);
-		goto out;
-	}
-	while (off < len) {
-		r = read(fd, buf + off, len - off);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == -1)
-				log_warn("%s", path);
-			else
-				log_warnx("%s: file shrank while reading",
-				    path);
-			goto out;
-		}
-		off += (size_t)r;
-	}
 	tk = tokenizer_new(buf, len, max_word_chars, path);
-out:
 	free(buf);
-	close(fd);
 	return tk;
 }
 
