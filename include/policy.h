@@ -13,6 +13,10 @@
 const struct policy_conf *policy_select(const struct config *,
 		    const struct request *);
 
+/* The action of rule hit M under P: its own, or P's category override. */
+enum rule_action policy_rule_action(const struct policy_conf *p,
+		    const struct match *m);
+
 /*
  * Fill RES->verdict, text, message and flagged from RES->matches and scores
  * under P.  0, or -1 on allocation failure.

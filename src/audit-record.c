@@ -174,24 +174,6 @@ stage_str(enum stage_id s)
 	return (unsigned)s < STAGE_COUNT ? names[s] : "?";
 }
 
-static const char *
-state_str(enum stage_state s)
-{
-	switch (s) {
-	case STAGE_NOT_RUN:
-		return "not_run";
-	case STAGE_SKIPPED:
-		return "skipped";
-	case STAGE_PASSTHROUGH:
-		return "passthrough";
-	case STAGE_OK:
-		return "ok";
-	case STAGE_FAILED:
-		return "failed";
-	}
-	return "?";
-}
-
 /* Move [*A, *B) outward to UTF-8 character boundaries of TEXT. */
 static void
 span_align(const char *text, size_t len, size_t *a, size_t *b)
@@ -374,7 +356,7 @@ audit_record_body(const struct request *req, const struct result *res,
 	if (put(b, "stages", st = json_object()) == -1)
 		goto fail;
 	for (i = STAGE_RULES; i <= STAGE_CLASSIFIER; i++)
-		if (put(st, stage_str(i), json_string(state_str(res->stage[i])))
+		if (put(st, stage_str(i), json_string(stage_state_name(res->stage[i])))
 		    == -1)
 			goto fail;
 	audit_hash(req->text != NULL ? req->text : "", req->len, h);

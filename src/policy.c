@@ -117,18 +117,25 @@ threshold(const struct policy_conf *p, const char *label)
 	return NULL;
 }
 
+enum rule_action
+policy_rule_action(const struct policy_conf *p, const struct match *m)
+{
+	if (m->category == NULL)
+		return m->action;
+	if (in_list(p->block_rule_categories, p->n_block_rule_categories,
+	    m->category))
+		return ACTION_BLOCK;
+	if (in_list(p->rewrite_rule_categories,
+	    p->n_rewrite_rule_categories, m->category))
+		return ACTION_REWRITE;
+	return m->action;
+}
+
 /* Apply the policy's category overrides to a rule hit. */
 static void
 override(const struct policy_conf *p, struct match *m)
 {
-	if (m->category == NULL)
-		return;
-	if (in_list(p->block_rule_categories, p->n_block_rule_categories,
-	    m->category))
-		m->action = ACTION_BLOCK;
-	else if (in_list(p->rewrite_rule_categories,
-	    p->n_rewrite_rule_categories, m->category))
-		m->action = ACTION_REWRITE;
+	m->action = policy_rule_action(p, m);
 }
 
 static enum verdict

@@ -449,17 +449,6 @@ char_fwd(const char *b, size_t len, size_t off)
 
 /* Classifier windows. */
 
-static int
-in_list(char *const *v, size_t n, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 /*
  * Score the windows of the whole-text scoring whose tokens are all known:
  * tokens end before the last white space of the text (a later byte may
@@ -609,18 +598,11 @@ static int
 hit_action(const struct stream *s, const struct match *m)
 {
 	const struct policy_conf	*p = s->policy;
-	enum rule_action		 a = m->action;
+	enum rule_action		 a;
 
 	if (m->monitor || p->monitor)
 		return -1;
-	if (m->category != NULL) {
-		if (in_list(p->block_rule_categories,
-		    p->n_block_rule_categories, m->category))
-			a = ACTION_BLOCK;
-		else if (in_list(p->rewrite_rule_categories,
-		    p->n_rewrite_rule_categories, m->category))
-			a = ACTION_REWRITE;
-	}
+	a = policy_rule_action(p, m);
 	return a == ACTION_FLAG ? -1 : (int)a;
 }
 
