@@ -377,6 +377,15 @@ class LimitsTest(unittest.TestCase):
             # parsing) is slower than the worker, so the queue may never
             # fill; the request budget is always exceeded.
             self.assertIn("timeout", seen, seen)
+            # Jobs whose requests timed out still pass through the queue;
+            # once it has drained, a new request is not refused.
+            deadline = time.monotonic() + 30
+            while True:
+                st = d.ask({"op": "stats"})
+                if st["queued"] == 0 and st["running"] == 0:
+                    break
+                self.assertLess(time.monotonic(), deadline, st)
+                time.sleep(0.05)
             c2 = d.client()
             ans = c2.ask({"id": "x", "text": "a"})
             self.assertEqual(ans["id"], "x")
