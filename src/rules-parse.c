@@ -35,6 +35,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <utf8proc.h>
 
 #include "file.h"
 #include "rules-internal.h"
@@ -200,31 +201,6 @@ word_is(const char *w, const char *s)
 	return w != NULL && strcmp(w, s) == 0;
 }
 
-static size_t
-utf8_put(unsigned long cp, char *o)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 static int
 hexval(int c)
 {
@@ -308,7 +284,8 @@ read_string(struct lex *lx, size_t *lenp)
 				goto fail;
 			}
 			lx->p++;
-			o += utf8_put(cp, out + o);
+			o += (size_t)utf8proc_encode_char((utf8proc_int32_t)cp,
+			    (utf8proc_uint8_t *)out + o);
 			break;
 		default:
 			lex_error(lx, esc, "unknown escape \\%c", lx->p[-1]);
