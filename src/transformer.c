@@ -1,26 +1,67 @@
 /* transformer: see include/transformer.h. */
+#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cblas.h>
 
 #include "log.h"
 #include "transformer.h"
 
+/*
+ * Layout.  Activations are feature-major: a buffer [rows, n] has one
+ * column per token of the windows in flight (row stride n), so that every
+ * product is W [out, in] times X [in, n] with the weights as PyTorch
+ * stores them, attention reads q, k and v in place (no transposes, no
+ * copies), and layer norm, softmax, bias and GELU run along rows, one
+ * SIMD lane per token, with no horizontal sums.
+ */
+#define LN_BLOCK	64	/* columns per layer norm block (L1-sized) */
+#define LANES		8
+
 struct transformer_state {
 	size_t	 max_windows;		/* B */
 	size_t	 max_tokens;		/* N = B * max_positions */
-	float	*x;			/* [N, d] residual stream */
-	float	*xb;			/* [N, d] LayerNorm out, attention out */
-	float	*qkv;			/* [N, 3d] q | k | v per row */
-	float	*hb;			/* [N, d_ff] feed-forward hidden */
-	float	*att;			/* [max_positions, max_positions] */
-	float	*kt;			/* [d / n_heads, max_positions] k^T */
-	float	*pooled;		/* [B, d] mean of the final states */
+	int	 small_kernels;		/* see blas_small_kernels() */
+	float	*x;			/* [d, n] residual stream */
+	float	*xn;			/* [d, n] LayerNorm out, attention out */
+	float	*qkv;			/* [3d, n] q, k, v rows */
+	float	*hb;			/* [d_ff, n] feed-forward hidden */
+	float	*att;			/* [T, T] one head: att[key, query] */
+	float	*colv;			/* [2, max(T, LN_BLOCK)] per column */
+	float	*pooled;		/* [d] one window's mean state */
 };
+
+static atomic_int blas_threads;		/* 0 until set */
+
+/*
+ * OpenBLAS's x86-64 builds for AVX-512 cores (0.3.17 and later) run an
+ * sgemm whose M N K is at most 10^6 (and that is not transposed on both
+ * sides) in small-matrix kernels that read the operands in place, without
+ * the packing copies of the general path, 10 to 15% faster here.  Products
+ * are then cut into blocks that fit under that bound.  Other cores have no
+ * such kernels, and there the blocks would only add packing: one call.
+ */
+#define SMALL_MNK	1e6
+
+static int
+blas_small_kernels(void)
+{
+	static const char *const cores[] = { "SkylakeX", "Cooperlake",
+	    "SapphireRapids" };
+	const char	*name = openblas_get_corename();
+	size_t		 i;
+
+	for (i = 0; name != NULL && i < sizeof(cores) / sizeof(cores[0]);
+	    i++)
+		if (strcasecmp(name, cores[i]) == 0)
+			return 1;
+	return 0;
+}
 
 static void *
 scratch(size_t n, int *bad)
@@ -41,10 +82,12 @@ transformer_state_new(const struct transformer_config *c, size_t max_windows)
 {
 	struct transformer_state *s;
 	size_t		 n, d = c->d_model, t = c->max_positions;
+	size_t		 cv = t > LN_BLOCK ? t : LN_BLOCK;
 	int		 bad = 0;
 
 	if (max_windows == 0 || t == 0 || max_windows > SIZE_MAX / t / 4 /
-	    (c->d_ff + 4 * d)) {
+	    (c->d_ff + 4 * d) || max_windows * t > INT_MAX / 4 ||
+	    c->d_ff > INT_MAX / 4 || d > INT_MAX / 4) {
 		log_warnx("transformer: scratch size overflows");
 		return NULL;
 	}
@@ -54,13 +97,14 @@ transformer_state_new(const struct transformer_config *c, size_t max_windows)
 	}
 	s->max_windows = max_windows;
 	s->max_tokens = n = max_windows * t;
-	s->x = scratch(n * d, &bad);
-	s->xb = scratch(n * d, &bad);
-	s->qkv = scratch(n * 3 * d, &bad);
-	s->hb = scratch(n * c->d_ff, &bad);
+	s->small_kernels = blas_small_kernels();
+	s->x = scratch(d * n, &bad);
+	s->xn = scratch(d * n, &bad);
+	s->qkv = scratch(3 * d * n, &bad);
+	s->hb = scratch(c->d_ff * n, &bad);
 	s->att = scratch(t * t, &bad);
-	s->kt = scratch(d * t, &bad);
-	s->pooled = scratch(max_windows * d, &bad);
+	s->colv = scratch(2 * cv, &bad);
+	s->pooled = scratch(d, &bad);
 	if (bad) {
 		log_warnx("transformer: no memory for scratch of %zu windows",
 		    max_windows);
@@ -76,11 +120,11 @@ transformer_state_free(struct transformer_state *s)
 	if (s == NULL)
 		return;
 	free(s->x);
-	free(s->xb);
+	free(s->xn);
 	free(s->qkv);
 	free(s->hb);
 	free(s->att);
-	free(s->kt);
+	free(s->colv);
 	free(s->pooled);
 	free(s);
 }
@@ -96,15 +140,19 @@ static atomic_int threads_set;
 void
 transformer_set_threads(int n)
 {
+	n = n < 1 ? 1 : n;
 	atomic_store(&threads_set, 1);
-	openblas_set_num_threads(n < 1 ? 1 : n);
+	atomic_store(&blas_threads, n);
+	openblas_set_num_threads(n);
 }
 
 void
 transformer_default_threads(void)
 {
-	if (atomic_exchange(&threads_set, 1) == 0)
+	if (atomic_exchange(&threads_set, 1) == 0) {
+		atomic_store(&blas_threads, 1);
 		openblas_set_num_threads(1);
+	}
 }
 
 double
@@ -119,9 +167,9 @@ transformer_flops(const struct transformer_config *c, size_t t)
 
 /*
  * The element-wise kernels below are written so that the compiler turns
- * them into SIMD code: no calls inside loops, reductions over 8 partial
- * sums.  With GCC on x86-64 each is compiled for AVX-512, AVX2+FMA and
- * the baseline, chosen at load time by the CPU (ifunc).
+ * them into SIMD code: no calls inside loops, the inner loop along a row
+ * (one lane per token).  With GCC on x86-64 each is compiled for AVX-512,
+ * AVX2+FMA and the baseline, chosen at load time by the CPU (ifunc).
  */
 /*
  * Not under ThreadSanitizer: its instrumented ifunc resolvers would run at
@@ -134,8 +182,6 @@ transformer_flops(const struct transformer_config *c, size_t t)
 #else
 #define KERNEL
 #endif
-
-#define LANES	8
 
 /* Sum of x[n] over LANES partial sums. */
 static inline float
@@ -154,95 +200,117 @@ sum8(const float *x, size_t n)
 	return s;
 }
 
-/* out[n, d] = LN(in[n, d]; w, b) */
-KERNEL static void
-layernorm(float *out, const float *in, const float *w, const float *b,
-    size_t n, size_t d, float eps)
+/* Sum of a[i] b[i] over LANES partial sums. */
+static inline float
+dot8(const float *a, const float *b, size_t n)
 {
-	size_t		 r, i, k;
-	const float	*x;
-	float		*o, mean, var, inv, acc[LANES], dv;
+	float	 acc[LANES] = { 0 }, s = 0;
+	size_t	 i, k;
 
-	for (r = 0; r < n; r++) {
-		x = in + r * d;
-		o = out + r * d;
-		mean = sum8(x, d) / (float)d;
+	for (i = 0; i + LANES <= n; i += LANES)
 		for (k = 0; k < LANES; k++)
-			acc[k] = 0;
-		var = 0;
-		for (i = 0; i + LANES <= d; i += LANES)
-			for (k = 0; k < LANES; k++) {
-				dv = x[i + k] - mean;
-				acc[k] += dv * dv;
-			}
-		for (; i < d; i++)
-			var += (x[i] - mean) * (x[i] - mean);
-		for (k = 0; k < LANES; k++)
-			var += acc[k];
-		var /= (float)d;
-		inv = 1.0f / sqrtf(var + eps);
-		for (i = 0; i < d; i++)
-			o[i] = (x[i] - mean) * inv * w[i] + b[i];
-	}
-}
-
-/* out[n, d] += b[d] on every row */
-KERNEL static void
-add_rows(float *out, const float *b, size_t n, size_t d)
-{
-	size_t	 r, i;
-
-	for (r = 0; r < n; r++)
-		for (i = 0; i < d; i++)
-			out[r * d + i] += b[i];
-}
-
-/* out[n, o] = in[n, i] W^T + b, or out += in W^T + b when ACC */
-static void
-linear(float *out, const float *in, const float *w, const float *b,
-    size_t n, size_t din, size_t dout, int acc)
-{
-	size_t	 r;
-
-	if (acc)
-		add_rows(out, b, n, dout);
-	else
-		for (r = 0; r < n; r++)
-			memcpy(out + r * dout, b, dout * sizeof(float));
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)dout,
-	    (int)din, 1.0f, in, (int)din, w, (int)din, 1.0f, out, (int)dout);
+			acc[k] += a[i + k] * b[i + k];
+	for (; i < n; i++)
+		s += a[i] * b[i];
+	for (k = 0; k < LANES; k++)
+		s += acc[k];
+	return s;
 }
 
 /*
- * x[n] = gelu(x[n]) = 0.5 x (1 + erf(x / sqrt 2)), the exact (erf) form.
- * erf is a rational minimax fit on [-4, 4] (the one of Eigen and XLA),
- * within 5e-7 of the true erf over all floats; beyond 4, erf is +-1 in
- * single precision.
+ * out[d, n] = LN(x[d, n]) down each column, with weight w[d] and bias
+ * b[d].  When ADD is not NULL, x[i, *] += add[i] first (written back):
+ * the bias of the product that last added into the residual stream.
+ * MEAN and RSTD hold LN_BLOCK floats each.
  */
 KERNEL static void
-gelu(float *x, size_t n)
+layernorm(float *out, float *x, const float *add, const float *w,
+    const float *b, size_t d, size_t n, float eps, float *mean, float *rstd)
 {
-	size_t	 i;
-	float	 z, z2, p, q;
+	size_t		 j0, jn, i, j;
+	float		*xr, *o, dv, wi, bi;
 
-	for (i = 0; i < n; i++) {
-		z = x[i] * (float)M_SQRT1_2;
-		z = z > 4.0f ? 4.0f : z;
-		z = z < -4.0f ? -4.0f : z;
-		z2 = z * z;
-		p = -2.72614225801306e-10f;
-		p = p * z2 + 2.77068142495902e-08f;
-		p = p * z2 + -2.10102402082508e-06f;
-		p = p * z2 + -5.69250639462346e-05f;
-		p = p * z2 + -7.34990630326855e-04f;
-		p = p * z2 + -2.95459980854025e-03f;
-		p = p * z2 + -1.60960333262415e-02f;
-		q = -1.45660718464996e-05f;
-		q = q * z2 + -2.13374055278905e-04f;
-		q = q * z2 + -1.68282697438203e-03f;
-		q = q * z2 + -7.37332916720468e-03f;
-		q = q * z2 + -1.42647390514189e-02f;
-		x[i] = 0.5f * x[i] * (1.0f + z * p / q);
+	for (j0 = 0; j0 < n; j0 += LN_BLOCK) {
+		jn = n - j0 < LN_BLOCK ? n - j0 : LN_BLOCK;
+		for (j = 0; j < jn; j++)
+			mean[j] = rstd[j] = 0;
+		for (i = 0; i < d; i++) {
+			xr = x + i * n + j0;
+			if (add != NULL)
+				for (j = 0, bi = add[i]; j < jn; j++)
+					xr[j] += bi;
+			for (j = 0; j < jn; j++)
+				mean[j] += xr[j];
+		}
+		for (j = 0; j < jn; j++)
+			mean[j] /= (float)d;
+		for (i = 0; i < d; i++) {
+			xr = x + i * n + j0;
+			for (j = 0; j < jn; j++) {
+				dv = xr[j] - mean[j];
+				rstd[j] += dv * dv;
+			}
+		}
+		for (j = 0; j < jn; j++)
+			rstd[j] = 1.0f / sqrtf(rstd[j] / (float)d + eps);
+		for (i = 0; i < d; i++) {
+			xr = x + i * n + j0;
+			o = out + i * n + j0;
+			wi = w[i];
+			bi = b[i];
+			for (j = 0; j < jn; j++)
+				o[j] = (xr[j] - mean[j]) * rstd[j] * wi + bi;
+		}
+	}
+}
+
+/* Every row i of out[rows, n] = b[i] */
+KERNEL static void
+fill_rows(float *out, const float *b, size_t rows, size_t n)
+{
+	size_t	 i, j;
+	float	 bi;
+
+	for (i = 0; i < rows; i++)
+		for (j = 0, bi = b[i]; j < n; j++)
+			out[i * n + j] = bi;
+}
+
+/*
+ * h[rows, n] = gelu(h + b[row]), GELU's exact (erf) form
+ * 0.5 x (1 + erf(x / sqrt 2)).  erf is a rational minimax fit on [-4, 4]
+ * (the one of Eigen and XLA), within 5e-7 of the true erf over all floats;
+ * beyond 4, erf is +-1 in single precision.
+ */
+KERNEL static void
+bias_gelu(float *h, const float *b, size_t rows, size_t n)
+{
+	size_t	 i, j;
+	float	*r, bi, x, z, z2, p, q;
+
+	for (i = 0; i < rows; i++) {
+		r = h + i * n;
+		bi = b[i];
+		for (j = 0; j < n; j++) {
+			x = r[j] + bi;
+			z = x * (float)M_SQRT1_2;
+			z = z > 4.0f ? 4.0f : z;
+			z = z < -4.0f ? -4.0f : z;
+			z2 = z * z;
+			p = -2.72614225801306e-10f;
+			p = p * z2 + 2.77068142495902e-08f;
+			p = p * z2 + -2.10102402082508e-06f;
+			p = p * z2 + -5.69250639462346e-05f;
+			p = p * z2 + -7.34990630326855e-04f;
+			p = p * z2 + -2.95459980854025e-03f;
+			p = p * z2 + -1.60960333262415e-02f;
+			q = -1.45660718464996e-05f;
+			q = q * z2 + -2.13374055278905e-04f;
+			q = q * z2 + -1.68282697438203e-03f;
+			q = q * z2 + -7.37332916720468e-03f;
+			q = q * z2 + -1.42647390514189e-02f;
+			r[j] = 0.5f * x * (1.0f + z * p / q);
+		}
 	}
 }
 
@@ -275,73 +343,177 @@ exp_neg(float x)
 	return y * f;
 }
 
-/* Every row of att[t, t] = softmax(row) */
+/*
+ * Softmax down every column of att[t, t] (one query a column, one key a
+ * row), unnormalised: att = exp(att - column max), and INV[t] = 1 / the
+ * column sums, applied later to the attention output (fewer values).
+ * MAX holds t floats.
+ */
 KERNEL static void
-softmax_rows(float *att, size_t t)
+softmax_cols(float *att, size_t t, float *max, float *inv)
 {
-	size_t	 r, i, k;
-	float	*x, max, inv, m[LANES];
+	size_t	 k, q;
+	float	*r, e;
 
-	for (r = 0; r < t; r++) {
-		x = att + r * t;
-		max = x[0];
-		for (k = 0; k < LANES; k++)
-			m[k] = x[0];
-		for (i = 0; i + LANES <= t; i += LANES)
-			for (k = 0; k < LANES; k++)
-				m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
-		for (; i < t; i++)
-			max = x[i] > max ? x[i] : max;
-		for (k = 0; k < LANES; k++)
-			max = m[k] > max ? m[k] : max;
-		for (i = 0; i < t; i++)
-			x[i] = exp_neg(x[i] - max);
-		inv = 1.0f / sum8(x, t);
-		for (i = 0; i < t; i++)
-			x[i] *= inv;
-	}
+	memcpy(max, att, t * sizeof(float));
+	for (k = 1; k < t; k++)
+		for (q = 0, r = att + k * t; q < t; q++)
+			max[q] = r[q] > max[q] ? r[q] : max[q];
+	for (q = 0; q < t; q++)
+		inv[q] = 0;
+	for (k = 0; k < t; k++)
+		for (q = 0, r = att + k * t; q < t; q++) {
+			e = exp_neg(r[q] - max[q]);
+			r[q] = e;
+			inv[q] += e;
+		}
+	for (q = 0; q < t; q++)
+		inv[q] = 1.0f / inv[q];
 }
 
-/* dst[cols, rows] = src[rows, cols] (row stride LD) */
+/* Column j of o[rows, t] (row stride ld) *= s[j] */
 KERNEL static void
-transpose(float *dst, const float *src, size_t rows, size_t cols, size_t ld)
+scale_cols(float *o, const float *s, size_t rows, size_t t, size_t ld)
 {
-	size_t	 r, c;
+	size_t	 i, j;
 
-	for (r = 0; r < rows; r++)
-		for (c = 0; c < cols; c++)
-			dst[c * rows + r] = src[r * ld + c];
+	for (i = 0; i < rows; i++)
+		for (j = 0; j < t; j++)
+			o[i * ld + j] *= s[j];
 }
 
 /*
- * Self-attention of one window of T rows: QKV [T, 3d] (row stride 3d) into
- * OUT [T, d] (row stride d), every head over all T positions.
+ * out[m, n] = w[m, k] in[k, n] + beta out, in blocks that OpenBLAS runs
+ * in its small-matrix kernels when SMALL is set (all columns of a window
+ * at once, as many rows of W as fit), else in one call.
+ */
+static void
+matmul(int small, float *out, const float *w, const float *in, size_t m,
+    size_t k, size_t n, float beta)
+{
+	size_t	 mc = m, nc = n, i, j, mi, nj;
+
+	if (small) {
+		nc = n < 128 ? n : 128;
+		mc = (size_t)(SMALL_MNK / ((double)nc * (double)k));
+		mc = mc >= 16 ? mc & ~(size_t)15 : mc & ~(size_t)7;
+		if (mc > m)
+			mc = m;
+		if (mc < 8 && mc < m) {		/* too deep for a block */
+			mc = m;
+			nc = n;
+		}
+	}
+	for (j = 0; j < n; j += nc) {
+		nj = n - j < nc ? n - j : nc;
+		for (i = 0; i < m; i += mc) {
+			mi = m - i < mc ? m - i : mc;
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+			    (int)mi, (int)nj, (int)k, 1.0f, w + i * k, (int)k,
+			    in + j, (int)n, beta, out + i * n + j, (int)n);
+		}
+	}
+}
+
+/*
+ * Self-attention of the window in columns [c0, c0 + t) of the n columns
+ * in flight: s->qkv into the same columns of s->xn, every head over all
+ * t positions.
  */
 static void
 attention(const struct transformer_config *c, struct transformer_state *s,
-    const float *qkv, float *out, size_t t)
+    size_t n, size_t c0, size_t t)
 {
 	size_t		 d = c->d_model, hd = d / c->n_heads, h;
 	float		 scale = 1.0f / sqrtf((float)hd);
 	const float	*q, *k, *v;
+	float		*o, *max = s->colv, *inv = s->colv + t;
 
 	for (h = 0; h < c->n_heads; h++) {
-		q = qkv + h * hd;
-		k = qkv + d + h * hd;
-		v = qkv + 2 * d + h * hd;
-		/*
-		 * att[T, T] = q k^T / sqrt(hd), as q [T, hd] times kt [hd, T]
-		 * so that OpenBLAS takes its small-matrix path (no packing).
-		 */
-		transpose(s->kt, k, t, hd, 3 * d);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t,
-		    (int)t, (int)hd, scale, q, (int)(3 * d), s->kt, (int)t,
-		    0.0f, s->att, (int)t);
-		softmax_rows(s->att, t);
-		/* out[T, hd] (head h's columns) = att v */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)t,
-		    (int)hd, (int)t, 1.0f, s->att, (int)t, v, (int)(3 * d),
-		    0.0f, out + h * hd, (int)d);
+		q = s->qkv + h * hd * n + c0;		/* [hd, t] */
+		k = s->qkv + (d + h * hd) * n + c0;
+		v = s->qkv + (2 * d + h * hd) * n + c0;
+		o = s->xn + h * hd * n + c0;
+		/* att[t, t] = k^T q / sqrt(hd): att[key, query] */
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t,
+		    (int)t, (int)hd, scale, k, (int)n, q, (int)n, 0.0f,
+		    s->att, (int)t);
+		softmax_cols(s->att, t, max, inv);
+		/* o[hd, t] = v att, then each query's column / its sum */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+		    (int)hd, (int)t, (int)t, 1.0f, v, (int)n, s->att, (int)t,
+		    0.0f, o, (int)n);
+		scale_cols(o, inv, hd, t, n);
+	}
+}
+
+/* x[d, n] = tok_emb[ids] + pos_emb[position in its window], transposed */
+static void
+embed(const struct transformer_config *c, const struct transformer_weights *w,
+    float *x, const uint32_t *ids, const size_t *lens, size_t n)
+{
+	const float	*tok[16], *pos[16];
+	size_t		 d = c->d_model, b = 0, t = 0, j0, jn, j, i;
+
+	for (j0 = 0; j0 < n; j0 += jn) {
+		jn = n - j0 < 16 ? n - j0 : 16;
+		for (j = 0; j < jn; j++) {
+			while (t == lens[b]) {
+				b++;
+				t = 0;
+			}
+			tok[j] = w->tok_emb + ids[j0 + j] * d;
+			pos[j] = w->pos_emb + t++ * d;
+		}
+		for (i = 0; i < d; i++)
+			for (j = 0; j < jn; j++)
+				x[i * n + j0 + j] = tok[j][i] + pos[j][i];
+	}
+}
+
+/*
+ * NW windows (LENS, IDS) in n columns through the whole network into
+ * LOGITS [NW, n_labels].
+ */
+static void
+encode(const struct transformer_config *c, const struct transformer_weights *w,
+    struct transformer_state *s, const uint32_t *ids, const size_t *lens,
+    size_t nw, size_t n, int small, float *logits)
+{
+	size_t		 d = c->d_model, f = c->d_ff, l, b, c0, i;
+	const struct transformer_layer *L;
+	const float	*add = NULL;
+	float		*mean = s->colv, *rstd = s->colv + LN_BLOCK, *p;
+
+	embed(c, w, s->x, ids, lens, n);
+	for (l = 0; l < c->n_layers; l++) {
+		L = &w->layers[l];
+		layernorm(s->xn, s->x, add, L->ln1_w, L->ln1_b, d, n,
+		    c->norm_eps, mean, rstd);
+		fill_rows(s->qkv, L->qkv_b, 3 * d, n);
+		matmul(small, s->qkv, L->qkv_w, s->xn, 3 * d, d, n, 1.0f);
+		for (b = 0, c0 = 0; b < nw; c0 += lens[b], b++)
+			attention(c, s, n, c0, lens[b]);
+		/* x += out_w att; out_b joins in the next layer norm */
+		matmul(small, s->x, L->out_w, s->xn, d, d, n, 1.0f);
+		layernorm(s->xn, s->x, L->out_b, L->ln2_w, L->ln2_b, d, n,
+		    c->norm_eps, mean, rstd);
+		matmul(small, s->hb, L->up_w, s->xn, f, d, n, 0.0f);
+		bias_gelu(s->hb, L->up_b, f, n);
+		matmul(small, s->x, L->down_w, s->hb, d, f, n, 1.0f);
+		add = L->down_b;
+	}
+	layernorm(s->xn, s->x, add, w->lnf_w, w->lnf_b, d, n, c->norm_eps,
+	    mean, rstd);
+	/* logits = head_w (mean of the window's final states) + head_b */
+	p = s->pooled;
+	for (b = 0, c0 = 0; b < nw; c0 += lens[b], b++) {
+		for (i = 0; i < d; i++)
+			p[i] = sum8(s->xn + i * n + c0, lens[b]) /
+			    (float)lens[b];
+		for (i = 0; i < c->n_labels; i++)
+			logits[b * c->n_labels + i] = w->head_b[i] +
+			    dot8(w->head_w + i * d, p, d);
 	}
 }
 
@@ -350,49 +522,34 @@ transformer_forward(const struct transformer_config *c,
     const struct transformer_weights *w, struct transformer_state *s,
     const uint32_t *ids, const size_t *lens, size_t nw, float *logits)
 {
-	size_t		 d = c->d_model, n = 0, b, t, l, r, i, row;
-	const struct transformer_layer *L;
-	float		*x, *p;
+	size_t		 n = 0, b, t, g, i, ng;
+	int		 small, threads;
 
 	if (nw == 0 || nw > s->max_windows)
 		return -1;
-	/* x[N, d] = tok_emb[ids] + pos_emb[position in its window] */
 	for (b = 0; b < nw; b++) {
 		if (lens[b] == 0 || lens[b] > c->max_positions)
 			return -1;
-		for (t = 0; t < lens[b]; t++, n++) {
+		for (t = 0; t < lens[b]; t++, n++)
 			if (ids[n] >= c->vocab_size)
 				return -1;
-			x = s->x + n * d;
-			for (i = 0; i < d; i++)
-				x[i] = w->tok_emb[ids[n] * d + i] +
-				    w->pos_emb[t * d + i];
-		}
 	}
-	for (l = 0; l < c->n_layers; l++) {
-		L = &w->layers[l];
-		layernorm(s->xb, s->x, L->ln1_w, L->ln1_b, n, d, c->norm_eps);
-		linear(s->qkv, s->xb, L->qkv_w, L->qkv_b, n, d, 3 * d, 0);
-		for (b = 0, row = 0; b < nw; row += lens[b], b++)
-			attention(c, s, s->qkv + row * 3 * d, s->xb + row * d,
-			    lens[b]);
-		linear(s->x, s->xb, L->out_w, L->out_b, n, d, d, 1);
-		layernorm(s->xb, s->x, L->ln2_w, L->ln2_b, n, d, c->norm_eps);
-		linear(s->hb, s->xb, L->up_w, L->up_b, n, d, c->d_ff, 0);
-		gelu(s->hb, n * c->d_ff);
-		linear(s->x, s->hb, L->down_w, L->down_b, n, c->d_ff, d, 1);
+	/*
+	 * With the small-matrix kernels (one BLAS thread), a window at a
+	 * time: nothing to amortise, and its activations stay in L2.  Else
+	 * the whole batch in each product, so that packing is amortised and
+	 * BLAS threads have work to share.
+	 */
+	if ((threads = atomic_load(&blas_threads)) == 0)
+		threads = openblas_get_num_threads();
+	small = s->small_kernels && threads == 1;
+	g = small ? 1 : nw;
+	for (b = 0; b < nw; b += ng, ids += n) {
+		ng = nw - b < g ? nw - b : g;
+		for (i = 0, n = 0; i < ng; i++)
+			n += lens[b + i];
+		encode(c, w, s, ids, lens + b, ng, n, small,
+		    logits + b * c->n_labels);
 	}
-	layernorm(s->xb, s->x, w->lnf_w, w->lnf_b, n, d, c->norm_eps);
-	/* pooled[b, d] = mean over the window's rows */
-	for (b = 0, row = 0; b < nw; row += lens[b], b++) {
-		p = s->pooled + b * d;
-		memset(p, 0, d * sizeof(float));
-		for (r = 0; r < lens[b]; r++)
-			for (i = 0; i < d; i++)
-				p[i] += s->xb[(row + r) * d + i];
-		for (i = 0; i < d; i++)
-			p[i] /= (float)lens[b];
-	}
-	linear(logits, s->pooled, w->head_w, w->head_b, nw, d, c->n_labels, 0);
 	return 0;
 }
