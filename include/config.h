@@ -41,6 +41,7 @@ struct server_conf {
 	int	 request_timeout;	/* milliseconds from parse to answer */
 	int	 workers;		/* 0 = number of online CPUs */
 	int	 queue_max;		/* requests queued for workers */
+	int	 inline_max_bytes;	/* longest text run on the event loop */
 	int	 stream_max;		/* streams open at once */
 	int	 stream_max_bytes;	/* text of one stream */
 	int	 stream_holdback;	/* bytes a match may span (stream.h) */

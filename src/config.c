@@ -127,6 +127,10 @@ static const struct option options[] = {
 	{ SEC_SERVER, "queue_max", OPT_INT, 1, 1048576, "1024", NULL,
 	  S(queue_max), 0, 0,
 	  "requests waiting for a worker; beyond: overloaded" },
+	{ SEC_SERVER, "inline_max_bytes", OPT_INT, 0, 16777216, "4096", NULL,
+	  S(inline_max_bytes), 0, 0,
+	  "longest text of a request whose policy runs no classifier that "
+	  "is run on the connection's thread, not a worker; 0: none" },
 	{ SEC_SERVER, "stream_max", OPT_INT, 1, 1048576, "256", NULL,
 	  S(stream_max), 0, 0, "streams open at once (stream_open); beyond: "
 	  "overloaded" },

@@ -41,6 +41,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "peer.h"
+#include "policy.h"
 #include "protocol.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -54,12 +55,16 @@
 #define DRAIN_NO_TIMEOUT_MS	30000		/* at stop, request_timeout = 0 */
 #define DRAIN_READ_MAX		(16 * 1024 * 1024) /* per connection, at stop */
 #define LAT_BUCKETS		128		/* 4 per power of two */
+#define INLINE_SLOW_US		5000		/* CPU time of an inline run that
+						   sends its connection to the
+						   workers */
 
 struct stats {
 	time_t		 started;
 	uint64_t	 connections_total;
 	uint64_t	 connections_refused;
 	uint64_t	 requests;
+	uint64_t	 inline_runs;		/* run on the event loop */
 	uint64_t	 verdicts[3];		/* by enum verdict */
 	uint64_t	 errors_bad_request, errors_too_large,
 			 errors_unknown_policy, errors_overloaded,
@@ -104,6 +109,7 @@ struct server {
 	struct conn_list	 conns;
 	int			 nconns;
 	int			 draining;
+	int			 audit_sync;	/* audit.fsync always at start */
 	uint64_t		 next_conn_id;
 	struct stats		 stats;
 	struct http		*http;		/* NULL: no HTTP listener */
@@ -120,6 +126,7 @@ struct conn {
 	int			 discarding;	/* dropping the rest of a long line */
 	int			 eof;		/* no more requests: close when done */
 	int			 paused;	/* reading stopped for back-pressure */
+	int			 slow;		/* an inline run was slow: workers */
 };
 
 struct job;
@@ -151,6 +158,7 @@ struct job {
 };
 
 static void	conn_read(struct conn *);
+static void	conn_run_inline(struct job *);
 static void	job_detach(struct job *);
 static int	conn_flush(struct conn *);
 static void	conn_free(struct conn *);
@@ -221,7 +229,7 @@ stats_json(struct server *srv)
 	struct audit_stats	 as;
 	json_t			*o;
 
-	o = json_pack("{s:s, s:I, s:s, s:I, s:i, s:I, s:I, s:I,"
+	o = json_pack("{s:s, s:I, s:s, s:I, s:i, s:I, s:I, s:I, s:I,"
 	    " s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I,"
 	    " s:i, s:i, s:i, s:I, s:I, s:{s:I, s:I, s:I, s:I}}",
 	    "op", "stats",
@@ -232,6 +240,7 @@ stats_json(struct server *srv)
 	    "connections_total", (json_int_t)st->connections_total,
 	    "connections_refused", (json_int_t)st->connections_refused,
 	    "requests", (json_int_t)st->requests,
+	    "inline", (json_int_t)st->inline_runs,
 	    "verdicts",
 	    "allow", (json_int_t)st->verdicts[VERDICT_ALLOW],
 	    "rewrite", (json_int_t)st->verdicts[VERDICT_REWRITE],
@@ -500,21 +509,18 @@ job_run(struct worker_job *wj)
 	log_set_request(NULL);
 }
 
-/* Back on the event loop thread. */
+/*
+ * Give JOB's pending request its answer line and count it, on the event
+ * loop thread.  The caller flushes the connection.
+ */
 static void
-job_done(struct worker_job *wj)
+job_answer(struct job *job)
 {
-	struct job	*job = (struct job *)wj;
 	struct pending	*p = job->pending;
 	struct server	*srv = job->srv;
-	struct conn	*c;
 	char		*line;
 	size_t		 len = 0;
 
-	if (p == NULL) {		/* timed out, or the client left */
-		job_free(job);
-		return;
-	}
 	if (job->sc != NULL) {
 		const char	*code;
 		char		 msg[256];
@@ -540,7 +546,21 @@ job_done(struct worker_job *wj)
 		    job->snap->version, &len);
 		pending_answer(p, line, len);
 	}
-	c = p->conn;
+}
+
+/* Back on the event loop thread. */
+static void
+job_done(struct worker_job *wj)
+{
+	struct job	*job = (struct job *)wj;
+	struct conn	*c;
+
+	if (job->pending == NULL) {	/* timed out, or the client left */
+		job_free(job);
+		return;
+	}
+	c = job->pending->conn;
+	job_answer(job);		/* detaches the job from its pending */
 	job_free(job);
 	conn_flush(c);
 }
@@ -682,6 +702,84 @@ reload_answer(struct server *srv, int ok)
 
 /* Requests. */
 
+/*
+ * 1 when REQ runs on the event loop thread rather than on a worker: a
+ * check of at most server.inline_max_bytes whose policy runs no classifier,
+ * under an audit log that does not fsync every record.  Its cost is then
+ * the rules stage: Hyperscan's linear scan and PCRE2 confirmations bounded
+ * by the match and depth limits.  Handing such a request to a worker and
+ * back costs more CPU than running it (two thread wake-ups), and the extra
+ * runnable threads make the latency tail on a machine with few cores.
+ * A connection whose request drove a rule to its PCRE2 limits here, or
+ * took INLINE_SLOW_US of CPU time, sends the rest of its requests to the
+ * workers, so that it cannot hold up the other connections of the loop.
+ */
+static int
+request_inline(const struct conn *c, const struct request *req)
+{
+	const struct server		*srv = c->srv;
+	const struct config		*cfg = srv->snap->cfg;
+	const struct policy_conf	*pol;
+
+	if (c->slow || cfg->server.inline_max_bytes == 0 ||
+	    req->len > (size_t)cfg->server.inline_max_bytes)
+		return 0;
+	if (srv->audit != NULL && srv->audit_sync)
+		return 0;
+	if ((pol = policy_select(cfg, req)) == NULL)
+		return 1;		/* unknown_policy, answered at once */
+	return !pol->stage_classifier || !cfg->classifier.enabled ||
+	    srv->snap->model == NULL;
+}
+
+/* CPU time of the calling thread, in microseconds. */
+static uint64_t
+thread_cpu_us(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * Run JOB's pipeline here and give its pending request the answer; the
+ * caller of conn_read flushes the connection.  Like a job that finishes
+ * after its request_timeout, a run that took longer is answered timeout
+ * (its audit record stands).
+ */
+static void
+conn_run_inline(struct job *job)
+{
+	struct server	*srv = job->srv;
+	struct conn	*c = job->pending->conn;
+	int		 ms = srv->snap->cfg->server.request_timeout;
+	uint64_t	 cpu0, cpu;
+
+	srv->stats.inline_runs++;
+	cpu0 = thread_cpu_us();
+	log_set_request(job->logid);
+	job->rv = pipeline_run(job->snap, job->audit, &job->pr.req, &job->res);
+	log_set_request(NULL);
+	cpu = thread_cpu_us() - cpu0;
+	if (!c->slow && (job->res.stage[STAGE_RULES] == STAGE_FAILED ||
+	    cpu >= INLINE_SLOW_US)) {
+		c->slow = 1;
+		log_debug("conn %llu: a request took %llu us of CPU on the "
+		    "event loop%s; its next ones go to the workers",
+		    (unsigned long long)c->id, (unsigned long long)cpu,
+		    job->res.stage[STAGE_RULES] == STAGE_FAILED ?
+		    " (rules stage failed)" : "");
+	}
+	if (ms > 0 && job->res.elapsed_us > (uint64_t)ms * 1000)
+		pending_error(srv, job->pending, "timeout", "no verdict within "
+		    "server.request_timeout");
+	else
+		job_answer(job);
+	job_free(job);
+}
+
 static void
 conn_request(struct conn *c, const char *line, size_t len)
 {
@@ -759,6 +857,10 @@ conn_request(struct conn *c, const char *line, size_t len)
 	job->audit = srv->audit;
 	job->pending = p;
 	result_init(&job->res);
+	if (job->sc == NULL && request_inline(c, &job->pr.req)) {
+		conn_run_inline(job);
+		return;
+	}
 	/* A stream call is not cut short: its answer carries released text. */
 	if (sv->request_timeout > 0 && job->sc == NULL) {
 		p->timer = evtimer_new(srv->base, request_timeout_cb, p);
@@ -825,18 +927,19 @@ conn_flush(struct conn *c)
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	struct pending	*p;
 
-	while ((p = TAILQ_FIRST(&c->pending)) != NULL && p->answer != NULL) {
-		if (evbuffer_add(out, p->answer, p->len) == -1)
-			log_warnx("conn %llu: answer lost: out of memory",
-			    (unsigned long long)c->id);
-		pending_free(c, p);
-	}
-	if (c->paused && !conn_congested(c)) {
+	for (;;) {
+		while ((p = TAILQ_FIRST(&c->pending)) != NULL &&
+		    p->answer != NULL) {
+			if (evbuffer_add(out, p->answer, p->len) == -1)
+				log_warnx("conn %llu: answer lost: out of "
+				    "memory", (unsigned long long)c->id);
+			pending_free(c, p);
+		}
+		if (!c->paused || conn_congested(c))
+			break;
 		conn_pause(c, 0);
 		conn_read(c);		/* lines that waited in the buffer */
-		if (c->eof)
-			return conn_maybe_close(c);
-		return 0;
+		/* Requests run inline are answered already: write them. */
 	}
 	return conn_maybe_close(c);
 }
@@ -1245,6 +1348,8 @@ void
 server_set_audit(struct server *srv, struct audit *audit)
 {
 	srv->audit = audit;
+	/* The log was opened with the configuration of this snapshot. */
+	srv->audit_sync = srv->snap->cfg->audit.fsync == AUDIT_FSYNC_ALWAYS;
 }
 
 void

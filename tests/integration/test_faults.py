@@ -489,6 +489,72 @@ class PathologicalInputTest(Answered, unittest.TestCase):
                 os.unlink(os.path.join(tmp, n))
             os.rmdir(tmp)
 
+    def test_redos_inline(self):
+        # Short texts of a policy without classifier run on the event loop
+        # (server.inline_max_bytes): a pathological one is bounded by the
+        # PCRE2 limits there too, and the connection that sent it goes to
+        # the workers, so that its next ones cannot hold up the loop.
+        tmp = tempfile.mkdtemp(prefix="modgate-redos.")
+        rules = os.path.join(tmp, "redos.rules")
+        with open(rules, "w") as f:
+            f.write("rule redos.nested {\n\tmatch /^(a+)+$/x\n\ton raw\n"
+                    "\tcategory test\n\taction block\n}\n")
+        try:
+            with Daemon(server={"workers": 2, "request_timeout": 10000},
+                        rules={"paths": [rules], "match_limit": 1000000,
+                               "depth_limit": 10000},
+                        classifier={"enabled": False},
+                        policies={"default": {"on_error": "allow"}}) as d:
+                fast = d.client(timeout=10)
+                self.is_answer(fast.ask({"id": "f0", "text": "aaa"}), "f0")
+                st0 = fast.ask({"op": "stats"})
+                self.assertEqual(st0["inline"], 1, st0)
+                c = d.client(timeout=30)
+                evil = "a" * 40 + "!"
+                t0 = time.monotonic()
+                ans = c.ask({"id": "evil", "text": evil})
+                took = time.monotonic() - t0
+                self.is_answer(ans, "evil")
+                self.assertIs(ans.get("degraded"), True, ans)
+                self.assertEqual(ans["stages"]["rules"], "failed", ans)
+                self.assertLess(took, 5.0)
+                st1 = fast.ask({"op": "stats"})
+                self.assertEqual(st1["inline"], 2, st1)
+                # Its next requests run on the workers: a pipelined burst
+                # of them leaves the event loop free for the fast client.
+                for i in range(40):
+                    c.send({"id": i, "text": evil})
+                lat = []
+                for i in range(20):
+                    t0 = time.monotonic()
+                    self.is_answer(fast.ask({"id": "f%d" % i,
+                                             "text": "aaaa"}), "f%d" % i)
+                    lat.append(time.monotonic() - t0)
+                for i in range(40):
+                    ans = c.recv()
+                    self.is_answer(ans, i)
+                    self.assertIs(ans.get("degraded"), True, ans)
+                st2 = fast.ask({"op": "stats"})
+                # Only the fast client's requests ran inline.
+                self.assertEqual(st2["inline"], 22, st2)
+                self.assertLess(max(lat), 1.0, lat)
+                print("fast client while 40 pathological requests ran on "
+                      "the workers: p50 %.1f ms, max %.1f ms" %
+                      (percentile(lat, 50) * 1e3, max(lat) * 1e3))
+                # A new connection runs short texts inline again.
+                c2 = d.client(timeout=10)
+                self.assertEqual(c2.ask({"id": "m", "text": "aaaa"})
+                                 ["verdict"], "block")
+                self.assertEqual(fast.ask({"op": "stats"})["inline"], 23)
+                for x in (c, c2, fast):
+                    x.close()
+                self.alive(d)
+                self.assertEqual(d.stop(), 0, d.output())
+        finally:
+            for n in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, n))
+            os.rmdir(tmp)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

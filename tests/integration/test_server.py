@@ -401,6 +401,65 @@ class LimitsTest(unittest.TestCase):
             self.assertEqual(d.stop(), 0)
 
 
+class InlineTest(unittest.TestCase):
+    """Checks whose policy runs no classifier, up to
+    server.inline_max_bytes, run on the event loop: the same answers as
+    on the workers, in order with the requests that still go there."""
+
+    TEXTS = ["hello there", "mail me at bob@corp.io please",
+             "darn it", "", "bob@corp.io " * 300,      # 3.6 KB: inline
+             "bob@corp.io darn " * 400,                # 6.8 KB: workers
+             "x" * 5000, "still here"]
+
+    def requests(self):
+        out = []
+        for i, t in enumerate(self.TEXTS * 3):
+            out.append({"id": i, "text": t})
+        out.append({"id": "ghost", "text": "x", "policy": "ghost"})
+        out.append({"id": "strict", "text": "darn", "policy": "strict"})
+        return out
+
+    def run_all(self, server, audit=None):
+        extra = {"audit": audit} if audit else {}
+        with Daemon(server=server, classifier={"enabled": False},
+                    **extra) as d:
+            c = d.client()
+            reqs = self.requests()
+            for r in reqs:
+                c.send(r)
+            got = [c.recv() for _ in reqs]
+            st = c.ask({"op": "stats"})
+            c.close()
+            self.assertEqual(d.stop(), 0, d.output())
+        for r, a in zip(reqs, got):
+            self.assertEqual(a["id"], r["id"], a)
+            a.pop("elapsed_us", None)
+            a.pop("audit_seq", None)
+            a.pop("policy_version", None)  # a hash of the config
+        return got, st
+
+    def test_inline_same_answers(self):
+        inline, st_in = self.run_all({"inline_max_bytes": 4096})
+        pooled, st_pool = self.run_all({"inline_max_bytes": 0})
+        self.assertEqual(inline, pooled)
+        short = [r for r in self.requests()
+                 if len(r["text"].encode()) <= 4096]
+        self.assertEqual(st_in["inline"], len(short), st_in)
+        self.assertEqual(st_pool["inline"], 0, st_pool)
+        self.assertEqual(st_in["requests"], st_pool["requests"])
+        for a in inline:
+            if a["id"] == "ghost":
+                check_error(self, a, "unknown_policy", "ghost")
+            else:
+                self.assertIn(a["verdict"], ("allow", "rewrite", "block"))
+                self.assertEqual(a["stages"]["classifier"], "not_run")
+        # An audit log that fsyncs every record keeps the loop off disk
+        # waits: everything goes to the workers.
+        synced, st_sync = self.run_all({}, audit={"fsync": "always"})
+        self.assertEqual(synced, inline)
+        self.assertEqual(st_sync["inline"], 0, st_sync)
+
+
 class ReloadTest(unittest.TestCase):
     def test_sighup_broken_config(self):
         with Daemon() as d:
