@@ -7,7 +7,15 @@
 
 Prints the same "key value" lines as build/bench/classifier for the same
 weights and inputs: one 128-token window, batches of 16 windows, and the
-CPU time of scoring TEXT_FILE (window 128, stride 96)."""
+CPU time of scoring TEXT_FILE (window 128, stride 96).
+
+Fair to both sides: eval mode under torch.inference_mode (no autograd),
+warm-up calls before any timing, THREADS intra-op threads, and the same
+THREADS for the OpenBLAS that PyTorch's Linear layers call here (Debian's
+python3-torch uses the system libblas, i.e. OpenBLAS, whose own thread
+count torch.set_num_threads leaves at the number of cores)."""
+
+import ctypes
 
 import os
 import random
@@ -81,7 +89,27 @@ def best_cpu(fn, reps, rounds=5):
     return best_of(fn, reps, rounds, time.process_time)
 
 
-@torch.no_grad()
+def blas_threads(n):
+    """Set the thread count of the OpenBLAS loaded in this process (the
+    same library the C engine uses); its value after, or 0 when PyTorch
+    was not linked against OpenBLAS."""
+    got = 0
+    for name in ("libopenblas.so.0", "libblas.so.3"):
+        try:
+            lib = ctypes.CDLL(name, mode=os.RTLD_NOLOAD)
+            lib.openblas_set_num_threads(n)
+            got = lib.openblas_get_num_threads()
+        except (OSError, AttributeError):
+            continue
+    return got
+
+
+def warm(fn, n=3):
+    for _ in range(n):
+        fn()
+
+
+@torch.inference_mode()
 def main():
     if sys.argv[1] == "--make-random":
         make_random(sys.argv[2])
@@ -92,6 +120,7 @@ def main():
         return 0
     threads = int(sys.argv[2])
     torch.set_num_threads(threads)
+    print("blas_threads", blas_threads(threads))
     model, tok, cfg = M.load(sys.argv[1])
     Tn = min(128, cfg["max_positions"])
     rnd = random.Random(1)
@@ -100,14 +129,17 @@ def main():
                         for _ in range(16)])
     print("threads", threads)
     one = ids[:1]
+    warm(lambda: model(one))
     t = best_of(lambda: model(one), 50)
     print("single_ms %.3f" % (t * 1e3))
+    warm(lambda: model(ids))
     t = best_of(lambda: model(ids), 8)
     print("batch_windows_per_s %.1f" % (16 / t))
     if len(sys.argv) > 3:
         with open(sys.argv[3], encoding="utf-8") as f:
             text = f.read()
         cal = cfg["calibration"]
+        warm(lambda: M.score_texts(model, tok, [text], 128, 96, cal))
         t = best_cpu(lambda: M.score_texts(model, tok, [text], 128, 96, cal),
                      20)
         print("text_cpu_ms %.3f" % (t * 1e3))

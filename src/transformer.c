@@ -169,7 +169,8 @@ transformer_flops(const struct transformer_config *c, size_t t)
  * The element-wise kernels below are written so that the compiler turns
  * them into SIMD code: no calls inside loops, the inner loop along a row
  * (one lane per token).  With GCC on x86-64 each is compiled for AVX-512,
- * AVX2+FMA and the baseline, chosen at load time by the CPU (ifunc).
+ * AVX2+FMA and the baseline, chosen at load time by the CPU (ifunc), with
+ * a * b + c fused where the CPU has FMA (-std=c11 alone would forbid it).
  */
 /*
  * Not under ThreadSanitizer: its instrumented ifunc resolvers would run at
@@ -178,7 +179,8 @@ transformer_flops(const struct transformer_config *c, size_t t)
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     !defined(__SANITIZE_THREAD__)
 #define KERNEL	__attribute__((target_clones("arch=x86-64-v4", \
-		    "arch=x86-64-v3", "default"), optimize("O3")))
+		    "arch=x86-64-v3", "default"), \
+		    optimize("O3", "fp-contract=fast")))
 #else
 #define KERNEL
 #endif
@@ -286,13 +288,14 @@ KERNEL static void
 bias_gelu(float *h, const float *b, size_t rows, size_t n)
 {
 	size_t	 i, j;
-	float	*r, bi, x, z, z2, p, q;
+	float	*r, bi, x, hx, z, z2, p, q;
 
 	for (i = 0; i < rows; i++) {
 		r = h + i * n;
 		bi = b[i];
 		for (j = 0; j < n; j++) {
 			x = r[j] + bi;
+			hx = 0.5f * x;
 			z = x * (float)M_SQRT1_2;
 			z = z > 4.0f ? 4.0f : z;
 			z = z < -4.0f ? -4.0f : z;
@@ -309,34 +312,34 @@ bias_gelu(float *h, const float *b, size_t rows, size_t n)
 			q = q * z2 + -1.68282697438203e-03f;
 			q = q * z2 + -7.37332916720468e-03f;
 			q = q * z2 + -1.42647390514189e-02f;
-			r[j] = 0.5f * x * (1.0f + z * p / q);
+			r[j] = hx + hx * (z * p / q);
 		}
 	}
 }
 
 /*
- * exp(x) for x <= 0 (softmax inputs after subtracting the maximum), the
- * Cephes expf polynomial with 2^n built in the exponent bits; relative
- * error about 1e-7.  Below -87 the result is flushed to exp(-87).
+ * 2^x for x <= 0 (softmax inputs in base 2 after subtracting the
+ * maximum): 2^n built in the exponent bits times the Cephes exp2f
+ * polynomial for 2^r, |r| <= 1/2; relative error about 2e-7.  Below -126
+ * the result is flushed to 2^-126.
  */
 static inline float
-exp_neg(float x)
+exp2_neg(float x)
 {
 	float		 n, r, y, f;
 	int32_t		 e;
 	uint32_t	 bits;
 
-	x = x < -87.0f ? -87.0f : x;
-	n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-	r = x - n * 0.693359375f;
-	r = r + n * 2.12194440e-4f;
-	y = 1.9875691500e-4f;
-	y = y * r + 1.3981999507e-3f;
-	y = y * r + 8.3334519073e-3f;
-	y = y * r + 4.1665795894e-2f;
-	y = y * r + 1.6666665459e-1f;
-	y = y * r + 5.0000001201e-1f;
-	y = y * r * r + r + 1.0f;
+	x = x < -126.0f ? -126.0f : x;
+	n = (x + 12582912.0f) - 12582912.0f;	/* round to nearest */
+	r = x - n;
+	y = 1.535336188319500e-4f;
+	y = y * r + 1.339887440266574e-3f;
+	y = y * r + 9.618437357674640e-3f;
+	y = y * r + 5.550332471162809e-2f;
+	y = y * r + 2.402264791363012e-1f;
+	y = y * r + 6.931472028550421e-1f;
+	y = y * r + 1.0f;
 	e = (int32_t)n + 127;
 	bits = (uint32_t)e << 23;
 	memcpy(&f, &bits, sizeof(f));
@@ -345,7 +348,8 @@ exp_neg(float x)
 
 /*
  * Softmax down every column of att[t, t] (one query a column, one key a
- * row), unnormalised: att = exp(att - column max), and INV[t] = 1 / the
+ * row; scores in base 2), unnormalised: att = 2^(att - column max), and
+ * INV[t] = 1 / the
  * column sums, applied later to the attention output (fewer values).
  * MAX holds t floats.
  */
@@ -363,7 +367,7 @@ softmax_cols(float *att, size_t t, float *max, float *inv)
 		inv[q] = 0;
 	for (k = 0; k < t; k++)
 		for (q = 0, r = att + k * t; q < t; q++) {
-			e = exp_neg(r[q] - max[q]);
+			e = exp2_neg(r[q] - max[q]);
 			r[q] = e;
 			inv[q] += e;
 		}
@@ -425,7 +429,8 @@ attention(const struct transformer_config *c, struct transformer_state *s,
     size_t n, size_t c0, size_t t)
 {
 	size_t		 d = c->d_model, hd = d / c->n_heads, h;
-	float		 scale = 1.0f / sqrtf((float)hd);
+	/* 1 / sqrt(hd), and log2(e) so that softmax can use 2^x */
+	float		 scale = (float)M_LOG2E / sqrtf((float)hd);
 	const float	*q, *k, *v;
 	float		*o, *max = s->colv, *inv = s->colv + t;
 
@@ -434,7 +439,7 @@ attention(const struct transformer_config *c, struct transformer_state *s,
 		k = s->qkv + (d + h * hd) * n + c0;
 		v = s->qkv + (2 * d + h * hd) * n + c0;
 		o = s->xn + h * hd * n + c0;
-		/* att[t, t] = k^T q / sqrt(hd): att[key, query] */
+		/* att[t, t] = k^T q log2(e) / sqrt(hd): att[key, query] */
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)t,
 		    (int)t, (int)hd, scale, k, (int)n, q, (int)n, 0.0f,
 		    s->att, (int)t);
