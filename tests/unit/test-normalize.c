@@ -362,6 +362,78 @@ test_hybrid_agrees(void **state)
 	}
 }
 
+/*
+ * Text dense with characters outside ASCII (the one-pass path for it):
+ * the same text and maps as the general path, with and without maps;
+ * combining marks and jamo as their own code points, zero-width
+ * characters between, one-character words of other scripts, confusables
+ * that leetspeak folds.
+ */
+static void
+test_dense_agrees(void **state)
+{
+	static const char *tok[] = { "the", "a", "I", "k", "1", "3", "0", "!",
+	    "$", "(", "|", "+", "@", ",", "-", "eee", "ooo", "water",
+	    "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82",	/* привет */
+	    "\xd0\xb1", "\xd0\xb7", "\xd1\x81", "\xd0\xbe",	/* б з с о */
+	    "\xd0\xbe\xd0\xbe\xd0\xbe",				/* ооо */
+	    "\xe0\xa4\xb8", "\xe0\xa5\x8d", "\xe0\xa5\x80",	/* स ् ी */
+	    "\xcc\x81", "\xcc\xa3", "\xcc\x88", "\xcd\x85",	/* marks */
+	    "\xe1\x84\x80", "\xe1\x85\xa1", "\xe1\x86\xa8",	/* jamo */
+	    "\xea\xb0\x80", "\xe6\x97\xa5\xe6\x9c\xac",		/* 가 日本 */
+	    "\xe2\x80\x8b", "\xc2\xa0", "\xe3\x80\x80",		/* ZWSP NBSP */
+	    "\xef\xac\x81", "\xef\xbc\xa1", "\xe2\x91\xa0",	/* ﬁ Ａ ① */
+	    "\xc7\x85", "\xe1\xba\xbf", "\xc3\x9f", "\xe2\x80\xa6",	/* ǅ ế ß … */
+	    "\xef\xb7\xba", "\xf0\x9f\x98\x80", "\xc3\xa9" };	/* ﷺ 😀 é */
+	static const char *sep[] = { " ", " ", "", "  ", "\n", "." };
+	char		 buf[2048];
+	struct normtext	 a, b, c;
+	unsigned int	 seed = 4242;
+	size_t		 n, l;
+	int		 iter, form, w, nw;
+
+	for (iter = 0; iter < 20000; iter++) {
+		seed = seed * 1103515245 + 12345;
+		nw = 1 + (int)((seed >> 16) % (iter % 2 ? 10 : 60));
+		n = 0;
+		for (w = 0; w < nw; w++) {
+			const char *t, *s;
+
+			seed = seed * 1103515245 + 12345;
+			t = tok[(seed >> 16) % (sizeof(tok) / sizeof(tok[0]))];
+			seed = seed * 1103515245 + 12345;
+			s = (seed >> 16) % 3 ? "" :
+			    sep[(seed >> 18) % (sizeof(sep) / sizeof(sep[0]))];
+			l = strlen(t);
+			if (n + l + strlen(s) + 1 >= sizeof(buf))
+				break;
+			memcpy(buf + n, t, l);
+			n += l;
+			memcpy(buf + n, s, strlen(s));
+			n += strlen(s);
+		}
+		buf[n] = '\0';
+		assert_true(utf8_valid(buf, n));
+		for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
+			assert_int_equal(normalize(buf, n, form, &a), 0);
+			assert_int_equal(normalize_general(buf, n, form, &b), 0);
+			assert_int_equal(normalize_maps(buf, n, form, &c, NULL,
+			    0), 0);
+			if (a.len != b.len || strcmp(a.s, b.s) != 0 ||
+			    c.len != b.len || strcmp(c.s, b.s) != 0)
+				fail_msg("%s of \"%s\": \"%s\", general \"%s\"",
+				    norm_form_name(form), buf, a.s, b.s);
+			if (memcmp(a.start, b.start, a.len * sizeof(size_t)) ||
+			    memcmp(a.end, b.end, a.len * sizeof(size_t)))
+				fail_msg("%s of \"%s\": maps differ",
+				    norm_form_name(form), buf);
+			normtext_clear(&a);
+			normtext_clear(&b);
+			normtext_clear(&c);
+		}
+	}
+}
+
 /* The eight-byte path of ASCII words agrees with the general path. */
 static void
 test_block_path_agrees(void **state)
@@ -494,6 +566,7 @@ main(void)
 		cmocka_unit_test(test_maps_bounded),
 		cmocka_unit_test(test_fast_path_agrees),
 		cmocka_unit_test(test_hybrid_agrees),
+		cmocka_unit_test(test_dense_agrees),
 		cmocka_unit_test(test_block_path_agrees),
 		cmocka_unit_test(test_bmp_cache_agrees),
 	};
