@@ -375,15 +375,17 @@ softmax_cols(float *att, size_t t, float *max, float *inv)
 		inv[q] = 1.0f / inv[q];
 }
 
-/* Column j of o[rows, t] (row stride ld) *= s[j] */
+/* o[i, j] = o[i, j] s[j] + b[i] for o[rows, t] (row stride ld) */
 KERNEL static void
-scale_cols(float *o, const float *s, size_t rows, size_t t, size_t ld)
+scale_cols(float *o, const float *s, const float *b, size_t rows, size_t t,
+    size_t ld)
 {
 	size_t	 i, j;
+	float	 bi;
 
 	for (i = 0; i < rows; i++)
-		for (j = 0; j < t; j++)
-			o[i * ld + j] *= s[j];
+		for (j = 0, bi = b[i]; j < t; j++)
+			o[i * ld + j] = o[i * ld + j] * s[j] + bi;
 }
 
 /*
@@ -422,11 +424,14 @@ matmul(int small, float *out, const float *w, const float *in, size_t m,
 /*
  * Self-attention of the window in columns [c0, c0 + t) of the n columns
  * in flight: s->qkv into the same columns of s->xn, every head over all
- * t positions.
+ * t positions.  s->qkv holds q with its bias, k and v without: k's bias
+ * adds the same q.b_k to every score of a query, which softmax cancels,
+ * and v's bias comes out of a weighted mean unchanged, so it is added to
+ * the output (B_V [d]).
  */
 static void
 attention(const struct transformer_config *c, struct transformer_state *s,
-    size_t n, size_t c0, size_t t)
+    const float *b_v, size_t n, size_t c0, size_t t)
 {
 	size_t		 d = c->d_model, hd = d / c->n_heads, h;
 	/* 1 / sqrt(hd), and log2(e) so that softmax can use 2^x */
@@ -444,24 +449,71 @@ attention(const struct transformer_config *c, struct transformer_state *s,
 		    (int)t, (int)hd, scale, k, (int)n, q, (int)n, 0.0f,
 		    s->att, (int)t);
 		softmax_cols(s->att, t, max, inv);
-		/* o[hd, t] = v att, then each query's column / its sum */
+		/* o[hd, t] = v att, each query's column / its sum, + b_v */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
 		    (int)hd, (int)t, (int)t, 1.0f, v, (int)n, s->att, (int)t,
 		    0.0f, o, (int)n);
-		scale_cols(o, inv, hd, t, n);
+		scale_cols(o, inv, b_v + h * hd, hd, t, n);
 	}
 }
 
-/* x[d, n] = tok_emb[ids] + pos_emb[position in its window], transposed */
+typedef float v8f __attribute__((vector_size(32)));
+
+/*
+ * x[8 rows, row stride n] = the transpose of the 8 x 8 block
+ * tok[j] + pos[j] (j < 8), each row pair read 8 floats from I0.
+ */
+KERNEL static void
+embed_8x8(float *x, size_t n, const float *const *tok,
+    const float *const *pos, size_t i0)
+{
+	v8f	 r[8], t[8], u[8], o[8], a, b;
+	size_t	 j;
+
+	for (j = 0; j < 8; j++) {
+		memcpy(&a, tok[j] + i0, sizeof(a));
+		memcpy(&b, pos[j] + i0, sizeof(b));
+		r[j] = a + b;
+	}
+	for (j = 0; j < 8; j += 2) {
+		t[j] = __builtin_shufflevector(r[j], r[j + 1],
+		    0, 8, 1, 9, 4, 12, 5, 13);
+		t[j + 1] = __builtin_shufflevector(r[j], r[j + 1],
+		    2, 10, 3, 11, 6, 14, 7, 15);
+	}
+	for (j = 0; j < 8; j += 4) {
+		u[j] = __builtin_shufflevector(t[j], t[j + 2],
+		    0, 1, 8, 9, 4, 5, 12, 13);
+		u[j + 1] = __builtin_shufflevector(t[j], t[j + 2],
+		    2, 3, 10, 11, 6, 7, 14, 15);
+		u[j + 2] = __builtin_shufflevector(t[j + 1], t[j + 3],
+		    0, 1, 8, 9, 4, 5, 12, 13);
+		u[j + 3] = __builtin_shufflevector(t[j + 1], t[j + 3],
+		    2, 3, 10, 11, 6, 7, 14, 15);
+	}
+	for (j = 0; j < 4; j++) {
+		o[j] = __builtin_shufflevector(u[j], u[j + 4],
+		    0, 1, 2, 3, 8, 9, 10, 11);
+		o[j + 4] = __builtin_shufflevector(u[j], u[j + 4],
+		    4, 5, 6, 7, 12, 13, 14, 15);
+	}
+	for (j = 0; j < 8; j++)
+		memcpy(x + (i0 + j) * n, &o[j], sizeof(o[j]));
+}
+
+/*
+ * x[d, n] = tok_emb[ids] + pos_emb[position in its window], transposed:
+ * 8 x 8 blocks in registers, the rest one float at a time.
+ */
 static void
 embed(const struct transformer_config *c, const struct transformer_weights *w,
     float *x, const uint32_t *ids, const size_t *lens, size_t n)
 {
-	const float	*tok[16], *pos[16];
+	const float	*tok[8], *pos[8];
 	size_t		 d = c->d_model, b = 0, t = 0, j0, jn, j, i;
 
 	for (j0 = 0; j0 < n; j0 += jn) {
-		jn = n - j0 < 16 ? n - j0 : 16;
+		jn = n - j0 < 8 ? n - j0 : 8;
 		for (j = 0; j < jn; j++) {
 			while (t == lens[b]) {
 				b++;
@@ -470,7 +522,11 @@ embed(const struct transformer_config *c, const struct transformer_weights *w,
 			tok[j] = w->tok_emb + ids[j0 + j] * d;
 			pos[j] = w->pos_emb + t++ * d;
 		}
-		for (i = 0; i < d; i++)
+		i = 0;
+		if (jn == 8)
+			for (; i + 8 <= d; i += 8)
+				embed_8x8(x + j0, n, tok, pos, i);
+		for (; i < d; i++)
 			for (j = 0; j < jn; j++)
 				x[i * n + j0 + j] = tok[j][i] + pos[j][i];
 	}
@@ -495,10 +551,13 @@ encode(const struct transformer_config *c, const struct transformer_weights *w,
 		L = &w->layers[l];
 		layernorm(s->xn, s->x, add, L->ln1_w, L->ln1_b, d, n,
 		    c->norm_eps, mean, rstd);
-		fill_rows(s->qkv, L->qkv_b, 3 * d, n);
-		matmul(small, s->qkv, L->qkv_w, s->xn, 3 * d, d, n, 1.0f);
+		/* q with its bias, k and v without (see attention()) */
+		fill_rows(s->qkv, L->qkv_b, d, n);
+		matmul(small, s->qkv, L->qkv_w, s->xn, d, d, n, 1.0f);
+		matmul(small, s->qkv + d * n, L->qkv_w + d * d, s->xn, 2 * d,
+		    d, n, 0.0f);
 		for (b = 0, c0 = 0; b < nw; c0 += lens[b], b++)
-			attention(c, s, n, c0, lens[b]);
+			attention(c, s, L->qkv_b + 2 * d, n, c0, lens[b]);
 		/* x += out_w att; out_b joins in the next layer norm */
 		matmul(small, s->x, L->out_w, s->xn, d, d, n, 1.0f);
 		layernorm(s->xn, s->x, L->out_b, L->ln2_w, L->ln2_b, d, n,
