@@ -1691,11 +1691,12 @@ fast_grow(struct fstate *st, size_t need)
  * Step 2 for a unit that may start a chain (a letter or digit after no
  * word character) or, in the skeleton, one of a word with a leet
  * character: *CP and *CLS of the unit, folded; AT starts at the unit
- * after it.  0, or 1 when the text needs the general path.
+ * after it, whose class is HINT when known (0 at the end), else -1.  0,
+ * or 1 when the text needs the general path.
  */
 static int
 fast_word(struct fstate *st, uint32_t *cp, uint32_t *cls,
-    const struct fit *at)
+    const struct fit *at, int hint)
 {
 	struct fit	 it;
 	unsigned	 first;
@@ -1704,7 +1705,7 @@ fast_word(struct fstate *st, uint32_t *cp, uint32_t *cls,
 
 	if ((*cls & (C_LETTER | C_DIGIT)) && !(st->pcls & C_WORD)) {
 		it = *at;
-		if ((ncls = fit_next(&it, &ncp)) < 0)
+		if ((ncls = hint) < 0 && (ncls = fit_next(&it, &ncp)) < 0)
 			return 1;
 		if (!(ncls & C_WORD)) {
 			it = *at;
@@ -1783,15 +1784,16 @@ fast_emit(struct fstate *st, uint32_t cp, uint32_t cls, size_t a, size_t b)
 
 /*
  * One unit: CP of class CLS from original bytes [A, B); AT starts at the
- * unit after it.  0, or 1 when the text needs the general path.
+ * unit after it, HINT its class or -1 (see fast_word).  0, or 1 when the
+ * text needs the general path.
  */
 static inline ALWAYS_INLINE int
 fast_unit(struct fstate *st, uint32_t cp, uint32_t cls, size_t a, size_t b,
-    const struct fit *at)
+    const struct fit *at, int hint)
 {
 	if (((cls & (C_LETTER | C_DIGIT)) && !(st->pcls & C_WORD)) ||
 	    (st->skel && (LEET_CP(cp) || st->known))) {
-		if (fast_word(st, &cp, &cls, at) != 0)
+		if (fast_word(st, &cp, &cls, at, hint) != 0)
 			return 1;
 	} else {
 		st->pcls = cls;
@@ -1884,7 +1886,7 @@ fast_segment(struct fstate *st, struct unit *seg, size_t n, size_t *ip)
 		it.u = cu + k + 1;
 		it.n = (int)(one.n - k - 1);
 		if ((rv = fast_unit(st, seg[k].cp, seg[k].cls, seg[k].a,
-		    seg[k].b, &it)) != 0)
+		    seg[k].b, &it, k + 1 < one.n ? (int)cu[k + 1].cls : -1)) != 0)
 			return rv;
 	}
 	return 0;
@@ -1901,13 +1903,13 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 	struct fstate	 st;
 	struct fit	 it;
 	struct unit	 seg[SEG_MAX];
-	const struct fent *e;
+	const struct fent *e, *ne = NULL;
 	const struct cpage *rp;
 	const struct cpent *re;
-	const struct fu	*u;
-	size_t		 i = 0, a, k;
-	uint32_t	 cp;
-	int		 n, j, rv = -1;
+	const struct fu	*u, *nu = NULL;
+	size_t		 i = 0, a, k, nat = 0, ni = 0;
+	uint32_t	 cp, ncp = 0;
+	int		 n, j, rv = -1, hint, jr;
 	unsigned char	 c;
 
 	if (atomic_load_explicit(&cache_off, memory_order_relaxed) ||
@@ -1972,26 +1974,39 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 			if (i == len)
 				break;
 			c = t[i];
-			if (!skel && i + 1 < len && t[i + 1] >= 0x80 &&
-			    (rv = fast_joins(t, len, i + 1)) != 0) {
-				if (rv < 0) {
+			hint = i + 1 < len ? ascii_cls[t[i + 1]] : 0;
+			if (i + 1 < len && t[i + 1] >= 0x80) {
+				/* the code point after it, looked up once */
+				nat = ni = i + 1;
+				if ((ne = fast_cp(t, len, &ni, skel, &nu,
+				    &ncp)) == NULL) {
 					rv = 1;
 					goto done;
 				}
-				/* a combining mark after it */
-				seg[0].cp = ascii_lower[c];
-				seg[0].cls = ascii_cls[c];
-				seg[0].a = (uint32_t)i;
-				seg[0].b = (uint32_t)i + 1;
-				i++;
-				if ((rv = fast_segment(&st, seg, 1, &i)) != 0)
+				hint = ne->n > 0 ? nu[0].cls : -1;
+				jr = ne->n > 0 ? ne->join : skel ? 0 :
+				    fast_joins(t, len, ni);
+				if (jr < 0) {
+					rv = 1;
 					goto done;
-				continue;
+				}
+				if (jr) {
+					/* a combining mark after it */
+					seg[0].cp = ascii_lower[c];
+					seg[0].cls = ascii_cls[c];
+					seg[0].a = (uint32_t)i;
+					seg[0].b = (uint32_t)i + 1;
+					i++;
+					if ((rv = fast_segment(&st, seg, 1,
+					    &i)) != 0)
+						goto done;
+					continue;
+				}
 			}
 			/* a letter after no word character, before one */
 			if ((ascii_cls[c] & (C_LETTER | C_DIGIT)) &&
-			    !(st.pcls & C_WORD) && i + 1 < len &&
-			    (ascii_cls[t[i + 1]] & C_WORD) &&
+			    !(st.pcls & C_WORD) && hint > 0 &&
+			    (hint & C_WORD) &&
 			    !(skel && (ascii_leet[c] || st.known))) {
 				st.pcls = ascii_cls[c];
 				if (skel) {
@@ -2005,14 +2020,22 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 			}
 			it.i = i + 1;
 			if ((rv = fast_unit(&st, ascii_lower[c], ascii_cls[c], i,
-			    i + 1, &it)) != 0)
+			    i + 1, &it, hint)) != 0)
 				goto done;
 			i++;
 			continue;
 		}
 		a = i;
-		if ((e = fast_cp(t, len, &i, skel, &u, &cp)) == NULL ||
-		    e->join) {
+		if (ne != NULL && nat == i) {
+			e = ne;
+			u = nu;
+			cp = ncp;
+			i = ni;
+		} else if ((e = fast_cp(t, len, &i, skel, &u, &cp)) == NULL) {
+			rv = 1;
+			goto done;
+		}
+		if (e->join) {
 			rv = 1;
 			goto done;
 		}
@@ -2021,31 +2044,46 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 			rv = -1;
 			goto done;
 		}
-		if (!skel && n > 0 && i < len && t[i] >= 0x80 &&
-		    (rv = fast_joins(t, len, i)) != 0) {
-			/* a combining mark after it: its units as decoded */
-			if (rv < 0 || (rp = cpage_get(cp, 0)) == NULL ||
-			    (re = &rp->e[cp & (PAGE_SIZE - 1)])->tail != 0 ||
-			    re->n > SEG_MAX) {
+		hint = i < len ? ascii_cls[t[i]] : 0;
+		if (i < len && t[i] >= 0x80) {
+			nat = ni = i;
+			if ((ne = fast_cp(t, len, &ni, skel, &nu, &ncp)) ==
+			    NULL) {
 				rv = 1;
 				goto done;
 			}
-			for (k = 0; k < re->n; k++) {
-				seg[k].cp = rp->pool[re->off + k].cp;
-				seg[k].cls = rp->pool[re->off + k].cls;
-				seg[k].a = (uint32_t)a;
-				seg[k].b = (uint32_t)i;
-			}
-			if ((rv = fast_segment(&st, seg, re->n, &i)) != 0)
+			hint = ne->n > 0 ? nu[0].cls : -1;
+			jr = n == 0 ? 0 : ne->n > 0 ? ne->join : skel ? 0 :
+			    fast_joins(t, len, ni);
+			if (jr < 0) {
+				rv = 1;
 				goto done;
-			continue;
+			}
+			if (jr) {
+				/* a combining mark after it: its units as decoded */
+				if ((rp = cpage_get(cp, 0)) == NULL ||
+				    (re = &rp->e[cp & (PAGE_SIZE - 1)])->tail != 0 ||
+				    re->n > SEG_MAX) {
+					rv = 1;
+					goto done;
+				}
+				for (k = 0; k < re->n; k++) {
+					seg[k].cp = rp->pool[re->off + k].cp;
+					seg[k].cls = rp->pool[re->off + k].cls;
+					seg[k].a = (uint32_t)a;
+					seg[k].b = (uint32_t)i;
+				}
+				if ((rv = fast_segment(&st, seg, re->n, &i)) != 0)
+					goto done;
+				continue;
+			}
 		}
 		for (j = 0; j < n; j++) {
 			it.i = i;
 			it.u = u + j + 1;
 			it.n = n - j - 1;
 			if ((rv = fast_unit(&st, u[j].cp, u[j].cls, a, i,
-			    &it)) != 0)
+			    &it, j + 1 < n ? (int)u[j + 1].cls : hint)) != 0)
 				goto done;
 		}
 		it.n = 0;
