@@ -17,13 +17,30 @@
 #
 # For each: the maximum rate (closed loop, 32 connections, DEPTH requests
 # pipelined on each, default 8), the single-request latency (one
-# connection, p50; its p99 shows how much the machine's other work delays
-# any request), p99 in an open loop at half the maximum rate (target <= 3x
-# the single-request latency), the server's CPU (cores busy at the maximum
+# connection, closed loop, one request at a time, p50; its p99 shows how
+# much the machine's other work delays any request), p99 in an open loop at
+# half the maximum rate (target <= 3x the single-request latency), the
+# server's CPU (cores busy at the maximum
 # rate, CPU time per request), the rate 2 cores would serve at the measured
 # CPU time per request of server and client together (what the machine
 # gives when it is not shared with other work), and the server's peak RSS
-# (VmHWM).  Texts are cut from the AlpacaEval
+# (VmHWM).
+#
+# The open loop (loadgen -r) sends requests on a fixed schedule, round
+# robin over the 32 connections, and counts each latency from the
+# request's scheduled time, not from when the client got round to sending
+# it: a stalled daemon or a late client shows in the figure (no coordinated
+# omission), and every request scheduled in the run is sent and measured.
+# Up to 64 may be in flight on a connection (-d 64): at half the maximum
+# rate a connection has rarely more than one, the cap only matters when the
+# daemon stalls, and then the schedule waits but the clock does not.  The
+# client is cheap (epoll, requests written when due) because it shares the
+# two cores with the daemon.  The load average and the CPU pressure
+# (/proc/pressure/cpu, share of time some task waited for a CPU) are
+# printed before and after: other work on the machine inflates the tails,
+# so compare runs made under a low pressure.
+#
+# Texts are cut from the AlpacaEval
 # outputs in ../shared/data (CORPUS overrides).  SECONDS_EACH (default 3)
 # per measurement; MODEL names another model directory than models/default
 # (e.g. one of the shipped shape with random weights).
@@ -153,8 +170,13 @@ awk 'BEGIN {
 	}
 }' >"$dir/gen10k.rules"
 
+pressure() {	# "some" CPU pressure over the last 10 s, in %
+	awk '/^some/ { sub(/avg10=/, "", $2); print $2 "%" }' \
+	    /proc/pressure/cpu 2>/dev/null || echo "-"
+}
 echo "load: $CONNS connections ($DEPTH pipelined each at the maximum rate), ${SECS}s per run; $(nproc) CPUs shared by" \
-    "client and server; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    "client and server; load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "CPU pressure $(pressure)"
 printf '%-10s %9s %8s %8s %9s %8s %6s %6s %9s %7s %6s\n' "scenario" \
     "max r/s" "1req us" "1req p99" "p99@half" "p99/1req" "cores" "CPUus" \
     "2-core r/s" "HWM MB" "errors"
@@ -198,6 +220,8 @@ else
 	cost=
 fi
 
+echo "after the runs: load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "CPU pressure $(pressure)"
 echo
 echo "figures and ratios (targets in brackets):"
 awk -v e="$echo_max" -v r="$rules_max" -v c="$rules_cap" 'BEGIN {

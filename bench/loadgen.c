@@ -1,21 +1,29 @@
 /*
- * loadgen: a closed-loop load generator speaking protocol v1 to modgated.
+ * loadgen: a load generator speaking protocol v1 to modgated.
  *
  *	loadgen [-s socket] [-c conns] [-d depth] [-n requests | -t seconds]
  *	    [-r rate] [-b bytes] [-f corpus.jsonl [-k field]] [-p policy]
  *	    [-P daemon-pid]
  *
- * Each of CONNS connections keeps DEPTH requests in flight (pipelined) and
- * sends a new one as each answer arrives.  With -r (open loop), requests
- * are instead sent on a fixed schedule of RATE per second in all, round
- * robin over the connections (at most DEPTH in flight on each), and each
- * latency counts from the request's scheduled time, so a slow answer
- * delays no measurement (no coordinated omission).  With -P, also the
- * daemon's CPU time over the run and its peak RSS (from /proc).  Texts come from field FIELD
- * (default "output") of a JSON Lines corpus, cut to BYTES at a character
- * boundary, or are generated (BYTES of words).  Prints requests/s, latency
- * percentiles (request written to answer read) and error counts.
+ * Closed loop (default): each of CONNS connections keeps DEPTH requests in
+ * flight (pipelined) and sends a new one as each answer arrives.  Open
+ * loop (-r): requests are sent on a fixed schedule of RATE per second in
+ * all, round robin over the connections (at most DEPTH in flight on each),
+ * and each latency counts from the request's scheduled time, so a slow
+ * answer or a late client delays no measurement (no coordinated omission);
+ * every request scheduled before the end is sent, however late.  With -P,
+ * also the daemon's CPU time over the run and its peak RSS (from /proc).
+ * Texts come from field FIELD (default "output") of a JSON Lines corpus,
+ * cut to BYTES at a character boundary, or are generated (BYTES of words).
+ * Prints requests/s, latency percentiles (scheduled or written, to answer
+ * read) and error counts.
+ *
+ * The client shares the machine with the daemon, so its own cost is kept
+ * small: one epoll set (a wake-up costs the connections that are ready,
+ * not all of them), and a request is written as soon as it is queued
+ * rather than after one more wait for writability.
  */
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -23,7 +31,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +44,7 @@
 #define MAX_DEPTH	1024
 #define MAX_TEXTS	2000
 #define DRAIN_SECONDS	10	/* wait for answers in flight at the end */
+#define MAX_EVENTS	64
 
 struct lconn {
 	int		 fd;
@@ -46,6 +54,7 @@ struct lconn {
 	size_t		 inlen, incap;
 	uint64_t	 sent_at[MAX_DEPTH];	/* ring: send time of in-flight */
 	int		 head, inflight;
+	int		 wantout;	/* watched for EPOLLOUT */
 };
 
 static char	**texts;		/* JSON-escaped, quoted */
@@ -243,6 +252,78 @@ conn_answers(struct lconn *c, int depth)
 	return 0;
 }
 
+/*
+ * Write what C has queued, at once: the request leaves when it is due, not
+ * one more wait later.  When the socket is full, watch it for room.  -1 on
+ * error.
+ */
+static int
+conn_write(int ep, struct lconn *c)
+{
+	struct epoll_event	 ev;
+	ssize_t			 n;
+	int			 want;
+
+	while (c->outoff < c->outlen) {
+		n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+		if (n > 0)
+			c->outoff += (size_t)n;
+		else if (n == -1 && errno == EINTR)
+			continue;
+		else if (n == -1 && errno == EAGAIN)
+			break;
+		else {
+			perror("loadgen: write");
+			return -1;
+		}
+	}
+	if (c->outoff == c->outlen)
+		c->outoff = c->outlen = 0;
+	want = c->outlen > 0;
+	if (want != c->wantout) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+		ev.data.ptr = c;
+		if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == -1) {
+			perror("loadgen: epoll_ctl");
+			return -1;
+		}
+		c->wantout = want;
+	}
+	return 0;
+}
+
+/* Read what C's socket holds and handle the answers.  -1 when it broke. */
+static int
+conn_read(struct lconn *c, int depth)
+{
+	size_t	 room;
+	ssize_t	 n;
+
+	for (;;) {
+		if (c->incap - c->inlen < 65536) {
+			c->incap = c->incap * 2 + 65536;
+			c->in = xrealloc(c->in, c->incap);
+		}
+		room = c->incap - c->inlen;
+		n = read(c->fd, c->in + c->inlen, room);
+		if (n > 0) {
+			c->inlen += (size_t)n;
+			if (conn_answers(c, depth) == -1)
+				return -1;
+			if ((size_t)n < room)
+				return 0;	/* drained */
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		fprintf(stderr, "loadgen: connection closed by the daemon\n");
+		return -1;
+	}
+}
+
 /* CPU seconds (user + system) of PID from /proc, or -1. */
 static double
 proc_cpu(long pid)
@@ -319,12 +400,12 @@ main(int argc, char **argv)
 	const char	*sock = "run/modgated.sock", *corpus = NULL;
 	const char	*field = "output";
 	struct lconn	*conns;
-	struct pollfd	*pfd;
-	uint64_t	 t0, t_end, total = 0, elapsed, deadline;
+	struct epoll_event ev, evs[MAX_EVENTS];
+	uint64_t	 t0, t_end, t, total = 0, elapsed, deadline;
 	double		 seconds = 5;
 	size_t		 bytes = 200;
 	ssize_t		 n;
-	int		 nconns = 32, depth = 1, ch, i, stopping = 0, live;
+	int		 nconns = 32, depth = 1, ch, i, stopping = 0, ep;
 	struct timespec	 wait;
 	struct rusage	 ru;
 	long		 dpid = 0;
@@ -380,12 +461,19 @@ main(int argc, char **argv)
 		gen_texts(bytes);
 
 	conns = calloc((size_t)nconns, sizeof(*conns));
-	pfd = calloc((size_t)nconns, sizeof(*pfd));
-	if (conns == NULL || pfd == NULL)
+	if (conns == NULL || (ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		return 1;
-	for (i = 0; i < nconns; i++)
+	for (i = 0; i < nconns; i++) {
 		if ((conns[i].fd = conn_open(sock)) == -1)
 			return 69;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.ptr = &conns[i];
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev) == -1) {
+			perror("loadgen: epoll_ctl");
+			return 1;
+		}
+	}
 
 	/* Open loop: wake up on time, not up to 50 us late (timer slack). */
 	if (rate > 0)
@@ -394,84 +482,76 @@ main(int argc, char **argv)
 		dcpu0 = proc_cpu(dpid);
 	t0 = now_us();
 	t_end = t0 + (uint64_t)(seconds * 1e6);
+	if (rate == 0)		/* closed loop: DEPTH in flight on each */
+		for (i = 0; i < nconns; i++) {
+			while (conns[i].inflight < depth &&
+			    (total == 0 || sent < total))
+				queue_request(&conns[i], depth, now_us());
+			if (conn_write(ep, &conns[i]) == -1)
+				return 1;
+		}
 	deadline = 0;
 	for (;;) {
+		t = now_us();
+		/*
+		 * Open loop: every request scheduled before the end is sent,
+		 * however late, and measured from its scheduled time.
+		 */
 		if (!stopping && ((total > 0 && sent >= total) ||
-		    (total == 0 && now_us() >= t_end))) {
+		    (total == 0 && rate == 0 && t >= t_end) ||
+		    (total == 0 && rate > 0 && (t0 + (uint64_t)((double)sent *
+		    1e6 / rate) >= t_end || t >= t_end + DRAIN_SECONDS *
+		    1000000ULL)))) {
 			stopping = 1;
-			deadline = now_us() + DRAIN_SECONDS * 1000000ULL;
+			deadline = t + DRAIN_SECONDS * 1000000ULL;
 		}
-		live = 0;
 		/* Open loop: every request due by now, in schedule order. */
 		while (rate > 0 && !stopping && (total == 0 || sent < total)) {
 			struct lconn *c = &conns[sent % (uint64_t)nconns];
 			uint64_t at = t0 + (uint64_t)((double)sent * 1e6 / rate);
 
-			if (at > now_us() || c->inflight >= depth)
+			if (at > t || c->inflight >= depth)
 				break;	/* not due, or wait for an answer */
 			queue_request(c, depth, at);
+			if (conn_write(ep, c) == -1)
+				return 1;
 		}
-		for (i = 0; i < nconns; i++) {
-			struct lconn *c = &conns[i];
-
-			while (rate == 0 && !stopping && c->inflight < depth &&
-			    (total == 0 || sent < total))
-				queue_request(c, depth, now_us());
-			pfd[i].fd = c->fd;
-			pfd[i].events = POLLIN |
-			    (c->outoff < c->outlen ? POLLOUT : 0);
-			if (c->inflight > 0 || c->outoff < c->outlen)
-				live++;
-		}
-		if (stopping && (live == 0 || now_us() > deadline))
+		if (stopping && (answers == sent || t > deadline))
 			break;
+		wait.tv_sec = 0;
+		wait.tv_nsec = 100000000;
 		if (rate > 0 && !stopping) {
 			/* Wake up for the next request due. */
 			uint64_t at = t0 + (uint64_t)((double)sent * 1e6 / rate);
-			uint64_t t = now_us();
 
-			wait.tv_sec = 0;
-			wait.tv_nsec = at > t ? (long)((at - t) * 1000) : 0;
-			if (wait.tv_nsec > 100000000)
-				wait.tv_nsec = 100000000;
-		} else {
-			wait.tv_sec = 0;
-			wait.tv_nsec = 100000000;
+			t = now_us();
+			if (at <= t)
+				wait.tv_nsec = 0;
+			else if (at - t < 100000)
+				wait.tv_nsec = (long)((at - t) * 1000);
 		}
-		if (ppoll(pfd, (nfds_t)nconns, &wait, NULL) == -1 &&
-		    errno != EINTR) {
-			perror("poll");
+		n = epoll_pwait2(ep, evs, MAX_EVENTS, &wait, NULL);
+		if (n == -1 && errno != EINTR) {
+			perror("epoll_pwait2");
 			return 1;
 		}
-		for (i = 0; i < nconns; i++) {
-			struct lconn *c = &conns[i];
+		for (i = 0; i < (int)n; i++) {
+			struct lconn *c = evs[i].data.ptr;
 
-			if (pfd[i].revents & POLLOUT) {
-				n = write(c->fd, c->out + c->outoff,
-				    c->outlen - c->outoff);
-				if (n > 0)
-					c->outoff += (size_t)n;
-				if (c->outoff == c->outlen)
-					c->outoff = c->outlen = 0;
-			}
-			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-				if (c->incap - c->inlen < 65536) {
-					c->incap = c->incap * 2 + 65536;
-					c->in = xrealloc(c->in, c->incap);
-				}
-				n = read(c->fd, c->in + c->inlen,
-				    c->incap - c->inlen);
-				if (n == 0 || (n == -1 && errno != EAGAIN &&
-				    errno != EINTR)) {
-					fprintf(stderr, "loadgen: connection "
-					    "closed by the daemon\n");
+			if ((evs[i].events & EPOLLOUT) &&
+			    conn_write(ep, c) == -1)
+				return 1;
+			if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+			    conn_read(c, depth) == -1)
+				return 1;
+			/* Closed loop: a new request for each answer. */
+			if (rate == 0 && !stopping && c->inflight < depth &&
+			    (total == 0 || sent < total)) {
+				while (c->inflight < depth &&
+				    (total == 0 || sent < total))
+					queue_request(c, depth, now_us());
+				if (conn_write(ep, c) == -1)
 					return 1;
-				}
-				if (n > 0) {
-					c->inlen += (size_t)n;
-					if (conn_answers(c, depth) == -1)
-						return 1;
-				}
 			}
 		}
 	}
@@ -505,7 +585,7 @@ main(int argc, char **argv)
 		free(conns[i].in);
 	}
 	free(conns);
-	free(pfd);
+	close(ep);
 	free(lat);
 	for (size_t k = 0; k < ntexts; k++)
 		free(texts[k]);

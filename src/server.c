@@ -58,6 +58,7 @@
 #define INLINE_SLOW_US		5000		/* CPU time of an inline run that
 						   sends its connection to the
 						   workers */
+#define INLINE_BUDGET_US	200		/* inline work per loop pass */
 
 struct stats {
 	time_t		 started;
@@ -110,6 +111,8 @@ struct server {
 	int			 nconns;
 	int			 draining;
 	int			 audit_sync;	/* audit.fsync always at start */
+	uint64_t		 pass_start;	/* first inline run of this loop
+						   pass (us), 0: none yet */
 	uint64_t		 next_conn_id;
 	struct stats		 stats;
 	struct http		*http;		/* NULL: no HTTP listener */
@@ -702,34 +705,13 @@ reload_answer(struct server *srv, int ok)
 
 /* Requests. */
 
-/*
- * 1 when REQ runs on the event loop thread rather than on a worker: a
- * check of at most server.inline_max_bytes whose policy runs no classifier,
- * under an audit log that does not fsync every record.  Its cost is then
- * the rules stage: Hyperscan's linear scan and PCRE2 confirmations bounded
- * by the match and depth limits.  Handing such a request to a worker and
- * back costs more CPU than running it (two thread wake-ups), and the extra
- * runnable threads make the latency tail on a machine with few cores.
- * A connection whose request drove a rule to its PCRE2 limits here, or
- * took INLINE_SLOW_US of CPU time, sends the rest of its requests to the
- * workers, so that it cannot hold up the other connections of the loop.
- */
-static int
-request_inline(const struct conn *c, const struct request *req)
+static uint64_t
+monotonic_us(void)
 {
-	const struct server		*srv = c->srv;
-	const struct config		*cfg = srv->snap->cfg;
-	const struct policy_conf	*pol;
+	struct timespec	 ts;
 
-	if (c->slow || cfg->server.inline_max_bytes == 0 ||
-	    req->len > (size_t)cfg->server.inline_max_bytes)
-		return 0;
-	if (srv->audit != NULL && srv->audit_sync)
-		return 0;
-	if ((pol = policy_select(cfg, req)) == NULL)
-		return 1;		/* unknown_policy, answered at once */
-	return !pol->stage_classifier || !cfg->classifier.enabled ||
-	    srv->snap->model == NULL;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* CPU time of the calling thread, in microseconds. */
@@ -741,6 +723,48 @@ thread_cpu_us(void)
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * 1 when REQ runs on the event loop thread rather than on a worker: a
+ * check of at most server.inline_max_bytes whose policy runs no classifier,
+ * under an audit log that does not fsync every record.  Its cost is then
+ * the rules stage: Hyperscan's linear scan and PCRE2 confirmations bounded
+ * by the match and depth limits.  Handing such a request to a worker and
+ * back costs more CPU than running it (two thread wake-ups), and the extra
+ * runnable threads make the latency tail on a machine with few cores.
+ *
+ * Two limits keep the loop responsive.  Inline runs take at most
+ * INLINE_BUDGET_US of one pass of the loop (see server_run): when a pass
+ * runs longer, the loop is behind, and the rest of the pass goes to the
+ * workers, which then run beside it (and, on a busy machine, get their own
+ * share of the CPUs).  A connection whose request drove a rule to its
+ * PCRE2 limits here, or took INLINE_SLOW_US of CPU time, sends the rest of
+ * its requests to the workers, so that it cannot hold up the others.
+ */
+static int
+request_inline(const struct conn *c, const struct request *req)
+{
+	struct server			*srv = c->srv;
+	const struct config		*cfg = srv->snap->cfg;
+	const struct policy_conf	*pol;
+	uint64_t			 now;
+
+	if (c->slow || cfg->server.inline_max_bytes == 0 ||
+	    req->len > (size_t)cfg->server.inline_max_bytes)
+		return 0;
+	if (srv->audit != NULL && srv->audit_sync)
+		return 0;
+	if ((pol = policy_select(cfg, req)) != NULL &&
+	    pol->stage_classifier && cfg->classifier.enabled &&
+	    srv->snap->model != NULL)
+		return 0;		/* (no policy: unknown_policy at once) */
+	now = monotonic_us();
+	if (srv->pass_start == 0)
+		srv->pass_start = now;
+	else if (now - srv->pass_start >= INLINE_BUDGET_US)
+		return 0;
+	return 1;
 }
 
 /*
@@ -1530,6 +1554,7 @@ int
 server_run(struct server *srv)
 {
 	const struct server_conf	*sv = &srv->snap->cfg->server;
+	int				 rv;
 
 	signal(SIGPIPE, SIG_IGN);
 	srv->stats.started = time(NULL);
@@ -1578,9 +1603,19 @@ server_run(struct server *srv)
 	sdnotify_status("serving %s (generation %lu)", srv->snap->version,
 	    srv->snap->generation);
 	sdnotify_ready(NULL);
-	if (event_base_dispatch(srv->base) == -1) {
-		log_warnx("event loop failed");
-		return -1;
+	/*
+	 * One pass at a time (the callbacks of the events that are ready),
+	 * so that the inline budget of a pass starts afresh.
+	 */
+	for (;;) {
+		srv->pass_start = 0;
+		if ((rv = event_base_loop(srv->base, EVLOOP_ONCE)) == -1) {
+			log_warnx("event loop failed");
+			return -1;
+		}
+		if (rv == 1 || event_base_got_exit(srv->base) ||
+		    event_base_got_break(srv->base))
+			break;
 	}
 	log_info("stopped");
 	return 0;
