@@ -72,6 +72,9 @@ int		 transformer_forward(const struct transformer_config *c,
 /*
  * Threads OpenBLAS uses for one matrix product (process-wide).  Call
  * before worker threads start; 1 is right when every core runs a worker.
+ * With 1, a forward pass runs its windows one at a time, in OpenBLAS's
+ * unpacked small-matrix kernels where it has them (AVX-512 builds); with
+ * more, each product spans the whole batch so that the threads share it.
  */
 void		 transformer_set_threads(int n);
 /*

@@ -459,10 +459,7 @@ attention(const struct transformer_config *c, struct transformer_state *s,
 
 typedef float v8f __attribute__((vector_size(32)));
 
-/*
- * x[8 rows, row stride n] = the transpose of the 8 x 8 block
- * tok[j] + pos[j] (j < 8), each row pair read 8 floats from I0.
- */
+/* x[i, j] = tok[j][i0 + i] + pos[j][i0 + i] for i, j < 8 (row stride n) */
 KERNEL static void
 embed_8x8(float *x, size_t n, const float *const *tok,
     const float *const *pos, size_t i0)
