@@ -1401,7 +1401,8 @@ normalize_skeleton_same(const char *text, size_t len)
 struct fu {
 	uint32_t	 cp;
 	uint8_t		 cls;
-	uint8_t		 len;		/* UTF-8 bytes of cp */
+	uint8_t		 len;		/* UTF-8 bytes of cp: */
+	char		 u8[4];
 };
 
 struct fent {
@@ -1409,6 +1410,7 @@ struct fent {
 	uint8_t		 n;		/* units */
 	uint8_t		 ok:1;		/* 0: only the general path knows */
 	uint8_t		 join:1;	/* normalized: its units join the segment before */
+	uint8_t		 plain:1;	/* one unit, a letter outside ASCII */
 };
 
 struct fpage {
@@ -1456,10 +1458,14 @@ fpage_build(unsigned pg, int skel)
 		for (j = 0; j < one.n; j++, np++) {
 			tmp[np].cp = one.u[j].cp;
 			tmp[np].cls = (uint8_t)one.u[j].cls;
-			tmp[np].len = (uint8_t)utf8_put(one.u[j].cp, (char *)b);
+			memset(tmp[np].u8, 0, sizeof(tmp[np].u8));
+			tmp[np].len = (uint8_t)utf8_put(one.u[j].cp,
+			    tmp[np].u8);
 		}
 		p->e[c].n = (uint8_t)one.n;
 		p->e[c].ok = 1;
+		p->e[c].plain = one.n == 1 && one.u[0].cls == C_LETTER &&
+		    one.u[0].cp >= 0x80 && !p->e[c].join;
 	}
 	if ((q = realloc(p, sizeof(*p) + np * sizeof(*tmp))) == NULL) {
 		free(p);
@@ -2077,6 +2083,25 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 					goto done;
 				continue;
 			}
+		}
+		if (e->plain && (st.pcls & C_WORD) && !st.known &&
+		    !(st.rep_cnt > 0 && st.rep_cp == u->cp)) {
+			/* a letter inside a word: no chain, leet or repeat */
+			st.pcls = C_LETTER;
+			st.inw = 1;
+			st.prev_sp = 0;
+			st.rep_cp = u->cp;
+			st.rep_cnt = 1;
+			st.rep_pos = st.o;
+			st.rep_len = u->len;
+			memcpy(st.os + st.o, u->u8, 4);
+			if (maps)
+				for (k = st.o; k < st.o + u->len; k++) {
+					st.ost[k] = a;
+					st.oen[k] = i;
+				}
+			st.o += u->len;
+			continue;
 		}
 		for (j = 0; j < n; j++) {
 			it.i = i;
