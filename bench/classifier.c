@@ -111,6 +111,29 @@ sgemm_blocks_gflops(int m, int k, int n, int nb)
 	return 2.0 * m * n * k * nb / best / 1e9;
 }
 
+/*
+ * Seconds of clock CLK per forward pass of NW windows of S, best of 5
+ * runs of REPS passes.
+ */
+static double
+time_forward(struct model *m, struct model_slot *s, const size_t *lens,
+    size_t nw, int reps, clockid_t clk)
+{
+	double	 t, best = 1e9;
+	int	 i, r;
+
+	for (r = 0; r < 5; r++) {
+		t = now(clk);
+		for (i = 0; i < reps; i++)
+			transformer_forward(&m->cfg, &m->w, s->ts, s->ids,
+			    lens, nw, s->logits);
+		t = (now(clk) - t) / reps;
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
 /* Concurrent calls on short texts: does coalescing raise throughput? */
 struct conc {
 	struct model	*m;
@@ -209,38 +232,21 @@ main(int argc, char **argv)
 	for (b = 0; b < nb; b++)
 		lens[b] = T;
 
-	/* one window, best of 5 runs of reps */
-	reps = 50;
-	best = 1e9;
+	/* one window, best of 5 runs of reps, wall and CPU time */
 	transformer_forward(&m->cfg, &m->w, s->ts, s->ids, lens, 1, s->logits);
-	for (r = 0; r < 5; r++) {
-		t = now(CLOCK_MONOTONIC);
-		for (i = 0; i < (size_t)reps; i++)
-			transformer_forward(&m->cfg, &m->w, s->ts, s->ids,
-			    lens, 1, s->logits);
-		t = (now(CLOCK_MONOTONIC) - t) / reps;
-		if (t < best)
-			best = t;
-	}
+	best = time_forward(m, s, lens, 1, 50, CLOCK_MONOTONIC);
+	cpu = time_forward(m, s, lens, 1, 50, CLOCK_PROCESS_CPUTIME_ID);
 	printf("window_tokens %zu\n", T);
 	printf("single_ms %.3f\n", best * 1e3);
+	printf("single_cpu_ms %.3f\n", cpu * 1e3);
 	flops = transformer_flops(&m->cfg, T);
 	printf("single_gflops %.1f\n", flops / best / 1e9);
 	printf("single_peak_fraction %.3f\n", flops / best / 1e9 /
 	    (peak > peak_small ? peak : peak_small));
 
 	/* batches of 16 windows */
-	reps = 8;
-	best = 1e9;
-	for (r = 0; r < 5; r++) {
-		t = now(CLOCK_MONOTONIC);
-		for (i = 0; i < (size_t)reps; i++)
-			transformer_forward(&m->cfg, &m->w, s->ts, s->ids,
-			    lens, nb, s->logits);
-		t = (now(CLOCK_MONOTONIC) - t) / reps;
-		if (t < best)
-			best = t;
-	}
+	best = time_forward(m, s, lens, nb, 8, CLOCK_MONOTONIC);
+	cpu = time_forward(m, s, lens, nb, 8, CLOCK_PROCESS_CPUTIME_ID);
 	/* the peak again, in case load varied: the better of the two */
 	t = sgemm_gflops((int)(nb * T), (int)m->cfg.d_ff,
 	    (int)m->cfg.d_model);
@@ -252,6 +258,7 @@ main(int argc, char **argv)
 		peak = peak_small;
 	printf("batch_windows %zu\n", nb);
 	printf("batch_windows_per_s %.1f\n", nb / best);
+	printf("batch_cpu_ms_per_window %.3f\n", cpu * 1e3 / nb);
 	printf("batch_gflops %.1f\n", flops * nb / best / 1e9);
 	printf("batch_peak_fraction %.3f\n", flops * nb / best / 1e9 / peak);
 	model_slot_put(m, s);

@@ -9,7 +9,8 @@
 # The peak is the best of three sgemm rates measured in the same run: a
 # 1024^3 product, the model's widest product over a batch (general, packed
 # path) and the same product cut as the engine cuts it (small-matrix
-# kernels, when OpenBLAS has them).
+# kernels, when OpenBLAS has them).  CPU time per window is printed too:
+# on a shared machine it moves less with the load than wall time does.
 set -eu
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
@@ -62,6 +63,12 @@ for t in 1 2; do
 		    "  speedup %.2fx (target 1.2x)\n", c["batch_windows"],
 		    c["batch_windows_per_s"], p["batch_windows_per_s"],
 		    c["batch_windows_per_s"] / p["batch_windows_per_s"])
+		printf("  CPU time per window: one C %.3f ms, " \
+		    "torch %.3f ms (%.2fx); batched C %.3f ms, torch %.3f " \
+		    "ms (%.2fx)\n", c["single_cpu_ms"], p["single_cpu_ms"],
+		    p["single_cpu_ms"] / c["single_cpu_ms"],
+		    c["batch_cpu_ms_per_window"], p["batch_cpu_ms_per_window"],
+		    p["batch_cpu_ms_per_window"] / c["batch_cpu_ms_per_window"])
 		printf("  batched forward        %.1f GFLOP/s = %.0f%% of " \
 		    "the best sgemm rate above (target 50%%)\n",
 		    c["batch_gflops"], 100 * c["batch_peak_fraction"])

@@ -132,9 +132,13 @@ def main():
     warm(lambda: model(one))
     t = best_of(lambda: model(one), 50)
     print("single_ms %.3f" % (t * 1e3))
+    t = best_cpu(lambda: model(one), 50)
+    print("single_cpu_ms %.3f" % (t * 1e3))
     warm(lambda: model(ids))
     t = best_of(lambda: model(ids), 8)
     print("batch_windows_per_s %.1f" % (16 / t))
+    t = best_cpu(lambda: model(ids), 8)
+    print("batch_cpu_ms_per_window %.3f" % (t * 1e3 / 16))
     if len(sys.argv) > 3:
         with open(sys.argv[3], encoding="utf-8") as f:
             text = f.read()
