@@ -1410,7 +1410,7 @@ struct fent {
 	uint8_t		 n;		/* units */
 	uint8_t		 ok:1;		/* 0: only the general path knows */
 	uint8_t		 join:1;	/* normalized: its units join the segment before */
-	uint8_t		 plain:1;	/* one unit, a letter outside ASCII */
+	uint8_t		 plain:1;	/* one unit, a letter */
 };
 
 struct fpage {
@@ -1465,7 +1465,7 @@ fpage_build(unsigned pg, int skel)
 		p->e[c].n = (uint8_t)one.n;
 		p->e[c].ok = 1;
 		p->e[c].plain = one.n == 1 && one.u[0].cls == C_LETTER &&
-		    one.u[0].cp >= 0x80 && !p->e[c].join;
+		    !p->e[c].join;
 	}
 	if ((q = realloc(p, sizeof(*p) + np * sizeof(*tmp))) == NULL) {
 		free(p);
@@ -2089,6 +2089,7 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 			/* a letter inside a word: no chain, leet or repeat */
 			st.pcls = C_LETTER;
 			st.inw = 1;
+			st.wlet |= u->cp < 128;	/* a confusable's letter */
 			st.prev_sp = 0;
 			st.rep_cp = u->cp;
 			st.rep_cnt = 1;
