@@ -1797,7 +1797,9 @@ static inline ALWAYS_INLINE int
 fast_unit(struct fstate *st, uint32_t cp, uint32_t cls, size_t a, size_t b,
     const struct fit *at, int hint)
 {
-	if (((cls & (C_LETTER | C_DIGIT)) && !(st->pcls & C_WORD)) ||
+	/* a letter or digit after no word character and before none */
+	if (((cls & (C_LETTER | C_DIGIT)) && !(st->pcls & C_WORD) &&
+	    !(hint > 0 && (hint & C_WORD))) ||
 	    (st->skel && (LEET_CP(cp) || st->known))) {
 		if (fast_word(st, &cp, &cls, at, hint) != 0)
 			return 1;
@@ -1835,6 +1837,7 @@ fast_joins(const unsigned char *t, size_t len, size_t j)
 }
 
 #define SEG_MAX		64	/* as compose_segment() */
+#define BLOCK_RETRY	4	/* bytes before another eight-byte try */
 
 /*
  * Normalized: the segment SEG (N units, a starter and what joined it so
@@ -1913,7 +1916,7 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 	const struct cpage *rp;
 	const struct cpent *re;
 	const struct fu	*u, *nu = NULL;
-	size_t		 i = 0, a, k, nat = 0, ni = 0;
+	size_t		 i = 0, a, k, nat = 0, ni = 0, retry = 0;
 	uint32_t	 cp, ncp = 0;
 	int		 n, j, rv = -1, hint, jr;
 	unsigned char	 c;
@@ -1943,13 +1946,20 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 	while (i < len) {
 		c = t[i];
 		if (c < 0x80) {
-			/* eight bytes of plain words at once when they allow */
-			while (len - i >= 8 && (len - i == 8 || t[i + 8] < 0x80) &&
-			    !st.known && ascii_block(t, len, i,
-			    (st.pcls & C_WORD ? 1 : 0) |
-			    (st.pcls & (C_LETTER | C_DIGIT) ? 2 : 0), st.prev_sp,
-			    st.rep_cnt, st.rep_cp < 128 ? (unsigned char)st.rep_cp :
-			    0, st.os + st.o)) {
+			/*
+			 * Eight bytes of plain words at once when they allow;
+			 * after a refusal, not again for a few bytes.
+			 */
+			while (i >= retry && len - i >= 8 &&
+			    (len - i == 8 || t[i + 8] < 0x80) && !st.known) {
+				if (!ascii_block(t, len, i,
+				    (st.pcls & C_WORD ? 1 : 0) |
+				    (st.pcls & (C_LETTER | C_DIGIT) ? 2 : 0),
+				    st.prev_sp, st.rep_cnt, st.rep_cp < 128 ?
+				    (unsigned char)st.rep_cp : 0, st.os + st.o)) {
+					retry = i + BLOCK_RETRY;
+					break;
+				}
 				if (maps)
 					for (k = 0; k < 8; k++) {
 						st.ost[st.o + k] = i + k;
@@ -2046,7 +2056,8 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 			goto done;
 		}
 		n = e->n;
-		if (fast_grow(&st, len - i + 1 + 4 * (size_t)n) == -1) {
+		if (st.cap - st.o < len - i + 1 + 4 * (size_t)n &&
+		    fast_grow(&st, len - i + 1 + 4 * (size_t)n) == -1) {
 			rv = -1;
 			goto done;
 		}
