@@ -601,6 +601,13 @@ decode(struct scratch *s, const unsigned char *p, size_t len,
 	return 0;
 }
 
+/* For the hot helpers called from more than one loop. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE	__attribute__((always_inline))
+#else
+#define ALWAYS_INLINE
+#endif
+
 /*
  * Keep V computed as a value: the compiler may not split the bitwise
  * test that computed it into branches (unpredictable at word boundaries).
@@ -1076,7 +1083,7 @@ swar_zero(uint64_t x)
  * spaces, is in O[0..8).  So each byte maps to itself and the loop may
  * take them at once.
  */
-static inline int
+static inline ALWAYS_INLINE int
 ascii_block(const unsigned char *t, size_t len, size_t i, unsigned fp,
     unsigned prev_sp, unsigned rep_cnt, unsigned char rep_c, char *o)
 {
@@ -1390,12 +1397,6 @@ normalize_skeleton_same(const char *text, size_t len)
  * character is reached (see fast_leet).  tests/unit/test-normalize.c and
  * fuzz/fuzz-normalize.c check that both paths agree.
  */
-#if defined(__GNUC__)
-#define ALWAYS_INLINE	__attribute__((always_inline))
-#else
-#define ALWAYS_INLINE
-#endif
-
 #define FE_MAX		8	/* units of a code point the fast path takes */
 
 struct fu {
