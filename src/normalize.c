@@ -24,12 +24,17 @@
  *    the same letter into one letter ("fuuuuck" -> "fuck"; a pair such as
  *    "cool" stays).  Digits and other characters are never collapsed.
  *
- * That general path is the reference.  ASCII text takes normalize_ascii(),
- * text with a few characters outside ASCII pieces of it (normalize_hybrid),
- * and denser text normalize_fast(): all three steps in one pass over the
- * text with no unit array, from a second per-code-point cache (struct
- * fent), leaving what it cannot do in one pass (chains of one-character
- * words, code points outside the BMP) to the general path.
+ * That general path is the reference the others must agree with (the unit
+ * tests and fuzz/fuzz-normalize.c compare them).  ASCII text takes
+ * normalize_ascii(); text with a few characters outside ASCII takes it for
+ * the ASCII pieces and the general path around the rest
+ * (normalize_hybrid); denser text takes normalize_fast(): all three steps
+ * in one pass over the text with no unit array, each code point's units
+ * from a second cache (struct fent: what decode() gives the code point
+ * alone), composing only where a mark joins from outside, and leaving to
+ * the general path what it cannot do in one pass (a chain of
+ * one-character words, code points outside the BMP, a mark joining a code
+ * point of several segments).
  */
 #include <errno.h>
 #include <pthread.h>
