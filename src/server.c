@@ -60,6 +60,9 @@
 						   sends its connection to the
 						   workers */
 #define INLINE_BUDGET_US	200		/* inline work per loop pass */
+#define LOOP_WINDOW_US		1000		/* the loop's CPU share, over */
+#define LOOP_BUSY_ON		80		/* % of it: saturated, */
+#define LOOP_BUSY_OFF		60		/* % of it: not any more */
 #define FLUSH_IOV		64		/* answers per direct write */
 
 struct stats {
@@ -115,6 +118,9 @@ struct server {
 	int			 audit_sync;	/* audit.fsync always at start */
 	uint64_t		 pass_start;	/* first inline run of this loop
 						   pass (us), 0: none yet */
+	uint64_t		 win_wall;	/* window of the loop's CPU share */
+	uint64_t		 win_cpu;
+	int			 saturated;	/* the loop thread is the limit */
 	uint64_t		 next_conn_id;
 	struct stats		 stats;
 	struct http		*http;		/* NULL: no HTTP listener */
@@ -728,6 +734,27 @@ thread_cpu_us(void)
 }
 
 /*
+ * After a pass, and before a request while saturated: is the loop thread
+ * the limit?  Its CPU share over the last LOOP_WINDOW_US or more.
+ */
+static void
+server_loop_share(struct server *srv)
+{
+	uint64_t	 wall = monotonic_us(), cpu, pct;
+
+	if (wall - srv->win_wall < LOOP_WINDOW_US)
+		return;
+	cpu = thread_cpu_us();
+	pct = (cpu - srv->win_cpu) * 100 / (wall - srv->win_wall);
+	if (!srv->saturated && pct >= LOOP_BUSY_ON)
+		srv->saturated = 1;
+	else if (srv->saturated && pct < LOOP_BUSY_OFF)
+		srv->saturated = 0;
+	srv->win_wall = wall;
+	srv->win_cpu = cpu;
+}
+
+/*
  * 1 when REQ runs on the event loop thread rather than on a worker: a
  * check of at most server.inline_max_bytes whose policy runs no classifier,
  * under an audit log that does not fsync every record.  Its cost is then
@@ -736,11 +763,12 @@ thread_cpu_us(void)
  * back costs more CPU than running it (two thread wake-ups), and the extra
  * runnable threads make the latency tail on a machine with few cores.
  *
- * Two limits keep the loop responsive.  Inline runs take at most
- * INLINE_BUDGET_US of one pass of the loop (see server_run): when a pass
- * runs longer, the loop is behind, and the rest of the pass goes to the
- * workers, which then run beside it (and, on a busy machine, get their own
- * share of the CPUs).  A connection whose request drove a rule to its
+ * Limits keep the loop responsive and use the workers when it is behind.
+ * Inline runs take at most INLINE_BUDGET_US of one pass of the loop (see
+ * server_run): the rest of a longer pass goes to the workers, which then
+ * run beside the loop.  When the loop thread was on a CPU LOOP_BUSY_ON % of
+ * the last LOOP_WINDOW_US, it is the limit: every request goes to the
+ * workers until its share falls under LOOP_BUSY_OFF % (server_run).  A connection whose request drove a rule to its
  * PCRE2 limits here, or took INLINE_SLOW_US of CPU time, sends the rest of
  * its requests to the workers, so that it cannot hold up the others.
  */
@@ -761,6 +789,11 @@ request_inline(const struct conn *c, const struct request *req)
 	    pol->stage_classifier && cfg->classifier.enabled &&
 	    srv->snap->model != NULL)
 		return 0;		/* (no policy: unknown_policy at once) */
+	if (srv->saturated) {
+		server_loop_share(srv);		/* after a wait, not any more */
+		if (srv->saturated)
+			return 0;	/* the workers add their threads */
+	}
 	now = monotonic_us();
 	if (srv->pass_start == 0)
 		srv->pass_start = now;
@@ -944,14 +977,15 @@ conn_maybe_close(struct conn *c)
 }
 
 /*
- * Move the complete answers at the head of C's queue out.  When nothing
- * waits in C's output buffer they are written to the socket at once: an
- * answer then leaves without one more loop pass for writability (and its
- * two epoll_ctl calls).  What the socket does not take goes to the buffer,
- * in order, for the bufferevent to write.
+ * Move the complete answers at the head of C's queue out.  With NOW, when
+ * nothing waits in C's output buffer, they are written to the socket at
+ * once: answers run inline after a read then leave without one more loop
+ * pass for writability (and its two epoll_ctl calls).  Otherwise, and for
+ * what the socket does not take, they go to the buffer, in order, for the
+ * bufferevent to write once per pass (answers of workers come one by one).
  */
 static void
-conn_write_answers(struct conn *c)
+conn_write_answers(struct conn *c, int now)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	struct iovec	 iov[FLUSH_IOV];
@@ -960,7 +994,7 @@ conn_write_answers(struct conn *c)
 	ssize_t		 n;
 	int		 k = 0;
 
-	if (evbuffer_get_length(out) == 0) {
+	if (now && evbuffer_get_length(out) == 0) {
 		TAILQ_FOREACH(p, &c->pending, entry) {
 			if (p->answer == NULL || k == FLUSH_IOV)
 				break;
@@ -987,14 +1021,15 @@ conn_write_answers(struct conn *c)
 }
 
 /*
- * Write the complete answers at the head of C's queue, then read on if the
- * queue has room.  1 when C was freed.
+ * Write the complete answers at the head of C's queue (NOW: see
+ * conn_write_answers), then read on if the queue has room.  1 when C was
+ * freed.
  */
 static int
-conn_flush(struct conn *c)
+conn_flush_now(struct conn *c, int now)
 {
 	for (;;) {
-		conn_write_answers(c);
+		conn_write_answers(c, now);
 		if (!c->paused || conn_congested(c))
 			break;
 		conn_pause(c, 0);
@@ -1002,6 +1037,12 @@ conn_flush(struct conn *c)
 		/* Requests run inline are answered already: write them. */
 	}
 	return conn_maybe_close(c);
+}
+
+static int
+conn_flush(struct conn *c)
+{
+	return conn_flush_now(c, 0);
 }
 
 /*
@@ -1084,7 +1125,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct conn	*c = arg;
 
 	conn_read(c);
-	conn_flush(c);
+	conn_flush_now(c, 1);
 }
 
 static void
@@ -1643,6 +1684,8 @@ server_run(struct server *srv)
 	 * One pass at a time (the callbacks of the events that are ready),
 	 * so that the inline budget of a pass starts afresh.
 	 */
+	srv->win_wall = monotonic_us();
+	srv->win_cpu = thread_cpu_us();
 	for (;;) {
 		srv->pass_start = 0;
 		if ((rv = event_base_loop(srv->base, EVLOOP_ONCE)) == -1) {
@@ -1652,6 +1695,7 @@ server_run(struct server *srv)
 		if (rv == 1 || event_base_got_exit(srv->base) ||
 		    event_base_got_break(srv->base))
 			break;
+		server_loop_share(srv);
 	}
 	log_info("stopped");
 	return 0;

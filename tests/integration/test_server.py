@@ -431,10 +431,13 @@ class InlineTest(unittest.TestCase):
                 c.send(r)
             got = [c.recv() for _ in reqs]
             n0 = c.ask({"op": "stats"})["inline"]
-            # One at a time: each is the only request of its loop pass,
-            # so the budget of a pass never sends it to the workers.
+            # One at a time, after a pause: each is the only request of its
+            # loop pass, on a loop that is not saturated, so neither limit
+            # sends it to the workers.
             c2 = d.client()
-            got += [c2.ask(r) for r in reqs]
+            for r in reqs:
+                time.sleep(0.003)
+                got.append(c2.ask(r))
             n1 = c2.ask({"op": "stats"})["inline"]
             c.close()
             c2.close()
