@@ -154,9 +154,10 @@ fuzz: deps-test
 	$(MAKE) $(FUZZ_BINS)
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
+# MODEL_ARGS: extra make_model.py options, e.g. MODEL_ARGS="--out /tmp/m"
 model:
 	@scripts/deps.sh model
-	/usr/bin/python3 train/make_model.py
+	/usr/bin/python3 train/make_model.py --threads 2 $(MODEL_ARGS)
 
 # Installation (FHS).  PREFIX, DESTDIR and SYSCONFDIR are honoured; the
 # installed modgated.conf names the installed rules and model.  systemd

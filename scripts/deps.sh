@@ -10,7 +10,7 @@ libsystemd-dev"
 test="$build libcmocka-dev socat python3 clang libclang-rt-14-dev mandoc
 python3-torch python3-numpy prometheus systemd logrotate
 curl nodejs wrk valgrind"
-model="python3-torch python3-numpy"
+model="python3-torch python3-numpy wordnet-base dict-gcide"
 
 # npm (for the openai client test) comes with nodejs from NodeSource; with
 # Debian's nodejs it is a package of its own.

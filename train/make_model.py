@@ -12,8 +12,10 @@ only used for the report in the model card.  With --data FILE.jsonl (one
 the file and 10% + 10% of it (by text hash, or "group" when given) become the
 tune and test splits.
 
-Deterministic for a given corpus and options (fixed seeds), unless the
---minutes budget cuts training short.
+Deterministic for a given corpus and options (fixed seeds), unless a
+--minutes cap cuts training short.  Before fine-tuning, the encoder is
+pretrained by masked-token prediction (train/pretrain.py) for
+pretrain_steps steps (--hp pretrain_steps=0 to skip).
 """
 
 import argparse
@@ -30,13 +32,15 @@ import torch
 
 import data as D
 import metrics
+import eval as evaluate
 import tokenizer as TK
 import train as TR
 from model import export
 
 DEFAULT_HP = dict(vocab_size=8192, d_model=128, n_layers=2, n_heads=4, d_ff=512,
-                  window=128, max_chunks=2, epochs=3, batch_docs=32, lr=1e-3,
-                  weight_decay=0.01, dropout=0.1, eval_stride=96)
+                  window=128, max_chunks=2, epochs=1, batch_docs=32, lr=1e-3,
+                  weight_decay=0.01, dropout=0.1, eval_stride=96, clean_windows=8, embed_init=1,
+                  pretrain_steps=0, pretrain_batch=64, pretrain_lr=1e-3)
 
 CLEAN_FLAG_BUDGET = 0.003     # per head, on the tune generator's clean answers
 BLOCK_PRECISION = 0.85
@@ -47,8 +51,10 @@ def parse():
     ap.add_argument("--data", help="labelled JSONL to train on instead of ../shared/data")
     ap.add_argument("--shared", default=D.DEFAULT_DATA, help="shared data directory")
     ap.add_argument("--out", default=os.path.join(HERE, "..", "models", "default"))
-    ap.add_argument("--minutes", type=float, default=22.0,
-                    help="wall-clock budget for the training loop (default 22)")
+    ap.add_argument("--minutes", type=float, default=0.0,
+                    help="optional wall-clock cap on pretraining and training (default "
+                    "none: the planned steps are run, so the result does not depend on "
+                    "the machine's speed)")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
@@ -195,8 +201,25 @@ def main():
             tok = TK.train([e["text"] for e in train_rows], vocab_size=hp["vocab_size"])
             print("vocabulary %d entries (%.0fs)" % (len(tok), time.time() - t0), file=sys.stderr)
 
-        budget = a.minutes * 60 - (time.time() - t_start)
-        deadline = time.time() + max(60.0, budget)
+        pre = None
+        if init is None and (hp.get("embed_init") or hp.get("pretrain_steps", 0) > 0):
+            import pretrain as PT
+            from model import Encoder
+            torch.manual_seed(a.seed)
+            init = Encoder(len(tok), hp["d_model"], hp["n_layers"], hp["n_heads"], hp["d_ff"],
+                           hp["window"], len(labels), 1e-5, hp.get("dropout", 0.1))
+            texts = PT.unlabelled_texts(train_rows)
+            pre = {}
+            if hp.get("embed_init"):
+                pre["embed"] = PT.embed_init(init, tok, texts, seed=a.seed)
+            if hp.get("pretrain_steps", 0) > 0:
+                pre["mlm"] = PT.pretrain(init, tok, texts, int(hp["pretrain_steps"]),
+                                         int(hp.get("pretrain_batch", 64)),
+                                         hp.get("pretrain_lr", 1e-3), seed=a.seed)
+        deadline = None
+        if a.minutes > 0:
+            budget = a.minutes * 60 - (time.time() - t_start)
+            deadline = time.time() + max(60.0, budget)
         model, history = TR.train(train_rows, tune_rows, tok, hp, seed=a.seed,
                                   deadline=deadline, labels=labels, init=init)
         t_train_wall = time.time() - t_start
@@ -226,10 +249,10 @@ def main():
         f.write("\n")
     print("exported to %s" % out, file=sys.stderr)
 
-    import eval as evaluate
     res = evaluate.full_report(out, train_rows, tune_rows, test_rows, labels, clean_test,
                                baselines=not a.no_baselines)
     res["training"] = {"hp": hp, "history": history, "train_wall_s": t_train_wall,
+                       "pretrain": prev.get("pretrain") if a.reuse else pre,
                        "train_cpu_s": c_train,
                        "total_wall_s": prev.get("total_wall_s") if a.reuse else time.time() - t_start,
                        "total_cpu_s": prev.get("total_cpu_s") if a.reuse else time.process_time() - c_start,
@@ -266,8 +289,30 @@ def main():
     import ngram
     ngram.add_head(out, train_rows, tune_rows, test_rows, labels, clean_tune, clean_test,
                    seed=a.seed, baselines=False)
-    print("done in %.0fs wall, %.0fs cpu" % (time.time() - t_start, time.process_time() - c_start),
-          file=sys.stderr)
+    wall, cpu = time.time() - t_start, time.process_time() - c_start
+    finish_card(out, wall, cpu, a.reuse)
+    print("done in %.0fs wall, %.0fs cpu" % (wall, cpu), file=sys.stderr)
+
+
+def finish_card(out, wall, cpu, reused):
+    """Record the whole run's time in report.json and MODEL_CARD.md."""
+    rp = os.path.join(out, "report.json")
+    with open(rp) as f:
+        rep = json.load(f)
+    tr = rep.setdefault("training", {})
+    if not reused:
+        tr["whole_run_wall_s"], tr["whole_run_cpu_s"] = wall, cpu
+    w = tr.get("whole_run_wall_s")
+    with open(rp, "w") as f:
+        json.dump(rep, f, indent=1)
+        f.write("\n")
+    cp = os.path.join(out, "MODEL_CARD.md")
+    with open(cp) as f:
+        card = f.read()
+    card = card.replace(evaluate.WHOLE_RUN, ("%.0f s wall, %.0f s CPU" % (w, tr["whole_run_cpu_s"]))
+                        if w else "not recorded")
+    with open(cp, "w") as f:
+        f.write(card)
 
 
 if __name__ == "__main__":

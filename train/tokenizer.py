@@ -19,6 +19,7 @@ so the vocabulary is a pure function of the corpus and the parameters.
 
 import collections
 import heapq
+import re
 import unicodedata
 
 PAD, UNK, CLS, SEP = 0, 1, 2, 3
@@ -88,8 +89,15 @@ def pretokenize(text):
     return words
 
 
+# for ASCII text the rules above reduce to this expression (letters and
+# digits are the only word characters, TAB..CR and SPACE the only spaces)
+_ASCII_WORDS = re.compile(r"[a-z0-9]+|[^a-z0-9\t\n\x0b\x0c\r ]")
+
+
 def words_of(text):
     """The lowercased words of text (no offsets), for counting."""
+    if text.isascii():
+        return _ASCII_WORDS.findall(text.lower())
     return [w for w, _, _, _ in pretokenize(text)]
 
 

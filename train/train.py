@@ -61,22 +61,36 @@ class Progress:
             self.stream.flush()
 
 
-def encode_docs(rows, tok, window, max_chunks, labels=LABELS):
-    """Token chunks (non-overlapping windows of window-1 tokens, at most
-    max_chunks of them) and label vectors of each row."""
+def is_clean(e, labels):
+    """Every category known and zero."""
+    return all(e["labels"].get(c) == 0 for c in labels)
+
+
+def encode_docs(rows, tok, window, max_chunks, labels=LABELS, clean_windows=0, stride=None):
+    """Token chunks and label vectors of each row.  A labelled document
+    gives one item: its first max_chunks non-overlapping windows of window-1
+    tokens, scored by their maximum.  A clean document (every category known
+    and zero) with clean_windows > 0 gives one item per deployment window
+    (window, stride), up to clean_windows of them: each window of a long
+    clean answer must stay low on its own, since the daemon takes the
+    maximum over all of them."""
     docs = []
+    w = window - 1
     for e in rows:
         ids = tok.encode_ids(e["text"])
-        w = window - 1
-        chunks = [ids[i:i + w] for i in range(0, max(1, len(ids)), w)][:max_chunks]
         y = np.zeros(len(labels), dtype=np.float32)
         m = np.zeros(len(labels), dtype=np.float32)
         for j, c in enumerate(labels):
             if c in e["labels"]:
                 y[j] = e["labels"][c]
                 m[j] = 1
-        docs.append({"chunks": chunks, "y": y, "m": m,
-                     "w": float(e.get("weight", 1.0)), "source": e["source"]})
+        item = {"y": y, "m": m, "w": float(e.get("weight", 1.0)), "source": e["source"]}
+        if clean_windows and len(ids) > w and is_clean(e, labels):
+            for s, t in windows(ids, window, stride or w)[:clean_windows]:
+                docs.append(dict(item, chunks=[ids[s:t]]))
+            continue
+        chunks = [ids[i:i + w] for i in range(0, max(1, len(ids)), w)][:max_chunks]
+        docs.append(dict(item, chunks=chunks))
     return docs
 
 
@@ -204,7 +218,11 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
                     hp["d_ff"], W, len(labels), 1e-5, hp.get("dropout", 0.1))
     if init is not None:        # continue from a trained model's weights
         model.load_state_dict(init.state_dict())
-    docs = encode_docs(train_rows, tok, W, hp["max_chunks"], labels)
+    t_enc = time.time()
+    docs = encode_docs(train_rows, tok, W, hp["max_chunks"], labels,
+                       int(hp.get("clean_windows", 0)), hp["eval_stride"])
+    print("%d training items from %d documents (%.0fs)" % (len(docs), len(train_rows),
+                                                         time.time() - t_enc), file=log)
     pw = pos_weights(docs)
     print("pos_weight " + " ".join("%s=%.2f" % (c, float(v)) for c, v in zip(labels, pw)), file=log)
     decay, no_decay = [], []
@@ -259,6 +277,13 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
             if deadline and time.time() > deadline:
                 stopped = True
                 break
+        if ep + 1 < hp["epochs"] and not stopped and not hp.get("eval_every_epoch"):
+            history.append({"epoch": ep + 1, "steps": step, "planned_steps": total,
+                            "loss": tot / max(1, nb), "tune": None,
+                            "wall_s": time.time() - t0, "cpu_s": time.process_time() - c0})
+            print("\nepoch %d loss %.4f wall %.0fs cpu %.0fs" % (
+                ep + 1, tot / max(1, nb), time.time() - t0, time.process_time() - c0), file=log)
+            continue
         sc, rep, _ = tune_score(model, tok, tune_rows, W, hp["eval_stride"], labels)
         history.append({"epoch": ep + 1, "steps": step, "planned_steps": total,
                         "loss": tot / max(1, nb), "tune": sc,
