@@ -60,7 +60,7 @@
 						   sends its connection to the
 						   workers */
 #define INLINE_BUDGET_US	200		/* inline work per loop pass */
-#define LOOP_WINDOW_US		1000		/* the loop's CPU share, over */
+#define LOOP_WINDOW_US		1000		/* the loop's busy share, over */
 #define LOOP_BUSY_ON		80		/* % of it: saturated, */
 #define LOOP_BUSY_OFF		60		/* % of it: not any more */
 #define FLUSH_IOV		64		/* answers per direct write */
@@ -118,8 +118,9 @@ struct server {
 	int			 audit_sync;	/* audit.fsync always at start */
 	uint64_t		 pass_start;	/* first inline run of this loop
 						   pass (us), 0: none yet */
-	uint64_t		 win_wall;	/* window of the loop's CPU share */
-	uint64_t		 win_cpu;
+	uint64_t		 pass_first;	/* first read callback, 0: none */
+	uint64_t		 win_start;	/* window of the loop's busy share */
+	uint64_t		 win_busy;	/* us out of the wait for events */
 	int			 saturated;	/* the loop thread is the limit */
 	uint64_t		 next_conn_id;
 	struct stats		 stats;
@@ -734,24 +735,25 @@ thread_cpu_us(void)
 }
 
 /*
- * After a pass, and before a request while saturated: is the loop thread
- * the limit?  Its CPU share over the last LOOP_WINDOW_US or more.
+ * The loop's busy share: the part of the last LOOP_WINDOW_US or more it
+ * spent out of its wait for events, running or waiting for a CPU (on a
+ * busy machine the loop falls behind without being on a CPU).  Called with
+ * the time NOW after a pass, and before a request while saturated.
  */
 static void
-server_loop_share(struct server *srv)
+server_loop_share(struct server *srv, uint64_t now)
 {
-	uint64_t	 wall = monotonic_us(), cpu, pct;
+	uint64_t	 pct;
 
-	if (wall - srv->win_wall < LOOP_WINDOW_US)
+	if (now - srv->win_start < LOOP_WINDOW_US)
 		return;
-	cpu = thread_cpu_us();
-	pct = (cpu - srv->win_cpu) * 100 / (wall - srv->win_wall);
+	pct = srv->win_busy * 100 / (now - srv->win_start);
 	if (!srv->saturated && pct >= LOOP_BUSY_ON)
 		srv->saturated = 1;
 	else if (srv->saturated && pct < LOOP_BUSY_OFF)
 		srv->saturated = 0;
-	srv->win_wall = wall;
-	srv->win_cpu = cpu;
+	srv->win_start = now;
+	srv->win_busy = 0;
 }
 
 /*
@@ -766,9 +768,9 @@ server_loop_share(struct server *srv)
  * Limits keep the loop responsive and use the workers when it is behind.
  * Inline runs take at most INLINE_BUDGET_US of one pass of the loop (see
  * server_run): the rest of a longer pass goes to the workers, which then
- * run beside the loop.  When the loop thread was on a CPU LOOP_BUSY_ON % of
- * the last LOOP_WINDOW_US, it is the limit: every request goes to the
- * workers until its share falls under LOOP_BUSY_OFF % (server_run).  A connection whose request drove a rule to its
+ * run beside the loop.  When the loop spent LOOP_BUSY_ON % of the last
+ * LOOP_WINDOW_US out of its wait for events, it is the limit: every request
+ * goes to the workers until that share falls under LOOP_BUSY_OFF %.  A connection whose request drove a rule to its
  * PCRE2 limits here, or took INLINE_SLOW_US of CPU time, sends the rest of
  * its requests to the workers, so that it cannot hold up the others.
  */
@@ -789,12 +791,12 @@ request_inline(const struct conn *c, const struct request *req)
 	    pol->stage_classifier && cfg->classifier.enabled &&
 	    srv->snap->model != NULL)
 		return 0;		/* (no policy: unknown_policy at once) */
+	now = monotonic_us();
 	if (srv->saturated) {
-		server_loop_share(srv);		/* after a wait, not any more */
+		server_loop_share(srv, now);	/* after a wait, not any more */
 		if (srv->saturated)
 			return 0;	/* the workers add their threads */
 	}
-	now = monotonic_us();
 	if (srv->pass_start == 0)
 		srv->pass_start = now;
 	else if (now - srv->pass_start >= INLINE_BUDGET_US)
@@ -1124,6 +1126,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn	*c = arg;
 
+	if (c->srv->pass_first == 0)
+		c->srv->pass_first = monotonic_us();
 	conn_read(c);
 	conn_flush_now(c, 1);
 }
@@ -1631,6 +1635,7 @@ int
 server_run(struct server *srv)
 {
 	const struct server_conf	*sv = &srv->snap->cfg->server;
+	uint64_t			 now;
 	int				 rv;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -1684,10 +1689,9 @@ server_run(struct server *srv)
 	 * One pass at a time (the callbacks of the events that are ready),
 	 * so that the inline budget of a pass starts afresh.
 	 */
-	srv->win_wall = monotonic_us();
-	srv->win_cpu = thread_cpu_us();
+	srv->win_start = monotonic_us();
 	for (;;) {
-		srv->pass_start = 0;
+		srv->pass_start = srv->pass_first = 0;
 		if ((rv = event_base_loop(srv->base, EVLOOP_ONCE)) == -1) {
 			log_warnx("event loop failed");
 			return -1;
@@ -1695,7 +1699,11 @@ server_run(struct server *srv)
 		if (rv == 1 || event_base_got_exit(srv->base) ||
 		    event_base_got_break(srv->base))
 			break;
-		server_loop_share(srv);
+		/* Busy from the first read (the wait ended) to the end. */
+		now = monotonic_us();
+		if (srv->pass_first != 0)
+			srv->win_busy += now - srv->pass_first;
+		server_loop_share(srv, now);
 	}
 	log_info("stopped");
 	return 0;
