@@ -1028,19 +1028,21 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 					    normalize_skeleton_same(text, len);
 			}
 			/*
-			 * The normalized form without its offset maps unless
-			 * a rule always runs on it: they are computed below
-			 * only when a rule is to be confirmed, which is rare.
-			 * The skeleton gets them at once: the prefilter of
-			 * patterns with look-behinds (the lexicon packs)
-			 * often lets a rule through on it.
+			 * A form without its offset maps unless a rule always
+			 * runs on it (a fallback): they are computed below
+			 * only when a rule is to be confirmed.  That costs a
+			 * second normalisation then, but the prefilter lets
+			 * a rule through on few messages (the lexicon packs'
+			 * look-arounds are dropped from it, so a word inside
+			 * a longer one does), and the maps cost about an
+			 * eighth of the stage on every message.
 			 */
 			cform = f == FORM_SKELETON && same ? FORM_NORMALIZED : f;
 			if (f == FORM_SKELETON && same && nt[FORM_NORMALIZED].s)
 				cur = &nt[FORM_NORMALIZED];
 			else if (normalize_maps(text, len, cform, cur,
 			    f == FORM_NORMALIZED ? &nflags : NULL,
-			    rs->nfallback[f] > 0 || cform == FORM_SKELETON) ==
+			    rs->nfallback[f] > 0) ==
 			    -1) {
 				rv = -1;
 				continue;
