@@ -46,7 +46,7 @@
 #define DEFAULT_DEPTH_LIMIT	10000
 #define HEAP_LIMIT_KIB		(64 * 1024)
 #define JIT_STACK_MAX		(1024 * 1024)
-#define CACHE_MAGIC		"MGHSDB1\n"
+#define CACHE_MAGIC		"MGHSDB2\n"
 
 struct rule {
 	const struct rule_def *def;	/* id, category, template, tests */
@@ -398,9 +398,44 @@ skip_group(const char *p)
  *    quantifier becomes an empty group): each word boundary costs
  *    Hyperscan more at compile time than the rest of a word pattern;
  *  - \K, which Hyperscan rejects, is dropped: it only moves the start of
- *    the match PCRE2 reports.
+ *    the match PCRE2 reports;
+ *  - but a negative look-behind of one class opening the pattern, as in
+ *    the lexicon packs' (?<![a-z0-9])word, becomes (?:^|[^a-z0-9]): the
+ *    character before the word is then part of the prefilter's match
+ *    (still a superset: where the look-behind holds, the text starts
+ *    there or the character before is outside the class).  Hyperscan
+ *    scans the lexicon rules about a fifth faster with it, and it lets
+ *    fewer words inside longer words through to PCRE2.
  */
 #define RELAX_MAX	100
+
+/*
+ * When P opens with a negative look-behind of one plain class,
+ * "(?<![BODY])" (BODY not negated, without nested classes), followed by
+ * a letter, maybe inside groups "(?:": the end of that look-behind; else
+ * NULL.
+ */
+static const char *
+lead_lookbehind(const char *p)
+{
+	const char	*q, *r;
+
+	if (strncmp(p, "(?<![", 5) != 0 || p[5] == '^' || p[5] == ']')
+		return NULL;
+	for (q = p + 5; *q != ']'; q++) {
+		if (*q == '\\' && q[1] != '\0')
+			q++;
+		else if (*q == '[' || *q == '\0')
+			return NULL;
+	}
+	if (q[1] != ')')
+		return NULL;
+	q += 2;
+	/* a word follows (digits and classes scan slower with it) */
+	for (r = q; strncmp(r, "(?:", 3) == 0; r += 3)
+		;
+	return (*r >= 'a' && *r <= 'z') || (*r >= 'A' && *r <= 'Z') ? q : NULL;
+}
 
 static char *
 hs_relax(const char *p)
@@ -413,7 +448,13 @@ hs_relax(const char *p)
 
 	if ((out = malloc(strlen(p) * 2 + 16)) == NULL)
 		return NULL;
-	for (o = out; *p; ) {
+	o = out;
+	if ((q = lead_lookbehind(p)) != NULL) {
+		/* "(?<![" BODY "])" -> "(?:^|[^" BODY "])" */
+		o += sprintf(o, "(?:^|[^%.*s])", (int)(q - 2 - (p + 5)), p + 5);
+		p = q;
+	}
+	for (; *p; ) {
 		if (!cls && *p == '\\' && (p[1] == 'b' || p[1] == 'B') &&
 		    (p[2] == '\0' || strchr("*+?{", p[2]) == NULL)) {
 			p += 2;		/* \b, \B: zero-width conditions */

@@ -326,6 +326,94 @@ test_redos_bounded(void **state)
 	rules_diag_free(&d);
 }
 
+/*
+ * The Hyperscan prefilter (with the look-arounds it cannot take rewritten
+ * or dropped) must let through every text where the rule matches: each
+ * rule p.N is in Hyperscan, its twin x.N (the same pattern with x, which
+ * Hyperscan has no flag for) is matched by PCRE2 alone, and over many
+ * generated texts both must find the same hits.
+ */
+static void
+test_prefilter_superset(void **state)
+{
+	static const char *pats[][3] = {
+		{ "(?<![a-z0-9])(?:darn)(?:e?s)?(?![a-z0-9])", "", "skeleton" },
+		{ "(?<![a-z0-9_])darn", "", "normalized" },
+		{ "(?<![\\w-])ab(?:c|d)", "i", "raw" },
+		{ "(?<![a-z])(?:(?:fo)o)", "", "raw" },
+		{ "(?<![\\]a])xy", "", "raw" },
+		{ "(?<![a-z0-9])damn|heck", "", "skeleton" },
+		{ "(?<![^a])bc", "", "raw" },
+		{ "(?<![\\d.])\\d{2}", "", "raw" },
+		{ "(?<=[a-z])darn", "", "skeleton" },
+	};
+	static const char *frag[] = {
+		"darn", "darns", "DARN", "d4rn", "ab", "abc", "AbD", "-", "_",
+		"x", "foo", "xy", "]", "a", "damn", "heck", " ", "9", "\xe6\x97\xa5",
+		"\xc3\xa9", "\n", "\xef\xbd\x84\xef\xbd\x81\xef\xbd\x92\xef\xbd\x8e",
+		"bc", ".", "12", "D\xd0\xb0rn",
+	};
+	const size_t	 npat = sizeof(pats) / sizeof(pats[0]);
+	const size_t	 nfrag = sizeof(frag) / sizeof(frag[0]);
+	struct rule_defs defs;
+	struct rules_diag d;
+	struct rules_info info;
+	struct ruleset	*rs;
+	struct match_list ml;
+	char		 src[8192], text[256];
+	size_t		 i, k, n, o = 0, len, nw[16][2], want[16][2][64];
+	unsigned long	 seed = 12345;
+	const char	*id;
+
+	for (i = 0; i < npat; i++)
+		o += (size_t)snprintf(src + o, sizeof(src) - o,
+		    "rule p.%zu {\n match /%s/%s\n on %s\n}\n"
+		    "rule x.%zu {\n match /%s/x%s\n on %s\n}\n",
+		    i, pats[i][0], pats[i][1], pats[i][2],
+		    i, pats[i][0], pats[i][1], pats[i][2]);
+	assert_true(o < sizeof(src) && npat <= 16);
+	memset(&defs, 0, sizeof(defs));
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(rules_parse_buf("buf", src, o, NULL, &defs, &d), 0);
+	rs = rules_compile(&defs, NULL, &d);
+	for (i = 0; i < d.n; i++)
+		print_error("%s\n", d.v[i]);
+	assert_non_null(rs);
+	rules_info(rs, &info);
+	assert_int_equal(info.hyperscan, npat);
+	assert_int_equal(info.fallback, npat);
+	for (n = 0; n < 3000; n++) {
+		len = 0;
+		for (k = 1 + n % 9; k > 0; k--) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			id = frag[(seed >> 33) % nfrag];
+			memcpy(text + len, id, strlen(id));
+			len += strlen(id);
+		}
+		text[len] = '\0';
+		memset(&ml, 0, sizeof(ml));
+		assert_int_equal(rules_match(rs, text, len, &ml), 0);
+		memset(nw, 0, sizeof(nw));
+		for (i = 0; i < ml.n; i++) {
+			id = ml.v[i].rule;
+			k = strtoul(id + 2, NULL, 10);
+			assert_true(k < npat && nw[k][id[0] == 'x'] < 64);
+			want[k][id[0] == 'x'][nw[k][id[0] == 'x']++] =
+			    ml.v[i].start * 1024 + ml.v[i].end;
+		}
+		for (k = 0; k < npat; k++) {
+			if (nw[k][0] != nw[k][1] || memcmp(want[k][0],
+			    want[k][1], nw[k][0] * sizeof(size_t)) != 0)
+				fail_msg("rule %zu on \"%s\": %zu hits with the "
+				    "prefilter, %zu without", k, text, nw[k][0],
+				    nw[k][1]);
+		}
+		match_list_clear(&ml);
+	}
+	rules_free(rs);
+	rules_diag_free(&d);
+}
+
 static void
 test_shipped_packs(void **state)
 {
@@ -502,6 +590,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_parse_buf),
 		cmocka_unit_test(test_redos_bounded),
+		cmocka_unit_test(test_prefilter_superset),
 		cmocka_unit_test(test_shipped_packs),
 		cmocka_unit_test(test_cache_and_reload),
 		cmocka_unit_test(test_digest),
