@@ -61,8 +61,8 @@
 						   workers */
 #define INLINE_BUDGET_US	200		/* inline work per loop pass */
 #define LOOP_WINDOW_US		1000		/* the loop's busy share, over */
-#define LOOP_BUSY_ON		80		/* % of it: saturated, */
-#define LOOP_BUSY_OFF		60		/* % of it: not any more */
+#define LOOP_BUSY_ON		95		/* % of it: saturated, */
+#define LOOP_BUSY_OFF		85		/* % of it: not any more */
 #define FLUSH_IOV		64		/* answers per direct write */
 
 struct stats {
