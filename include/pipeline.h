@@ -102,6 +102,13 @@ struct result {
 int	 pipeline_run(const struct snapshot *snap, struct audit *audit,
 	    const struct request *req, struct result *res);
 
+/*
+ * 1 when a request under policy POL goes through SNAP's model: the policy
+ * and the configuration enable the classifier stage and SNAP holds a model.
+ */
+int	 pipeline_classifies(const struct snapshot *snap,
+	    const struct policy_conf *pol);
+
 void	 result_init(struct result *);
 /* Free what RES owns; RES may be reused after result_init. */
 void	 result_clear(struct result *);

@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,7 +308,8 @@ struct cpage {
 	struct cu	 pool[];
 };
 
-static _Atomic(struct cpage *) cpages[2][NPAGES];	/* normalized, skeleton */
+static _Atomic(void *) cpages[2][NPAGES];	/* struct cpage: normalized,
+						   skeleton */
 static atomic_int	 cache_off;	/* tests: decode without the cache */
 
 int
@@ -315,6 +317,40 @@ normalize_cache(int on)
 {
 	return !atomic_exchange_explicit(&cache_off, !on,
 	    memory_order_relaxed);
+}
+
+/*
+ * Page P cut down to its HDR bytes of entries (the offset of its pool) and
+ * a pool of the N entries of ES bytes at TMP.  NULL (P freed) when out of memory.
+ */
+static void *
+page_trim(void *p, size_t hdr, const void *tmp, size_t n, size_t es)
+{
+	char	*q;
+
+	if ((q = realloc(p, hdr + n * es)) == NULL) {
+		free(p);
+		return NULL;
+	}
+	memcpy(q + hdr, tmp, n * es);
+	return q;
+}
+
+/*
+ * Install page P, just built, in SLOT unless another thread's page got
+ * there first.  Returns the page in SLOT (P, or the other one, P freed).
+ */
+static void *
+page_publish(_Atomic(void *) *slot, void *p)
+{
+	void	*want = NULL;
+
+	if (!atomic_compare_exchange_strong_explicit(slot, &want, p,
+	    memory_order_acq_rel, memory_order_acquire)) {
+		free(p);
+		p = want;
+	}
+	return p;
 }
 
 static int
@@ -408,17 +444,8 @@ cpage_build(unsigned pg, int skel)
 			tmp[np].cls = seg[t].cls;
 		}
 	}
-	{
-		struct cpage	*q;
-
-		if ((q = realloc(p, sizeof(*p) + np * sizeof(*tmp))) == NULL) {
-			free(p);
-			p = NULL;
-			goto done;
-		}
-		p = q;
-		memcpy(p->pool, tmp, np * sizeof(*tmp));
-	}
+	p = page_trim(p, offsetof(struct cpage, pool), tmp, np,
+	    sizeof(*tmp));
 done:
 	free(tmp);
 	return p;
@@ -428,20 +455,14 @@ done:
 static const struct cpage *
 cpage_get(uint32_t cp, int skel)
 {
-	_Atomic(struct cpage *) *slot = &cpages[skel][cp >> PAGE_BITS];
-	struct cpage	*p, *want = NULL;
+	_Atomic(void *)	*slot = &cpages[skel][cp >> PAGE_BITS];
+	struct cpage	*p;
 
-	p = atomic_load_explicit(slot, memory_order_acquire);
-	if (p != NULL)
+	if ((p = atomic_load_explicit(slot, memory_order_acquire)) != NULL)
 		return p;
 	if ((p = cpage_build(cp >> PAGE_BITS, skel)) == NULL)
 		return NULL;
-	if (!atomic_compare_exchange_strong_explicit(slot, &want, p,
-	    memory_order_acq_rel, memory_order_acquire)) {
-		free(p);	/* another thread's page won */
-		p = want;
-	}
-	return p;
+	return page_publish(slot, p);
 }
 
 /*
@@ -1424,13 +1445,14 @@ struct fpage {
 	struct fu	 pool[];
 };
 
-static _Atomic(struct fpage *) fpages[2][NPAGES];	/* normalized, skeleton */
+static _Atomic(void *) fpages[2][NPAGES];	/* struct fpage: normalized,
+						   skeleton */
 
 static struct fpage *
 fpage_build(unsigned pg, int skel)
 {
 	struct scratch	 one;
-	struct fpage	*p, *q;
+	struct fpage	*p;
 	struct fu	*tmp;
 	unsigned char	 b[4];
 	size_t		 np = 0, k, j;
@@ -1473,13 +1495,8 @@ fpage_build(unsigned pg, int skel)
 		p->e[c].plain = one.n == 1 && one.u[0].cls == C_LETTER &&
 		    !p->e[c].join;
 	}
-	if ((q = realloc(p, sizeof(*p) + np * sizeof(*tmp))) == NULL) {
-		free(p);
-		p = NULL;
-		goto done;
-	}
-	p = q;
-	memcpy(p->pool, tmp, np * sizeof(*tmp));
+	p = page_trim(p, offsetof(struct fpage, pool), tmp, np,
+	    sizeof(*tmp));
 done:
 	free(one.u);
 	free(tmp);
@@ -1490,20 +1507,14 @@ done:
 static const struct fpage *
 fpage_get(uint32_t cp, int skel)
 {
-	_Atomic(struct fpage *) *slot = &fpages[skel][cp >> PAGE_BITS];
-	struct fpage	*p, *want = NULL;
+	_Atomic(void *)	*slot = &fpages[skel][cp >> PAGE_BITS];
+	struct fpage	*p;
 
-	p = atomic_load_explicit(slot, memory_order_acquire);
-	if (p != NULL)
+	if ((p = atomic_load_explicit(slot, memory_order_acquire)) != NULL)
 		return p;
 	if ((p = fpage_build(cp >> PAGE_BITS, skel)) == NULL)
 		return NULL;
-	if (!atomic_compare_exchange_strong_explicit(slot, &want, p,
-	    memory_order_acq_rel, memory_order_acquire)) {
-		free(p);	/* another thread's page won */
-		p = want;
-	}
-	return p;
+	return page_publish(slot, p);
 }
 
 /*

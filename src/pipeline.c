@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "classifier.h"
+#include "clock.h"
 #include "rules.h"
 #include "config.h"
 #include "log.h"
@@ -31,15 +32,6 @@ struct run {
 	const struct policy_conf *policy;
 	uint64_t		 t0;
 };
-
-static uint64_t
-now_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static int
 fail(struct result *res, const char *code, const char *fmt, ...)
@@ -191,7 +183,7 @@ stage_audit(struct run *r)
 		res->stage[STAGE_AUDIT] = STAGE_NOT_RUN;
 		return 0;
 	}
-	res->elapsed_us = now_us() - r->t0;
+	res->elapsed_us = clock_mono_us() - r->t0;
 	if (audit_append(r->audit, r->req, res, r->snap->version) == 0) {
 		res->stage[STAGE_AUDIT] = STAGE_OK;
 		return 0;
@@ -226,6 +218,13 @@ static const struct {
 };
 
 int
+pipeline_classifies(const struct snapshot *snap, const struct policy_conf *pol)
+{
+	return pol->stage_classifier && snap->cfg->classifier.enabled &&
+	    snap->model != NULL;
+}
+
+int
 pipeline_run(const struct snapshot *snap, struct audit *audit,
     const struct request *req, struct result *res)
 {
@@ -239,11 +238,11 @@ pipeline_run(const struct snapshot *snap, struct audit *audit,
 	r.audit = audit;
 	r.req = req;
 	r.res = res;
-	t0 = t = now_us();
+	t0 = t = clock_mono_us();
 	r.t0 = t0;
 	for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
 		rv = stages[i].run(&r);
-		res->stage_us[stages[i].id] = now_us() - t;
+		res->stage_us[stages[i].id] = clock_mono_us() - t;
 		t += res->stage_us[stages[i].id];
 		if (rv == -1)
 			break;
@@ -253,11 +252,11 @@ pipeline_run(const struct snapshot *snap, struct audit *audit,
 	/* An error answer is recorded too, unless the log itself failed. */
 	if (rv == -1 && audit != NULL && i < sizeof(stages) / sizeof(stages[0])
 	    && stages[i].id != STAGE_AUDIT) {
-		res->elapsed_us = now_us() - t0;
+		res->elapsed_us = clock_mono_us() - t0;
 		res->stage[STAGE_AUDIT] = audit_append(audit, req, res,
 		    snap->version) == 0 ? STAGE_OK : STAGE_FAILED;
 	}
-	res->elapsed_us = now_us() - t0;
+	res->elapsed_us = clock_mono_us() - t0;
 	return rv;
 }
 

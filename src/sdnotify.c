@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
+#include "clock.h"
 #include "log.h"
 #include "sdnotify.h"
 
@@ -76,12 +77,9 @@ sdnotify_ready(const char *status)
 void
 sdnotify_reloading(void)
 {
-	struct timespec	 ts;
 	char		 buf[96];
-	uint64_t	 usec;
+	uint64_t	 usec = clock_mono_us();
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 	/*
 	 * A reload loads on the event loop: reset the watchdog first, so
 	 * that the load gets a whole period before the next ping is due.

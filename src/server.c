@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -714,26 +715,6 @@ reload_answer(struct server *srv, int ok)
 
 /* Requests. */
 
-static uint64_t
-monotonic_us(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
-/* CPU time of the calling thread, in microseconds. */
-static uint64_t
-thread_cpu_us(void)
-{
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /*
  * The loop's busy share: the part of the last LOOP_WINDOW_US or more it
  * spent out of its wait for events, running or waiting for a CPU (on a
@@ -788,10 +769,9 @@ request_inline(const struct conn *c, const struct request *req)
 	if (srv->audit != NULL && srv->audit_sync)
 		return 0;
 	if ((pol = policy_select(cfg, req)) != NULL &&
-	    pol->stage_classifier && cfg->classifier.enabled &&
-	    srv->snap->model != NULL)
+	    pipeline_classifies(srv->snap, pol))
 		return 0;		/* (no policy: unknown_policy at once) */
-	now = monotonic_us();
+	now = clock_mono_us();
 	if (srv->saturated) {
 		server_loop_share(srv, now);	/* after a wait, not any more */
 		if (srv->saturated)
@@ -819,11 +799,11 @@ conn_run_inline(struct job *job)
 	uint64_t	 cpu0, cpu;
 
 	srv->stats.inline_runs++;
-	cpu0 = thread_cpu_us();
+	cpu0 = clock_thread_cpu_us();
 	log_set_request(job->logid);
 	job->rv = pipeline_run(job->snap, job->audit, &job->pr.req, &job->res);
 	log_set_request(NULL);
-	cpu = thread_cpu_us() - cpu0;
+	cpu = clock_thread_cpu_us() - cpu0;
 	if (!c->slow && (job->res.stage[STAGE_RULES] == STAGE_FAILED ||
 	    cpu >= INLINE_SLOW_US)) {
 		c->slow = 1;
@@ -1127,7 +1107,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct conn	*c = arg;
 
 	if (c->srv->pass_first == 0)
-		c->srv->pass_first = monotonic_us();
+		c->srv->pass_first = clock_mono_us();
 	conn_read(c);
 	conn_flush_now(c, 1);
 }
@@ -1689,7 +1669,7 @@ server_run(struct server *srv)
 	 * One pass at a time (the callbacks of the events that are ready),
 	 * so that the inline budget of a pass starts afresh.
 	 */
-	srv->win_start = monotonic_us();
+	srv->win_start = clock_mono_us();
 	for (;;) {
 		srv->pass_start = srv->pass_first = 0;
 		if ((rv = event_base_loop(srv->base, EVLOOP_ONCE)) == -1) {
@@ -1700,7 +1680,7 @@ server_run(struct server *srv)
 		    event_base_got_break(srv->base))
 			break;
 		/* Busy from the first read (the wait ended) to the end. */
-		now = monotonic_us();
+		now = clock_mono_us();
 		if (srv->pass_first != 0)
 			srv->win_busy += now - srv->pass_first;
 		server_loop_share(srv, now);

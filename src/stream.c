@@ -471,8 +471,7 @@ classify_windows(struct stream *s, int *block)
 	int				 rc = -1;
 
 	*block = 0;
-	if (m == NULL || !conf->enabled || !p->stage_classifier ||
-	    conf->window < 2)
+	if (!pipeline_classifies(s->snap, p) || conf->window < 2)
 		return 0;
 	/*
 	 * An n-gram head over the whole text: a window's score is only known

@@ -18,6 +18,7 @@ kill -9 under load, restart and `modgate audit verify` are in test_audit.py.
 import base64
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -485,9 +486,7 @@ class PathologicalInputTest(Answered, unittest.TestCase):
                 self.alive(d)
                 self.assertEqual(d.stop(), 0, d.output())
         finally:
-            for n in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, n))
-            os.rmdir(tmp)
+            shutil.rmtree(tmp)
 
     def test_redos_inline(self):
         # Short texts of a policy without classifier run on the event loop
@@ -556,9 +555,7 @@ class PathologicalInputTest(Answered, unittest.TestCase):
                 self.alive(d)
                 self.assertEqual(d.stop(), 0, d.output())
         finally:
-            for n in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, n))
-            os.rmdir(tmp)
+            shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <utf8proc.h>
 
 #include "normalize.h"
 #include "normalize-internal.h"
@@ -484,22 +485,12 @@ test_block_path_agrees(void **state)
 	}
 }
 
+/* CP's UTF-8 at O; its length. */
 static size_t
-put_utf8(uint32_t cp, char *o)
+put_cp(uint32_t cp, char *o)
 {
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	o[0] = (char)(0xe0 | (cp >> 12));
-	o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[2] = (char)(0x80 | (cp & 0x3f));
-	return 3;
+	return (size_t)utf8proc_encode_char((utf8proc_int32_t)cp,
+	    (utf8proc_uint8_t *)o);
 }
 
 /*
@@ -527,10 +518,10 @@ test_bmp_cache_agrees(void **state)
 		for (c = 0; c < sizeof(ctx) / sizeof(ctx[0]); c++) {
 			n = 0;
 			for (k = 0; k < 2 && ctx[c][0][k]; k++)
-				n += put_utf8(ctx[c][0][k], buf + n);
-			n += put_utf8(cp, buf + n);
+				n += put_cp(ctx[c][0][k], buf + n);
+			n += put_cp(cp, buf + n);
 			for (k = 0; k < 2 && ctx[c][1][k]; k++)
-				n += put_utf8(ctx[c][1][k], buf + n);
+				n += put_cp(ctx[c][1][k], buf + n);
 			for (form = FORM_NORMALIZED; form <= FORM_SKELETON;
 			    form++) {
 				normalize_cache(0);
