@@ -5,7 +5,8 @@
  * general path, the form without maps and without the code point cache
  * the same, and the skeleton shortcut right.  The input also goes
  * through a small rule set on every form, and its hits through rewrite:
- * offsets in bounds and on character boundaries.
+ * offsets in bounds and on character boundaries.  The vector UTF-8
+ * validator must agree with the scalar one on every input.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include "rewrite.h"
 #include "rules.h"
 #include "rules-internal.h"
+#include "utf8.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -113,6 +115,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		rules_diag_free(&diag);
 	}
+	f = utf8_valid_simd(s, size);
+	if ((f != -1 && f != utf8_valid_scalar(s, size)) ||
+	    utf8_valid(s, size) != utf8_valid_scalar(s, size))
+		abort();
 	if (!utf8_valid(s, size)) {
 		memset(&ml, 0, sizeof(ml));
 		if (rules_match(rs, s, size, &ml) != -1 || ml.n != 0)

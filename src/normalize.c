@@ -897,61 +897,6 @@ emit(const struct scratch *s, struct normtext *out, int maps)
 	return 0;
 }
 
-int
-utf8_valid(const char *text, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)text, *e = p + len;
-	unsigned char	 c;
-
-	while (p < e) {
-		/* eight ASCII bytes without NUL at a time */
-		while (e - p >= 8) {
-			uint64_t	 w;
-
-			memcpy(&w, p, 8);
-			if ((w & 0x8080808080808080ULL) != 0 ||
-			    ((w - 0x0101010101010101ULL) & ~w &
-			    0x8080808080808080ULL) != 0)
-				break;
-			p += 8;
-		}
-		if (p == e)
-			break;
-		c = *p;
-		if (c >= 0x01 && c < 0x80) {
-			p++;
-			continue;
-		}
-		if (c == 0x00)
-			return 0;
-		if (c >= 0xc2 && c <= 0xdf) {
-			if (e - p < 2 || (p[1] & 0xc0) != 0x80)
-				return 0;
-			p += 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			if (e - p < 3 || (p[1] & 0xc0) != 0x80 ||
-			    (p[2] & 0xc0) != 0x80)
-				return 0;
-			if (c == 0xe0 && p[1] < 0xa0)		/* overlong */
-				return 0;
-			if (c == 0xed && p[1] >= 0xa0)		/* surrogate */
-				return 0;
-			p += 3;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			if (e - p < 4 || (p[1] & 0xc0) != 0x80 ||
-			    (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-				return 0;
-			if (c == 0xf0 && p[1] < 0x90)		/* overlong */
-				return 0;
-			if (c == 0xf4 && p[1] >= 0x90)		/* > U+10FFFF */
-				return 0;
-			p += 4;
-		} else
-			return 0;	/* continuation, C0/C1 overlong, F5+ */
-	}
-	return 1;
-}
-
 static const char *const norm_form_names[FORM_COUNT] = {
 	"raw", "normalized", "skeleton"
 };
@@ -1140,6 +1085,57 @@ ascii_block(const unsigned char *t, size_t len, size_t i, unsigned fp,
 	    (i + 8 == len || !(ascii_flag[t[i + 8]] & 1)))
 		return 0;		/* one at the end */
 	eq = swar_zero(l ^ (l << 8)) & ~0xffULL;	/* byte j == byte j-1 */
+	if (eq & (eq << 8))
+		return 0;		/* three in a row */
+	l0 = (unsigned char)l;
+	l1 = (unsigned char)(l >> 8);
+	if (rep_cnt > 0 && rep_c == l0 && (rep_cnt >= 2 || l1 == l0))
+		return 0;		/* a run from before i */
+	nl = (nl >> 7) * 0xff;		/* newlines become spaces */
+	l = (l & ~nl) | (ONES * ' ' & nl);
+	memcpy(o, &l, 8);
+	return 1;
+}
+
+/*
+ * ascii_block() for the one-pass path: the first R bytes (2 <= R <= 8) of
+ * the eight at T[I] (I + 8 <= the text's length), NF the ascii_flag of
+ * what follows them (of the first unit of the code point after, when that
+ * is outside ASCII).  Bytes from R on are ignored (they may be anything);
+ * O[0..8) is written, O[0..R) is the output.
+ */
+static inline ALWAYS_INLINE int
+ascii_block_n(const unsigned char *t, size_t i, unsigned r, unsigned fp,
+    unsigned nf, unsigned prev_sp, unsigned rep_cnt, unsigned char rep_c,
+    char *o)
+{
+	uint64_t	 w, l, letter, space, eq, nl, m;
+	unsigned char	 l0, l1;
+
+	memcpy(&w, t + i, 8);
+	m = r >= 8 ? HIGH : HIGH & ((1ULL << (8 * r)) - 1);
+	l = w | (ONES * 0x20);
+	/*
+	 * As in ascii_block(); a carry out of a byte from R on (outside
+	 * ASCII) reaches only the bytes above it, which are ignored too.
+	 */
+	letter = (l + ONES * (0x80 - 'a')) & ~(l + ONES * (0x80 - 'z' - 1)) &
+	    m;
+	nl = swar_zero(w ^ (ONES * '\n')) & m;
+	space = (swar_zero(w ^ (ONES * ' ')) & m) | nl;
+	if ((letter | space) != m)
+		return 0;
+	if ((space & 0x80ULL) && prev_sp)
+		return 0;		/* a space run from before i */
+	if (space & (space << 8))
+		return 0;		/* two spaces */
+	if (letter & (space << 8) & (space >> 8))
+		return 0;		/* a one-character word inside */
+	if ((space & (0x80ULL << 8)) && !(fp & 1))
+		return 0;		/* one at the start */
+	if ((space & (0x80ULL << (8 * (r - 2)))) && !(nf & 1))
+		return 0;		/* one at the end */
+	eq = swar_zero(l ^ (l << 8)) & ~0xffULL & m;
 	if (eq & (eq << 8))
 		return 0;		/* three in a row */
 	l0 = (unsigned char)l;
@@ -1964,49 +1960,75 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 		c = t[i];
 		if (c < 0x80) {
 			/*
-			 * Eight bytes of plain words at once when they allow;
+			 * Up to eight bytes of plain words at once when they
+			 * allow (the ASCII bytes before the next code point
+			 * outside it, whose entry is then looked up once);
 			 * after a refusal, not again for a few bytes.
 			 */
-			while (i >= retry && len - i >= 8 &&
-			    (len - i == 8 || t[i + 8] < 0x80) && !st.known) {
-				if (!ascii_block(t, len, i,
-				    (st.pcls & C_WORD ? 1 : 0) |
-				    (st.pcls & (C_LETTER | C_DIGIT) ? 2 : 0),
-				    st.prev_sp, st.rep_cnt, st.rep_cp < 128 ?
-				    (unsigned char)st.rep_cp : 0, st.os + st.o)) {
+			while (i >= retry && len - i >= 8 && !st.known) {
+				uint64_t	 w;
+				unsigned	 r, nf;
+
+				memcpy(&w, t + i, 8);
+				r = (w & HIGH) ? (unsigned)__builtin_ctzll(w &
+				    HIGH) >> 3 : 8;
+				if (r < 2)
+					break;
+				if (i + r == len)
+					nf = 0;
+				else if (t[i + r] < 0x80)
+					nf = ascii_flag[t[i + r]];
+				else {
+					/* a unit that joins: the byte path */
+					nat = ni = i + r;
+					if ((ne = fast_cp(t, len, &ni, skel, &nu,
+					    &ncp)) == NULL || ne->n == 0 ||
+					    ne->join)
+						break;
+					nf = (nu[0].cls & C_WORD ? 1 : 0) |
+					    (nu[0].cls & (C_LETTER | C_DIGIT) ?
+					    2 : 0);
+				}
+				if (!ascii_block_n(t, i, r, (st.pcls & C_WORD ?
+				    1 : 0) | (st.pcls & (C_LETTER | C_DIGIT) ?
+				    2 : 0), nf, st.prev_sp, st.rep_cnt,
+				    st.rep_cp < 128 ? (unsigned char)st.rep_cp :
+				    0, st.os + st.o)) {
 					retry = i + BLOCK_RETRY;
 					break;
 				}
 				if (maps)
-					for (k = 0; k < 8; k++) {
+					for (k = 0; k < r; k++) {
 						st.ost[st.o + k] = i + k;
 						st.oen[st.o + k] = i + k + 1;
 					}
-				c = (unsigned char)st.os[st.o + 7];
+				c = (unsigned char)st.os[st.o + r - 1];
 				if (c == ' ') {
 					st.rep_cnt = 0;
-					st.rep_pos = st.o + 7;
-				} else if (c == (unsigned char)st.os[st.o + 6]) {
+					st.rep_pos = st.o + r - 1;
+				} else if (c == (unsigned char)st.os[st.o + r - 2]) {
 					st.rep_cnt = 2;
-					st.rep_pos = st.o + 6;
-					st.rep_second = st.o + 7;
+					st.rep_pos = st.o + r - 2;
+					st.rep_second = st.o + r - 1;
 					st.rep_len = 1;
 				} else {
 					st.rep_cnt = 1;
-					st.rep_pos = st.o + 7;
+					st.rep_pos = st.o + r - 1;
 					st.rep_len = 1;
 				}
 				st.rep_cp = c;
 				st.prev_sp = c == ' ';
-				st.pcls = ascii_cls[t[i + 7]];
+				st.pcls = ascii_cls[t[i + r - 1]];
 				st.inw = c != ' ';
 				st.wlet = c != ' ';
-				st.o += 8;
-				i += 8;
+				st.o += r;
+				i += r;
 			}
 			if (i == len)
 				break;
 			c = t[i];
+			if (c >= 0x80)
+				continue;	/* after a block, the code point */
 			hint = i + 1 < len ? ascii_cls[t[i + 1]] : 0;
 			if (i + 1 < len && t[i + 1] >= 0x80) {
 				/* the code point after it, looked up once */

@@ -15,6 +15,7 @@
 
 #include "normalize.h"
 #include "normalize-internal.h"
+#include "utf8.h"
 
 #define V(s)	utf8_valid((s), sizeof(s) - 1)
 
@@ -60,6 +61,89 @@ test_utf8_invalid(void **state)
 	assert_false(V("\xe2\x28\xa1"));
 	assert_false(V("\xf0\x9f\x28\x80"));
 	assert_true(utf8_valid("ab\xc3", 2));		/* length honoured */
+}
+
+/*
+ * The vector validator agrees with the scalar one: every sequence of one
+ * to three bytes at the start, across the 32-byte step and at the end of
+ * a text, every four-byte sequence from a lead byte F0-F4 or an invalid
+ * one, and texts of generated characters of every length to 300 with
+ * bytes changed.
+ */
+static void
+test_utf8_simd_agrees(void **state)
+{
+	static const char *tok[] = { "a", " ", "\xc3\xa9", "\xd0\xbf",
+	    "\xe6\x97\xa5", "\xe2\x80\x8b", "\xed\x9f\xbf", "\xee\x80\x80",
+	    "\xef\xbf\xbf", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
+	    "\xe0\xa0\x80", "\xf0\x90\x80\x80", "0123456789abcdef" };
+	static const size_t at[] = { 0, 29, 30, 31, 32, 61 };
+	char		 buf[320];
+	unsigned int	 seed = 31337;
+	uint32_t	 v;
+	size_t		 n, l, k, len, pos;
+	int		 s, iter;
+
+	if (utf8_valid_simd("", 0) == -1)
+		skip();
+	/* one to three bytes (all 2^24 for three) at places of a text */
+	for (k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		for (l = 1; l <= 3; l++) {
+			pos = at[k];
+			len = pos == 61 ? 61 + l : 64;	/* 61: at the end */
+			memset(buf, 'x', sizeof(buf));
+			for (v = 0; v < (1U << (8 * l)); v++) {
+				for (n = 0; n < l; n++)
+					buf[pos + n] = (char)(v >> (8 * n));
+				s = utf8_valid_scalar(buf, len);
+				if (utf8_valid_simd(buf, len) != s)
+					fail_msg("%zu bytes %06x at %zu of %zu: "
+					    "scalar %d", l, v, pos, len, s);
+			}
+			if (l == 3 && k > 0 && pos != 61)
+				break;	/* one place inside is enough */
+		}
+	}
+	/* four bytes from a lead byte of a four-byte sequence or above */
+	memset(buf, 'x', sizeof(buf));
+	for (v = 0; v < (1U << 24); v++) {
+		buf[30] = (char)(0xf0 + (v >> 21 & 7) * 2 + (v & 1));
+		buf[31] = (char)(v >> 1);
+		buf[32] = (char)(v >> 9 & 0xff);
+		buf[33] = (char)(0x80 | (v >> 17 & 0x0f) << 2);
+		s = utf8_valid_scalar(buf, 64);
+		if (utf8_valid_simd(buf, 64) != s)
+			fail_msg("f-sequence %02x %02x %02x %02x: scalar %d",
+			    buf[30] & 0xff, buf[31] & 0xff, buf[32] & 0xff,
+			    buf[33] & 0xff, s);
+	}
+	/* generated text, valid and with a byte or two changed */
+	for (iter = 0; iter < 200000; iter++) {
+		seed = seed * 1103515245 + 12345;
+		len = (seed >> 16) % 300;
+		for (n = 0; n < len; ) {
+			const char *t;
+
+			seed = seed * 1103515245 + 12345;
+			t = tok[(seed >> 16) % (sizeof(tok) / sizeof(tok[0]))];
+			l = strlen(t);
+			if (n + l > len)
+				break;
+			memcpy(buf + n, t, l);
+			n += l;
+		}
+		len = n;
+		assert_int_equal(utf8_valid_simd(buf, len), 1);
+		seed = seed * 1103515245 + 12345;
+		for (k = 0; len > 0 && k < (size_t)(iter & 1) + 1; k++) {
+			seed = seed * 1103515245 + 12345;
+			buf[(seed >> 8) % len] = (char)(seed >> 20);
+		}
+		s = utf8_valid_scalar(buf, len);
+		if (utf8_valid_simd(buf, len) != s)
+			fail_msg("generated text of %zu bytes: scalar %d", len, s);
+		assert_int_equal(utf8_valid(buf, len), s);
+	}
 }
 
 /* Decode the escapes of a case field into OUT (size CAP); its length. */
@@ -485,6 +569,92 @@ test_block_path_agrees(void **state)
 	}
 }
 
+/*
+ * ASCII words of two bytes and more right before code points outside
+ * ASCII (the one-pass path takes them up to eight at a time, looking at
+ * the code point after): letters that repeat across the edge, one-letter
+ * words, marks that join the last letter, characters without units,
+ * confusables folding to ASCII letters and leet characters, white space
+ * outside ASCII.  Both forms and maps agree with the general path.
+ */
+static void
+test_run_blocks_agree(void **state)
+{
+	static const char *word[] = { "the", "water", "a", "I", "oo", "ooo",
+	    "abcdefghijk", "xyzzy", "k", "Ee", "ill", "bb", "Zz", "bo0m",
+	    "ki11", "p4ss", "s$", "a.b", "lo", "hello\nworld" };
+	static const char *wide[] = {
+	    "\xd0\xbe", "\xd0\xbe\xd0\xbe",	/* о оо (confusable o) */
+	    "\xd0\xbf\xd1\x80\xd0\xb8",	/* при */
+	    "\xcc\x81", "\xcc\x88\xcc\xa3",	/* marks */
+	    "\xe2\x80\x8b", "\xe2\x80\x8d",	/* ZWSP ZWJ */
+	    "\xc2\xa0", "\xe3\x80\x80",	/* NBSP, ideographic space */
+	    "\xef\xbc\xa1", "\xef\xbd\x8f",	/* Ａ ｏ */
+	    "\xef\xbc\x84", "\xef\xbc\x90", "\xef\xbc\x81", /* ＄ ０ ！ */
+	    "\xe6\x97\xa5", "\xea\xb0\x80",	/* 日 가 */
+	    "\xe1\x85\xa1", "\xe0\xa5\x8d",	/* jamo, virama */
+	    "\xc3\xa9", "\xc3\x9f", "\xe2\x80\xa6",	/* é ß … */
+	    "\xe2\x84\xaa", "\xc5\xbf", "\xef\xac\x81" };	/* K ſ ﬁ */
+	static const char *sep[] = { " ", " ", " ", "\n", "", "  " };
+	char		 buf[512];
+	struct normtext	 a, b, c;
+	unsigned int	 seed = 9001;
+	size_t		 n, l, k;
+	int		 iter, form, w, nw;
+	const char	*t;
+
+	for (iter = 0; iter < 40000; iter++) {
+		seed = seed * 1103515245 + 12345;
+		nw = 2 + (int)((seed >> 16) % 40);
+		n = 0;
+		for (w = 0; w < nw; w++) {
+			seed = seed * 1103515245 + 12345;
+			if ((seed >> 16) % 5 < 3)
+				t = word[(seed >> 18) % (sizeof(word) /
+				    sizeof(word[0]))];
+			else
+				t = wide[(seed >> 18) % (sizeof(wide) /
+				    sizeof(wide[0]))];
+			l = strlen(t);
+			if (n + l + 3 >= sizeof(buf))
+				break;
+			memcpy(buf + n, t, l);
+			n += l;
+			seed = seed * 1103515245 + 12345;
+			if ((seed >> 16) % 2) {
+				t = sep[(seed >> 18) % (sizeof(sep) /
+				    sizeof(sep[0]))];
+				memcpy(buf + n, t, strlen(t));
+				n += strlen(t);
+			}
+		}
+		buf[n] = '\0';
+		assert_true(utf8_valid(buf, n));
+		for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
+			assert_int_equal(normalize(buf, n, form, &a), 0);
+			assert_int_equal(normalize_general(buf, n, form, &b), 0);
+			assert_int_equal(normalize_maps(buf, n, form, &c, NULL,
+			    0), 0);
+			if (a.len != b.len || strcmp(a.s, b.s) != 0 ||
+			    c.len != b.len || strcmp(c.s, b.s) != 0)
+				fail_msg("%s of \"%s\": \"%s\", general \"%s\", "
+				    "without maps \"%s\"", norm_form_name(form),
+				    buf, a.s, b.s, c.s);
+			for (k = 0; k < a.len; k++)
+				if (a.start[k] != b.start[k] ||
+				    a.end[k] != b.end[k])
+					fail_msg("%s of \"%s\": byte %zu maps "
+					    "to [%zu,%zu) vs [%zu,%zu)",
+					    norm_form_name(form), buf, k,
+					    a.start[k], a.end[k], b.start[k],
+					    b.end[k]);
+			normtext_clear(&a);
+			normtext_clear(&b);
+			normtext_clear(&c);
+		}
+	}
+}
+
 /* CP's UTF-8 at O; its length. */
 static size_t
 put_cp(uint32_t cp, char *o)
@@ -553,12 +723,14 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_utf8_invalid),
+		cmocka_unit_test(test_utf8_simd_agrees),
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_maps_bounded),
 		cmocka_unit_test(test_fast_path_agrees),
 		cmocka_unit_test(test_hybrid_agrees),
 		cmocka_unit_test(test_dense_agrees),
 		cmocka_unit_test(test_block_path_agrees),
+		cmocka_unit_test(test_run_blocks_agree),
 		cmocka_unit_test(test_bmp_cache_agrees),
 	};
 
