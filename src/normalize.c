@@ -1173,6 +1173,17 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 	size_t		*ost, *oen;
 
 	pthread_once(&scratch_once, scratch_init);
+	/* a byte outside ASCII: nothing to allocate and free again */
+	for (i = 0; len - i >= 8; i += 8) {
+		uint64_t	 w;
+
+		memcpy(&w, t + i, 8);
+		if (w & 0x8080808080808080ULL)
+			return 1;
+	}
+	for (; i < len; i++)
+		if (t[i] >= 0x80)
+			return 1;
 	if (skel)
 		maps = 1;	/* only the normalized loop can leave them out */
 	out->s = malloc(len + 1);
@@ -1529,7 +1540,25 @@ fast_cp(const unsigned char *t, size_t len, size_t *i, int skel,
 	unsigned char	 ch = t[*i];
 	size_t		 k;
 
-	if (ch >= 0xc2 && ch <= 0xdf && len - *i >= 2 &&
+	if (len - *i >= 3) {
+		/*
+		 * The same tests with no branch on the length of the
+		 * sequence (scripts of two and three bytes alternate).
+		 */
+		uint32_t	 b1 = t[*i + 1], b2 = t[*i + 2], c2, c3, bad;
+
+		k = ch >= 0xc2 && ch <= 0xdf ? 2 : ch >= 0xe0 && ch <= 0xef ?
+		    3 : 0;
+		c2 = (uint32_t)(ch & 0x1f) << 6 | (b1 & 0x3f);
+		c3 = (uint32_t)(ch & 0x0f) << 12 | (b1 & 0x3f) << 6 |
+		    (b2 & 0x3f);
+		bad = (k == 0) | ((b1 & 0xc0) != 0x80) | ((k == 3) &
+		    (((b2 & 0xc0) != 0x80) | (c3 < 0x800) |
+		    (c3 - 0xd800 < 0x800)));
+		if (bad)
+			return NULL;
+		cp = k == 3 ? c3 : c2;
+	} else if (ch >= 0xc2 && ch <= 0xdf && len - *i >= 2 &&
 	    (t[*i + 1] & 0xc0) == 0x80) {
 		cp = (uint32_t)(ch & 0x1f) << 6 | (t[*i + 1] & 0x3f);
 		k = 2;
@@ -1972,7 +2001,7 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 				memcpy(&w, t + i, 8);
 				r = (w & HIGH) ? (unsigned)__builtin_ctzll(w &
 				    HIGH) >> 3 : 8;
-				if (r < 2)
+				if (r == 0)
 					break;
 				if (i + r == len)
 					nf = 0;
@@ -1989,6 +2018,27 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 					    (nu[0].cls & (C_LETTER | C_DIGIT) ?
 					    2 : 0);
 				}
+				if (r == 1) {
+					/* one white space before it */
+					if (ascii_cls[t[i]] != C_SPACE ||
+					    st.prev_sp)
+						break;
+					if (maps) {
+						st.ost[st.o] = i;
+						st.oen[st.o] = i + 1;
+					}
+					st.os[st.o] = ' ';
+					st.rep_cnt = 0;
+					st.rep_cp = ' ';
+					st.rep_pos = st.o;
+					st.prev_sp = 1;
+					st.pcls = C_SPACE;
+					st.inw = 0;
+					st.wlet = 0;
+					st.o++;
+					i++;
+					continue;
+				}
 				if (!ascii_block_n(t, i, r, (st.pcls & C_WORD ?
 				    1 : 0) | (st.pcls & (C_LETTER | C_DIGIT) ?
 				    2 : 0), nf, st.prev_sp, st.rep_cnt,
@@ -2002,11 +2052,13 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 						st.ost[st.o + k] = i + k;
 						st.oen[st.o + k] = i + k + 1;
 					}
-				c = (unsigned char)st.os[st.o + r - 1];
+				/* the block's last two bytes as output */
+				c = t[i + r - 1];
+				c = ascii_cls[c] == C_SPACE ? ' ' : c | 0x20;
 				if (c == ' ') {
 					st.rep_cnt = 0;
 					st.rep_pos = st.o + r - 1;
-				} else if (c == (unsigned char)st.os[st.o + r - 2]) {
+				} else if (c == (t[i + r - 2] | 0x20)) {
 					st.rep_cnt = 2;
 					st.rep_pos = st.o + r - 2;
 					st.rep_second = st.o + r - 1;
@@ -2293,15 +2345,15 @@ normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
 	int		 rv;
 
 	memset(&part, 0, sizeof(part));
-	/* dense wide text: pieces would only add copies */
-	for (q = 0; q + 8 <= len; q += 8) {
+	/* dense wide text: pieces would only add copies (known early) */
+	for (q = 0; q + 8 <= len && wide * HYBRID_DENSE <= len; q += 8) {
 		uint64_t	 w;
 
 		memcpy(&w, t + q, 8);
 		wide += (size_t)(((w & 0x8080808080808080ULL) >> 7) *
 		    0x0101010101010101ULL >> 56);
 	}
-	for (; q < len; q++)
+	for (; q < len && wide * HYBRID_DENSE <= len; q++)
 		wide += t[q] >> 7;
 	if (wide * HYBRID_DENSE > len) {
 		if ((rv = normalize_fast(t, len, form == FORM_SKELETON, out,
