@@ -30,6 +30,7 @@ TEST_SOURCE = "pyrit"
 TEST_GENERATOR = "Meta-Llama-3-8B-Instruct"
 TUNE_GENERATOR = "zephyr-7b-beta"
 TUNE_FRACTION = 0.10
+ALPACA_ANSWER_WEIGHT = 2.0     # training weight of clean chat-model answers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
@@ -274,7 +275,10 @@ def load_alpacaeval(d):
         for l in f:
             r = json.loads(l)
             gen = r["generator"]
-            e = ex(r["output"], clean(), "alpacaeval:" + gen, "gen:" + gen)
+            # clean answers of chat models are the deployment domain: every
+            # head must stay low on them, so they weigh double in training
+            e = ex(r["output"], clean(), "alpacaeval:" + gen, "gen:" + gen,
+                   weight=ALPACA_ANSWER_WEIGHT)
             out.append(e)
             instr.setdefault(r["instruction"], 0)
     # the instructions: long harmless requests, negatives for the jailbreak head

@@ -202,6 +202,9 @@ def subset(rows, scores, pred):
 
 def full_report(modeldir, train_rows, tune_rows, test_rows, labels, clean_test,
                 baselines=True, log=sys.stderr):
+    """Held-out report of the model in modeldir.  baselines: True for the
+    keyword list and the n-gram logistic regression, "keywords" for the
+    keyword list only, False for none."""
     import data as D
     texts = [e["text"] for e in test_rows]
     s_model, _, thr = model_scores(modeldir, texts)
@@ -210,8 +213,10 @@ def full_report(modeldir, train_rows, tune_rows, test_rows, labels, clean_test,
     res = {"labels": labels, "thresholds": thr, "systems": {}}
     systems = {"transformer": s_model}
     if baselines:
-        print("baselines: keyword list, hashed n-gram logistic regression", file=log)
+        print("baselines: keyword list%s" % (", hashed n-gram logistic regression"
+                                            if baselines is True else ""), file=log)
         systems["keywords"] = Keywords(D.DEFAULT_DATA, labels).scores(texts)
+    if baselines is True:
         ng = train_ngram(train_rows, labels)
         systems["ngram_lr"] = ngram_scores(ng, texts)
         # the n-gram model's own threshold: its tune F1 optimum per label
@@ -331,6 +336,11 @@ def write_card(out, res, thr):
                 tr.get("train_wall_s", 0), tr.get("train_cpu_s", 0), tr.get("threads", 0),
                 ("%.0f s wall" % tr["whole_run_wall_s"]) if tr.get("whole_run_wall_s")
                 else WHOLE_RUN), ""]
+    if tr.get("shared_data"):
+        import data as D
+        lines += ["Clean answers of the chat models in the training split (alpacaeval) weigh %g "
+                  "in the loss, every one of their windows included: they are the deployment "
+                  "domain, and every head must stay low on them." % D.ALPACA_ANSWER_WEIGHT, ""]
     if tr.get("init"):
         lines += [tr["init"], ""]
     lines += [
@@ -352,9 +362,13 @@ def write_card(out, res, thr):
              "## Metrics on the held-out data", "",
              table(res), "",
              "keywords: the surge-profanity, LDNOOBW and suicide-risk-lexicon word lists plus a few "
-             "violence and jailbreak phrases (score = number of listed terms present); ngram_lr: "
-             "logistic regression on hashed word uni/bigrams and character 3/4-grams, trained on "
-             "the same training split. The held-out source has no harassment or jailbreak labels.",
+             "violence and jailbreak phrases (score = number of listed terms present)" +
+             ("; ngram_lr: logistic regression on hashed word uni/bigrams and character "
+              "3/4-grams, trained on the same training split" if "ngram_lr" in res["systems"]
+              else "; the bag-of-n-grams baseline is the n-gram head's own column in the "
+              "combined section below (a logistic model on hashed n-grams trained on the same "
+              "training split)") +
+             ". The held-out source has no harassment or jailbreak labels.",
              "",
              "## Thresholds",
              "Recommended per-category thresholds on the calibrated score (also in thresholds.json "

@@ -60,6 +60,9 @@ def parse():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-extra", action="store_true", help="leave train/extra out")
     ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--ngram-baseline", action="store_true",
+                    help="also train eval.py's n-gram logistic regression as a baseline (the "
+                    "n-gram head's own column already gives a bag-of-n-grams model)")
     ap.add_argument("--write-val", metavar="FILE",
                     help="write the held-out (test) split as eval JSONL and exit")
     ap.add_argument("--write-tune", metavar="FILE",
@@ -127,6 +130,7 @@ def main():
     torch.set_num_threads(a.threads)
     t_start = time.time()
     c_start = time.process_time()
+    load_start = os.getloadavg()
     hp = dict(DEFAULT_HP)
     for kv in filter(None, a.hp.split(",")):
         k, v = kv.split("=")
@@ -173,6 +177,7 @@ def main():
             "%s=%d/%d" % (c, pos.get(c, 0), known.get(c, 0)) for c in labels)), file=sys.stderr)
 
     prev = {}
+    extra = {}
     if a.reuse:
         from model import load
         model, tok, cfg = load(a.reuse)
@@ -221,13 +226,15 @@ def main():
             budget = a.minutes * 60 - (time.time() - t_start)
             deadline = time.time() + max(60.0, budget)
         model, history = TR.train(train_rows, tune_rows, tok, hp, seed=a.seed,
-                                  deadline=deadline, labels=labels, init=init)
+                                  deadline=deadline, labels=labels, init=init, extra=extra)
         t_train_wall = time.time() - t_start
         c_train = time.process_time() - c_start
 
     print("calibrating on the tune split", file=sys.stderr)
     W, S = hp["window"], hp["eval_stride"]
-    z_tune = TR.doc_logits(model, tok, [e["text"] for e in tune_rows], W, S, progress="tune")
+    z_tune = extra.get("tune_logits")     # the same windows, scored at model selection
+    if z_tune is None:
+        z_tune = TR.doc_logits(model, tok, [e["text"] for e in tune_rows], W, S, progress="tune")
     scale, bias = [], []
     for j, c in enumerate(labels):
         idx = [i for i, e in enumerate(tune_rows) if c in e["labels"]]
@@ -250,7 +257,8 @@ def main():
     print("exported to %s" % out, file=sys.stderr)
 
     res = evaluate.full_report(out, train_rows, tune_rows, test_rows, labels, clean_test,
-                               baselines=not a.no_baselines)
+                               baselines=False if a.no_baselines else
+                               (True if a.ngram_baseline else "keywords"))
     res["training"] = {"hp": hp, "history": history, "train_wall_s": t_train_wall,
                        "pretrain": prev.get("pretrain") if a.reuse else pre,
                        "train_cpu_s": c_train,
@@ -290,18 +298,21 @@ def main():
     ngram.add_head(out, train_rows, tune_rows, test_rows, labels, clean_tune, clean_test,
                    seed=a.seed, baselines=False)
     wall, cpu = time.time() - t_start, time.process_time() - c_start
-    finish_card(out, wall, cpu, a.reuse)
+    finish_card(out, wall, cpu, a.reuse, (load_start, os.getloadavg()))
     print("done in %.0fs wall, %.0fs cpu" % (wall, cpu), file=sys.stderr)
 
 
-def finish_card(out, wall, cpu, reused):
-    """Record the whole run's time in report.json and MODEL_CARD.md."""
+def finish_card(out, wall, cpu, reused, load=None):
+    """Record the whole run's time (and the machine's load average at its
+    start and end) in report.json and MODEL_CARD.md."""
     rp = os.path.join(out, "report.json")
     with open(rp) as f:
         rep = json.load(f)
     tr = rep.setdefault("training", {})
     if not reused:
         tr["whole_run_wall_s"], tr["whole_run_cpu_s"] = wall, cpu
+        if load:
+            tr["load_average"] = {"start": list(load[0]), "end": list(load[1])}
     w = tr.get("whole_run_wall_s")
     with open(rp, "w") as f:
         json.dump(rep, f, indent=1)
@@ -309,8 +320,11 @@ def finish_card(out, wall, cpu, reused):
     cp = os.path.join(out, "MODEL_CARD.md")
     with open(cp) as f:
         card = f.read()
-    card = card.replace(evaluate.WHOLE_RUN, ("%.0f s wall, %.0f s CPU" % (w, tr["whole_run_cpu_s"]))
-                        if w else "not recorded")
+    la = tr.get("load_average")
+    card = card.replace(evaluate.WHOLE_RUN, (
+        "%.0f s wall, %.0f s CPU%s" % (w, tr["whole_run_cpu_s"], (
+            " (1-minute load average of the machine %.1f at the start, %.1f at the end)"
+            % (la["start"][0], la["end"][0])) if la else "")) if w else "not recorded")
     with open(cp, "w") as f:
         f.write(card)
 

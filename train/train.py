@@ -206,10 +206,13 @@ def tune_score(model, tok, tune_rows, window, stride, labels=LABELS):
 
 
 def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
-          deadline=None, labels=LABELS, init=None):
+          deadline=None, labels=LABELS, init=None, extra=None):
     """Train an Encoder; returns (model, history).  hp keys: d_model,
     n_layers, n_heads, d_ff, window, max_chunks, epochs, batch_docs, lr,
-    weight_decay, dropout, eval_stride."""
+    weight_decay, dropout, eval_stride.  extra: a dict that receives
+    "tune_logits", doc_logits() of the tune texts under the returned
+    weights (computed for model selection anyway), so that the caller
+    need not score the tune split again."""
     torch.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
@@ -284,7 +287,7 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
             print("\nepoch %d loss %.4f wall %.0fs cpu %.0fs" % (
                 ep + 1, tot / max(1, nb), time.time() - t0, time.process_time() - c0), file=log)
             continue
-        sc, rep, _ = tune_score(model, tok, tune_rows, W, hp["eval_stride"], labels)
+        sc, rep, z = tune_score(model, tok, tune_rows, W, hp["eval_stride"], labels)
         history.append({"epoch": ep + 1, "steps": step, "planned_steps": total,
                         "loss": tot / max(1, nb), "tune": sc,
                         "wall_s": time.time() - t0, "cpu_s": time.process_time() - c0})
@@ -294,12 +297,14 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
                      if r["auprc"] is not None),
             time.time() - t0, time.process_time() - c0), file=log)
         if sc > best[0]:
-            best = (sc, {k: v.clone() for k, v in model.state_dict().items()}, ep + 1)
+            best = (sc, {k: v.clone() for k, v in model.state_dict().items()}, ep + 1, z)
         if stopped:
             print("time budget reached after %d of %d steps" % (step, total), file=log)
             break
     pb.done()
     model.load_state_dict(best[1])
     model.eval()
+    if extra is not None:
+        extra["tune_logits"] = best[3]
     print("best epoch %d (tune %.4f)" % (best[2], best[0]), file=log)
     return model, history
