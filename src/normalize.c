@@ -45,6 +45,9 @@
 #include <string.h>
 
 #include <utf8proc.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "normalize.h"
 #include "normalize-internal.h"
@@ -1148,6 +1151,64 @@ ascii_block_n(const unsigned char *t, size_t i, unsigned r, unsigned fp,
 	return 1;
 }
 
+#ifdef __SSE2__
+#define BLOCK_MAX	16
+/*
+ * ascii_block_n() for R bytes, 2 <= R <= 16, of the sixteen at T[I] (I +
+ * 16 <= the text's length), with SSE2: the same tests on bit masks of
+ * the bytes.  O[0..16) is written, O[0..R) is the output.
+ */
+static inline ALWAYS_INLINE int
+ascii_block_v(const unsigned char *t, size_t i, unsigned r, unsigned fp,
+    unsigned nf, unsigned prev_sp, unsigned rep_cnt, unsigned char rep_c,
+    char *o)
+{
+	__m128i		 v, l, nl;
+	unsigned	 m, let, sp, eq;
+	unsigned char	 l0, l1;
+
+	v = _mm_loadu_si128((const __m128i *)(t + i));
+	l = _mm_or_si128(v, _mm_set1_epi8(0x20));
+	/* signed: bytes outside ASCII are below 'a' */
+	let = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+	    _mm_cmpgt_epi8(l, _mm_set1_epi8('a' - 1)),
+	    _mm_cmplt_epi8(l, _mm_set1_epi8('z' + 1))));
+	nl = _mm_cmpeq_epi8(v, _mm_set1_epi8('\n'));
+	sp = (unsigned)_mm_movemask_epi8(_mm_or_si128(nl,
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8(' '))));
+	m = (1U << r) - 1;
+	let &= m;
+	sp &= m;
+	if ((let | sp) != m)
+		return 0;
+	if ((sp & 1) && prev_sp)
+		return 0;		/* a space run from before i */
+	if (sp & (sp << 1))
+		return 0;		/* two spaces */
+	if (let & (sp << 1) & (sp >> 1))
+		return 0;		/* a one-character word inside */
+	if ((sp & 2) && !(fp & 1))
+		return 0;		/* one at the start */
+	if ((sp >> (r - 2) & 1) && !(nf & 1))
+		return 0;		/* one at the end */
+	eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(l,
+	    _mm_slli_si128(l, 1))) & m & ~1U;	/* byte j == byte j-1 */
+	if (eq & (eq << 1))
+		return 0;		/* three in a row */
+	l0 = t[i] | 0x20;
+	l1 = t[i + 1] | 0x20;
+	if (rep_cnt > 0 && rep_c == l0 && (rep_cnt >= 2 || l1 == l0))
+		return 0;		/* a run from before i */
+	/* newlines become spaces */
+	l = _mm_or_si128(_mm_andnot_si128(nl, l),
+	    _mm_and_si128(nl, _mm_set1_epi8(' ')));
+	_mm_storeu_si128((__m128i *)o, l);
+	return 1;
+}
+#else
+#define BLOCK_MAX	8
+#endif
+
 #define DROPPED(k)	(drop != NULL && drop[k])
 
 /*
@@ -1996,13 +2057,23 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 			 */
 			while (i >= retry && len - i >= 8 && !st.known) {
 				uint64_t	 w;
-				unsigned	 r, nf;
+				unsigned	 r, nf, fp;
+				int		 ok;
 
 				memcpy(&w, t + i, 8);
 				r = (w & HIGH) ? (unsigned)__builtin_ctzll(w &
 				    HIGH) >> 3 : 8;
 				if (r == 0)
 					break;
+#ifdef __SSE2__
+				/* sixteen when the text has them */
+				if (r == 8 && len - i >= 16) {
+					memcpy(&w, t + i + 8, 8);
+					r += (w & HIGH) ?
+					    (unsigned)__builtin_ctzll(w & HIGH) >>
+					    3 : 8;
+				}
+#endif
 				if (i + r == len)
 					nf = 0;
 				else if (t[i + r] < 0x80)
@@ -2039,11 +2110,25 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 					i++;
 					continue;
 				}
-				if (!ascii_block_n(t, i, r, (st.pcls & C_WORD ?
-				    1 : 0) | (st.pcls & (C_LETTER | C_DIGIT) ?
-				    2 : 0), nf, st.prev_sp, st.rep_cnt,
-				    st.rep_cp < 128 ? (unsigned char)st.rep_cp :
-				    0, st.os + st.o)) {
+				fp = (st.pcls & C_WORD ? 1 : 0) |
+				    (st.pcls & (C_LETTER | C_DIGIT) ? 2 : 0);
+				ok = 0;
+#ifdef __SSE2__
+				if (r > 8) {
+					ok = ascii_block_v(t, i, r, fp, nf,
+					    st.prev_sp, st.rep_cnt, st.rep_cp <
+					    128 ? (unsigned char)st.rep_cp : 0,
+					    st.os + st.o);
+					if (!ok) {
+						/* the first eight alone */
+						r = 8;
+						nf = ascii_flag[t[i + 8]];
+					}
+				}
+#endif
+				if (!ok && !ascii_block_n(t, i, r, fp, nf,
+				    st.prev_sp, st.rep_cnt, st.rep_cp < 128 ?
+				    (unsigned char)st.rep_cp : 0, st.os + st.o)) {
 					retry = i + BLOCK_RETRY;
 					break;
 				}
