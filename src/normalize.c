@@ -2271,9 +2271,13 @@ normalize_fast(const unsigned char *t, size_t len, int skel,
 				continue;
 			}
 		}
-		if (e->plain && (st.pcls & C_WORD) && !st.known &&
+		if (e->plain && ((st.pcls & C_WORD) ||
+		    (hint > 0 && (hint & C_WORD))) && !st.known &&
 		    !(st.rep_cnt > 0 && st.rep_cp == u->cp)) {
-			/* a letter inside a word: no chain, leet or repeat */
+			/*
+			 * A letter inside a word or starting one (a word
+			 * character after it): no chain, leet or repeat.
+			 */
 			st.pcls = C_LETTER;
 			st.inw = 1;
 			st.wlet |= u->cp < 128;	/* a confusable's letter */
