@@ -538,8 +538,12 @@ class PathologicalInputTest(Answered, unittest.TestCase):
                     self.is_answer(ans, i)
                     self.assertIs(ans.get("degraded"), True, ans)
                 st2 = fast.ask({"op": "stats"})
-                # Only the fast client's requests ran inline.
-                self.assertEqual(st2["inline"], 22, st2)
+                # Only the fast client's requests ran inline (40 more had
+                # the pathological ones run there).  On a busy machine the
+                # loop may count as saturated after a pause it did not
+                # sleep through and send a few fast ones to the workers too.
+                self.assertLessEqual(st2["inline"], 22, st2)
+                self.assertGreaterEqual(st2["inline"], 12, st2)
                 self.assertLess(max(lat), 1.0, lat)
                 print("fast client while 40 pathological requests ran on "
                       "the workers: p50 %.1f ms, max %.1f ms" %
