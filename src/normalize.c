@@ -1048,60 +1048,7 @@ swar_zero(uint64_t x)
 }
 
 /*
- * For the normalized form's ASCII loop: 1 when the eight bytes of T at I
- * (I + 8 <= LEN) are ASCII letters and single spaces or newlines, with no
- * one-character word (FP: ascii_flag of the byte before I, 0 at the
- * start), no white space run (PREV_SP: the byte before is white space)
- * and no letter three times in a row (REP_CNT, REP_C: the run of letters
- * before I); then their output, the bytes lowercased and newlines made
- * spaces, is in O[0..8).  So each byte maps to itself and the loop may
- * take them at once.
- */
-static inline ALWAYS_INLINE int
-ascii_block(const unsigned char *t, size_t len, size_t i, unsigned fp,
-    unsigned prev_sp, unsigned rep_cnt, unsigned char rep_c, char *o)
-{
-	uint64_t	 w, l, letter, space, eq, nl;
-	unsigned char	 l0, l1;
-
-	memcpy(&w, t + i, 8);
-	if (w & HIGH)
-		return 0;
-	l = w | (ONES * 0x20);
-	/* bytes of l in ['a', 'z'], all below 0x80: no carries */
-	letter = (l + ONES * (0x80 - 'a')) & ~(l + ONES * (0x80 - 'z' - 1)) &
-	    HIGH;
-	nl = swar_zero(w ^ (ONES * '\n'));
-	space = swar_zero(w ^ (ONES * ' ')) | nl;	/* white space */
-	if ((letter | space) != HIGH)
-		return 0;
-	/* little endian: byte j of the text is bits 8j..8j+7 */
-	if ((space & 0x80ULL) && prev_sp)
-		return 0;		/* a space run from before i */
-	if (space & (space << 8))
-		return 0;		/* two spaces */
-	if (letter & (space << 8) & (space >> 8))
-		return 0;		/* a one-character word inside */
-	if ((space & (0x80ULL << 8)) && !(fp & 1))
-		return 0;		/* one at the start */
-	if ((space & (0x80ULL << 48)) &&
-	    (i + 8 == len || !(ascii_flag[t[i + 8]] & 1)))
-		return 0;		/* one at the end */
-	eq = swar_zero(l ^ (l << 8)) & ~0xffULL;	/* byte j == byte j-1 */
-	if (eq & (eq << 8))
-		return 0;		/* three in a row */
-	l0 = (unsigned char)l;
-	l1 = (unsigned char)(l >> 8);
-	if (rep_cnt > 0 && rep_c == l0 && (rep_cnt >= 2 || l1 == l0))
-		return 0;		/* a run from before i */
-	nl = (nl >> 7) * 0xff;		/* newlines become spaces */
-	l = (l & ~nl) | (ONES * ' ' & nl);
-	memcpy(o, &l, 8);
-	return 1;
-}
-
-/*
- * ascii_block() for the one-pass path: the first R bytes (2 <= R <= 8) of
+ * The tests of ascii_block() below on the first R bytes (2 <= R <= 8) of
  * the eight at T[I] (I + 8 <= the text's length), NF the ascii_flag of
  * what follows them (of the first unit of the code point after, when that
  * is outside ASCII).  Bytes from R on are ignored (they may be anything);
@@ -1119,7 +1066,7 @@ ascii_block_n(const unsigned char *t, size_t i, unsigned r, unsigned fp,
 	m = r >= 8 ? HIGH : HIGH & ((1ULL << (8 * r)) - 1);
 	l = w | (ONES * 0x20);
 	/*
-	 * As in ascii_block(); a carry out of a byte from R on (outside
+	 * Bytes in ASCII cannot carry; a carry out of a byte from R on (outside
 	 * ASCII) reaches only the bytes above it, which are ignored too.
 	 */
 	letter = (l + ONES * (0x80 - 'a')) & ~(l + ONES * (0x80 - 'z' - 1)) &
@@ -1149,6 +1096,29 @@ ascii_block_n(const unsigned char *t, size_t i, unsigned r, unsigned fp,
 	l = (l & ~nl) | (ONES * ' ' & nl);
 	memcpy(o, &l, 8);
 	return 1;
+}
+
+/*
+ * For the normalized form's ASCII loop: 1 when the eight bytes of T at I
+ * (I + 8 <= LEN) are ASCII letters and single spaces or newlines, with no
+ * one-character word (FP: ascii_flag of the byte before I, 0 at the
+ * start), no white space run (PREV_SP: the byte before is white space)
+ * and no letter three times in a row (REP_CNT, REP_C: the run of letters
+ * before I); then their output, the bytes lowercased and newlines made
+ * spaces, is in O[0..8).  So each byte maps to itself and the loop may
+ * take them at once.
+ */
+static inline ALWAYS_INLINE int
+ascii_block(const unsigned char *t, size_t len, size_t i, unsigned fp,
+    unsigned prev_sp, unsigned rep_cnt, unsigned char rep_c, char *o)
+{
+	uint64_t	 w;
+
+	memcpy(&w, t + i, 8);
+	if (w & HIGH)
+		return 0;	/* the common way out, before any test */
+	return ascii_block_n(t, i, 8, fp, i + 8 == len ? 0 :
+	    ascii_flag[t[i + 8]], prev_sp, rep_cnt, rep_c, o);
 }
 
 #ifdef __SSE2__
