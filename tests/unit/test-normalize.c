@@ -379,6 +379,39 @@ test_fast_path_agrees(void **state)
 	assert_false(normalize_skeleton_same("caf\xc3\xa9", 5));
 }
 
+/*
+ * normalize() (its fast paths), normalize_maps() without maps and
+ * normalize_general() give the same text of BUF[0..N) in both forms, and
+ * the first two the same offset maps.
+ */
+static void
+assert_paths_agree(const char *buf, size_t n)
+{
+	struct normtext	 a, b, c;
+	enum norm_form	 form;
+	size_t		 k;
+
+	for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
+		assert_int_equal(normalize(buf, n, form, &a), 0);
+		assert_int_equal(normalize_general(buf, n, form, &b), 0);
+		assert_int_equal(normalize_maps(buf, n, form, &c, NULL, 0), 0);
+		if (a.len != b.len || strcmp(a.s, b.s) != 0 ||
+		    c.len != b.len || strcmp(c.s, b.s) != 0)
+			fail_msg("%s of \"%s\": fast \"%s\", general \"%s\", "
+			    "without maps \"%s\"", norm_form_name(form), buf,
+			    a.s, b.s, c.s);
+		for (k = 0; k < a.len; k++)
+			if (a.start[k] != b.start[k] || a.end[k] != b.end[k])
+				fail_msg("%s of \"%s\": byte %zu maps to "
+				    "[%zu,%zu) vs [%zu,%zu)",
+				    norm_form_name(form), buf, k, a.start[k],
+				    a.end[k], b.start[k], b.end[k]);
+		normtext_clear(&a);
+		normtext_clear(&b);
+		normtext_clear(&c);
+	}
+}
+
 /* Mixed text: the hybrid path (pieces) agrees with the general path. */
 static void
 test_hybrid_agrees(void **state)
@@ -390,10 +423,9 @@ test_hybrid_agrees(void **state)
 	    "tete", "long words here", "x", "7" };
 	static const char *sep[] = { " ", " ", " ", "  ", "\n", "", ".", " - " };
 	char		 buf[4096];
-	struct normtext	 a, b;
 	unsigned int	 seed = 777;
-	size_t		 n, k, l;
-	int		 iter, form, w, nw;
+	size_t		 n, l;
+	int		 iter, w, nw;
 
 	for (iter = 0; iter < 6000; iter++) {
 		/* half the texts dense, half mostly ASCII (pieces) */
@@ -427,23 +459,7 @@ test_hybrid_agrees(void **state)
 		}
 		buf[n] = '\0';
 		assert_true(utf8_valid(buf, n));
-		for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
-			assert_int_equal(normalize(buf, n, form, &a), 0);
-			assert_int_equal(normalize_general(buf, n, form, &b), 0);
-			if (a.len != b.len || strcmp(a.s, b.s) != 0)
-				fail_msg("%s of \"%s\": hybrid \"%s\", general "
-				    "\"%s\"", norm_form_name(form), buf, a.s, b.s);
-			for (k = 0; k < a.len; k++)
-				if (a.start[k] != b.start[k] ||
-				    a.end[k] != b.end[k])
-					fail_msg("%s of \"%s\": byte %zu maps to "
-					    "[%zu,%zu) vs [%zu,%zu)",
-					    norm_form_name(form), buf, k,
-					    a.start[k], a.end[k], b.start[k],
-					    b.end[k]);
-			normtext_clear(&a);
-			normtext_clear(&b);
-		}
+		assert_paths_agree(buf, (size_t)n);
 	}
 }
 
@@ -472,10 +488,9 @@ test_dense_agrees(void **state)
 	    "\xef\xb7\xba", "\xf0\x9f\x98\x80", "\xc3\xa9" };	/* ﷺ 😀 é */
 	static const char *sep[] = { " ", " ", "", "  ", "\n", "." };
 	char		 buf[2048];
-	struct normtext	 a, b, c;
 	unsigned int	 seed = 4242;
 	size_t		 n, l;
-	int		 iter, form, w, nw;
+	int		 iter, w, nw;
 
 	for (iter = 0; iter < 20000; iter++) {
 		seed = seed * 1103515245 + 12345;
@@ -499,23 +514,7 @@ test_dense_agrees(void **state)
 		}
 		buf[n] = '\0';
 		assert_true(utf8_valid(buf, n));
-		for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
-			assert_int_equal(normalize(buf, n, form, &a), 0);
-			assert_int_equal(normalize_general(buf, n, form, &b), 0);
-			assert_int_equal(normalize_maps(buf, n, form, &c, NULL,
-			    0), 0);
-			if (a.len != b.len || strcmp(a.s, b.s) != 0 ||
-			    c.len != b.len || strcmp(c.s, b.s) != 0)
-				fail_msg("%s of \"%s\": \"%s\", general \"%s\"",
-				    norm_form_name(form), buf, a.s, b.s);
-			if (memcmp(a.start, b.start, a.len * sizeof(size_t)) ||
-			    memcmp(a.end, b.end, a.len * sizeof(size_t)))
-				fail_msg("%s of \"%s\": maps differ",
-				    norm_form_name(form), buf);
-			normtext_clear(&a);
-			normtext_clear(&b);
-			normtext_clear(&c);
-		}
+		assert_paths_agree(buf, (size_t)n);
 	}
 }
 
@@ -526,9 +525,8 @@ test_block_path_agrees(void **state)
 	static const char *alphas[] = { "aaAbe  oOIx", "abcdefgh ijk",
 	    "aaaa b", "ab AB c  \n", "xyz xYz XYZ q\t", "the cat, sat." };
 	char		 buf[128];
-	struct normtext	 a, b, c;
 	unsigned int	 seed = 777, r;
-	int		 iter, form, n, k;
+	int		 iter, n, k;
 	size_t		 na;
 	const char	*al;
 
@@ -543,29 +541,7 @@ test_block_path_agrees(void **state)
 			buf[k] = al[r];
 		}
 		buf[n] = '\0';
-		for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
-			assert_int_equal(normalize(buf, (size_t)n, form, &a), 0);
-			assert_int_equal(normalize_general(buf, (size_t)n, form,
-			    &b), 0);
-			assert_int_equal(normalize_maps(buf, (size_t)n, form,
-			    &c, NULL, 0), 0);
-			if (a.len != b.len || strcmp(a.s, b.s) != 0 ||
-			    c.len != b.len || strcmp(c.s, b.s) != 0)
-				fail_msg("%s of \"%s\": fast \"%s\", general "
-				    "\"%s\", without maps \"%s\"",
-				    norm_form_name(form), buf, a.s, b.s, c.s);
-			for (k = 0; k < (int)a.len; k++)
-				if (a.start[k] != b.start[k] ||
-				    a.end[k] != b.end[k])
-					fail_msg("%s of \"%s\": byte %d maps to "
-					    "[%zu,%zu) vs [%zu,%zu)",
-					    norm_form_name(form), buf, k,
-					    a.start[k], a.end[k], b.start[k],
-					    b.end[k]);
-			normtext_clear(&a);
-			normtext_clear(&b);
-			normtext_clear(&c);
-		}
+		assert_paths_agree(buf, (size_t)n);
 	}
 }
 
@@ -597,10 +573,9 @@ test_run_blocks_agree(void **state)
 	    "\xe2\x84\xaa", "\xc5\xbf", "\xef\xac\x81" };	/* K ſ ﬁ */
 	static const char *sep[] = { " ", " ", " ", "\n", "", "  " };
 	char		 buf[512];
-	struct normtext	 a, b, c;
 	unsigned int	 seed = 9001;
-	size_t		 n, l, k;
-	int		 iter, form, w, nw;
+	size_t		 n, l;
+	int		 iter, w, nw;
 	const char	*t;
 
 	for (iter = 0; iter < 40000; iter++) {
@@ -630,28 +605,7 @@ test_run_blocks_agree(void **state)
 		}
 		buf[n] = '\0';
 		assert_true(utf8_valid(buf, n));
-		for (form = FORM_NORMALIZED; form <= FORM_SKELETON; form++) {
-			assert_int_equal(normalize(buf, n, form, &a), 0);
-			assert_int_equal(normalize_general(buf, n, form, &b), 0);
-			assert_int_equal(normalize_maps(buf, n, form, &c, NULL,
-			    0), 0);
-			if (a.len != b.len || strcmp(a.s, b.s) != 0 ||
-			    c.len != b.len || strcmp(c.s, b.s) != 0)
-				fail_msg("%s of \"%s\": \"%s\", general \"%s\", "
-				    "without maps \"%s\"", norm_form_name(form),
-				    buf, a.s, b.s, c.s);
-			for (k = 0; k < a.len; k++)
-				if (a.start[k] != b.start[k] ||
-				    a.end[k] != b.end[k])
-					fail_msg("%s of \"%s\": byte %zu maps "
-					    "to [%zu,%zu) vs [%zu,%zu)",
-					    norm_form_name(form), buf, k,
-					    a.start[k], a.end[k], b.start[k],
-					    b.end[k]);
-			normtext_clear(&a);
-			normtext_clear(&b);
-			normtext_clear(&c);
-		}
+		assert_paths_agree(buf, (size_t)n);
 	}
 }
 
