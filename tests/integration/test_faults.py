@@ -548,12 +548,18 @@ class PathologicalInputTest(Answered, unittest.TestCase):
                 print("fast client while 40 pathological requests ran on "
                       "the workers: p50 %.1f ms, max %.1f ms" %
                       (percentile(lat, 50) * 1e3, max(lat) * 1e3))
-                # A new connection runs short texts inline again.
+                # A new connection runs short texts inline again (a few
+                # tries: a busy machine may make the loop count as
+                # saturated for a moment, as above).
                 c2 = d.client(timeout=10)
-                time.sleep(0.003)
-                self.assertEqual(c2.ask({"id": "m", "text": "aaaa"})
-                                 ["verdict"], "block")
-                self.assertEqual(fast.ask({"op": "stats"})["inline"], 23)
+                for i in range(10):
+                    time.sleep(0.003)
+                    self.assertEqual(c2.ask({"id": "m%d" % i, "text": "aaaa"})
+                                     ["verdict"], "block")
+                    st3 = fast.ask({"op": "stats"})
+                    if st3["inline"] > st2["inline"]:
+                        break
+                self.assertGreater(st3["inline"], st2["inline"], st3)
                 for x in (c, c2, fast):
                     x.close()
                 self.alive(d)
