@@ -459,7 +459,10 @@ class InlineTest(unittest.TestCase):
         inline, n_in = self.run_all({"inline_max_bytes": 4096})
         pooled, n_pool = self.run_all({"inline_max_bytes": 0})
         self.assertEqual(inline, pooled)
-        self.assertEqual(n_in, len(self.short()))
+        # Each short one inline, but for a loop that counted as saturated
+        # for a moment (a busy machine, ASan): most of them.
+        self.assertLessEqual(n_in, len(self.short()))
+        self.assertGreaterEqual(n_in, len(self.short()) // 2 + 1)
         self.assertEqual(n_pool, 0)
         for a in inline:
             if a["id"] == "ghost":
