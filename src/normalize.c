@@ -1204,17 +1204,6 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 	size_t		*ost, *oen;
 
 	pthread_once(&scratch_once, scratch_init);
-	/* a byte outside ASCII: nothing to allocate and free again */
-	for (i = 0; len - i >= 8; i += 8) {
-		uint64_t	 w;
-
-		memcpy(&w, t + i, 8);
-		if (w & 0x8080808080808080ULL)
-			return 1;
-	}
-	for (; i < len; i++)
-		if (t[i] >= 0x80)
-			return 1;
 	if (skel)
 		maps = 1;	/* only the normalized loop can leave them out */
 	out->s = malloc(len + 1);
@@ -2392,35 +2381,39 @@ append_part(struct normtext *out, size_t *cap, const struct normtext *part,
 #define HYBRID_DENSE	256	/* one wide byte in this many: no pieces */
 
 /*
- * Text with some bytes outside ASCII: the general path for the pieces
- * around them, the ASCII path for the rest, cut where cut_ok() allows.
+ * The bytes outside ASCII in T[0..LEN), counted until there are enough to
+ * make the text dense (more than one in HYBRID_DENSE): 0 for ASCII text.
+ */
+static size_t
+wide_bytes(const unsigned char *t, size_t len)
+{
+	size_t	 q, wide = 0;
+
+	for (q = 0; q + 8 <= len && wide * HYBRID_DENSE <= len; q += 8) {
+		uint64_t	 w;
+
+		memcpy(&w, t + q, 8);
+		wide += (size_t)(((w & HIGH) >> 7) * ONES >> 56);
+	}
+	for (; q < len && wide * HYBRID_DENSE <= len; q++)
+		wide += t[q] >> 7;
+	return wide;
+}
+
+/*
+ * Text with some bytes outside ASCII, but not dense: the general path for
+ * the pieces around them, the ASCII path for the rest, cut where cut_ok()
+ * allows.
  */
 static int
 normalize_hybrid(const unsigned char *t, size_t len, enum norm_form form,
     struct normtext *out, int maps)
 {
 	struct normtext	 part;
-	size_t		 pos = 0, q, x, r, cap = 0, nw, wide = 0;
+	size_t		 pos = 0, q, x, r, cap = 0, nw;
 	int		 rv;
 
 	memset(&part, 0, sizeof(part));
-	/* dense wide text: pieces would only add copies (known early) */
-	for (q = 0; q + 8 <= len && wide * HYBRID_DENSE <= len; q += 8) {
-		uint64_t	 w;
-
-		memcpy(&w, t + q, 8);
-		wide += (size_t)(((w & 0x8080808080808080ULL) >> 7) *
-		    0x0101010101010101ULL >> 56);
-	}
-	for (; q < len && wide * HYBRID_DENSE <= len; q++)
-		wide += t[q] >> 7;
-	if (wide * HYBRID_DENSE > len) {
-		if ((rv = normalize_fast(t, len, form == FORM_SKELETON, out,
-		    maps)) != 1)
-			return rv;
-		normtext_clear(out);
-		return general_form((const char *)t, len, form, out, maps);
-	}
 	cap = len + 16;
 	out->s = malloc(cap);
 	out->start = malloc(cap * sizeof(size_t));
@@ -2500,28 +2493,33 @@ int
 normalize_maps(const char *text, size_t len, enum norm_form form,
     struct normtext *out, unsigned *flags, int maps)
 {
+	const unsigned char *t = (const unsigned char *)text;
 	unsigned	 leet = 1;
+	size_t		 wide;
 	int		 rv;
 
 	memset(out, 0, sizeof(*out));
 	if (flags != NULL)
 		*flags = 0;
-	if (form == FORM_NORMALIZED || form == FORM_SKELETON) {
-		rv = normalize_ascii((const unsigned char *)text, len,
-		    form == FORM_SKELETON, out, &leet, maps);
-		if (rv == 0) {
-			if (flags != NULL)
-				*flags = NORM_ASCII | (leet ? NORM_LEET : 0);
-			return 0;
+	if (form != FORM_NORMALIZED && form != FORM_SKELETON)
+		return normalize_general(text, len, form, out);
+	/* one look at the bytes chooses the path */
+	wide = wide_bytes(t, len);
+	if (wide == 0) {
+		if ((rv = normalize_ascii(t, len, form == FORM_SKELETON, out,
+		    &leet, maps)) == 0 && flags != NULL)
+			*flags = NORM_ASCII | (leet ? NORM_LEET : 0);
+	} else if (wide * HYBRID_DENSE > len) {
+		if ((rv = normalize_fast(t, len, form == FORM_SKELETON, out,
+		    maps)) == 1) {
+			normtext_clear(out);
+			rv = general_form(text, len, form, out, maps);
 		}
-		normtext_clear(out);
-		if (rv == -1)
-			return -1;
-		if (normalize_hybrid((const unsigned char *)text, len, form,
-		    out, maps) == 0)
-			return 0;
+	} else
+		rv = normalize_hybrid(t, len, form, out, maps);
+	if (rv != 0) {
 		normtext_clear(out);
 		return -1;
 	}
-	return normalize_general(text, len, form, out);
+	return 0;
 }

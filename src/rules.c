@@ -1083,8 +1083,7 @@ rules_match(const struct ruleset *crs, const char *text, size_t len,
 				cur = &nt[FORM_NORMALIZED];
 			else if (normalize_maps(text, len, cform, cur,
 			    f == FORM_NORMALIZED ? &nflags : NULL,
-			    rs->nfallback[f] > 0) ==
-			    -1) {
+			    rs->nfallback[f] > 0) == -1) {
 				rv = -1;
 				continue;
 			}

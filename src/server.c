@@ -751,9 +751,10 @@ server_loop_share(struct server *srv, uint64_t now)
  * server_run): the rest of a longer pass goes to the workers, which then
  * run beside the loop.  When the loop spent LOOP_BUSY_ON % of the last
  * LOOP_WINDOW_US out of its wait for events, it is the limit: every request
- * goes to the workers until that share falls under LOOP_BUSY_OFF %.  A connection whose request drove a rule to its
- * PCRE2 limits here, or took INLINE_SLOW_US of CPU time, sends the rest of
- * its requests to the workers, so that it cannot hold up the others.
+ * goes to the workers until that share falls under LOOP_BUSY_OFF %.  A
+ * connection whose request drove a rule to its PCRE2 limits here, or took
+ * INLINE_SLOW_US of CPU time, sends the rest of its requests to the
+ * workers, so that it cannot hold up the others.
  */
 static int
 request_inline(const struct conn *c, const struct request *req)

@@ -252,7 +252,7 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
         f = min(1.0, f)
         return hp["lr"] * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * f)))
 
-    best = (-1.0, None, -1)
+    best = (-1.0, None, -1, None)     # score, weights, epoch, tune logits
     history = []
     step = 0
     t0 = time.time()
