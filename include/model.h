@@ -89,6 +89,14 @@ void		 model_window_probs(const struct model *m, const float *logits,
 		    const char *text, size_t len, const float *zn, float *p);
 
 /*
+ * A text's probabilities from P[n_labels], each label's maximum over its
+ * WINDOWS windows, in place: the n-gram combination's window-count term
+ * (ngram_doc_probs), when M has one.
+ */
+void		 model_doc_probs(const struct model *m, size_t windows,
+		    float *p);
+
+/*
  * Make S able to hold N tokens.  0, or -1 after logging.
  */
 int		 model_slot_reserve(const struct model *m, struct model_slot *s,

@@ -26,6 +26,7 @@ struct ngram_head {
 	float		 w_transformer[MAX_LABELS];	/* combination */
 	float		 w_ngram[MAX_LABELS];
 	float		 b[MAX_LABELS];
+	float		 window_slope[MAX_LABELS];	/* per ln(windows) */
 };
 
 /*
@@ -49,5 +50,15 @@ size_t		 ngram_logits(const struct ngram_head *h, const char *text,
  */
 void		 ngram_combine(const struct ngram_head *h, const float *zt,
 		    const float *zn, float *p);
+
+/*
+ * The document's probabilities from P[n_labels], each label's maximum
+ * over the WINDOWS windows of a text: in place, sigmoid(logit(p) -
+ * window_slope ln(windows)), so that a long text's many windows do not
+ * raise its score by their number alone.  No change for one window or a
+ * zero slope.
+ */
+void		 ngram_doc_probs(const struct ngram_head *h, size_t windows,
+		    float *p);
 
 #endif

@@ -294,5 +294,6 @@ classifier_score(const struct model *cm, const struct classifier_conf *conf,
 		memset(out, 0, sizeof(*out));
 		return -1;
 	}
+	model_doc_probs(m, window_count(n, w, stride), out->scores);
 	return 0;
 }

@@ -135,6 +135,10 @@ ngram_parse(struct model *m, const char *file, json_t *ng)
 	    conf_floats(file, "bias", json_object_get(comb, "bias"),
 	    m->n_labels, m->ng.b) == -1)
 		return -1;
+	v = json_object_get(comb, "window_slope");
+	if (v != NULL && conf_floats(file, "window_slope", v, m->n_labels,
+	    m->ng.window_slope) == -1)
+		return -1;
 	m->ng.n_labels = m->n_labels;
 	m->has_ngram = 1;
 	return 0;
@@ -405,6 +409,13 @@ model_window_probs(const struct model *m, const float *logits,
 	for (j = 0; j < m->n_labels; j++)
 		p[j] = 1.0f / (1.0f + expf(-(m->scale[j] * logits[j] +
 		    m->bias[j])));
+}
+
+void
+model_doc_probs(const struct model *m, size_t windows, float *p)
+{
+	if (m->has_ngram)
+		ngram_doc_probs(&m->ng, windows, p);
 }
 
 struct model_slot *

@@ -159,3 +159,20 @@ ngram_combine(const struct ngram_head *h, const float *zt, const float *zn,
 		p[j] = 1.0f / (1.0f + expf(-(h->w_transformer[j] * zt[j] +
 		    h->w_ngram[j] * zn[j] + h->b[j])));
 }
+
+void
+ngram_doc_probs(const struct ngram_head *h, size_t windows, float *p)
+{
+	double	 lw, z;
+	size_t	 j;
+
+	if (windows < 2)
+		return;
+	lw = log((double)windows);
+	for (j = 0; j < h->n_labels; j++) {
+		if (h->window_slope[j] == 0 || p[j] <= 0 || p[j] >= 1)
+			continue;
+		z = log((double)p[j]) - log1p(-(double)p[j]);
+		p[j] = (float)(1.0 / (1.0 + exp(-(z - h->window_slope[j] * lw))));
+	}
+}

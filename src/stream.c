@@ -96,7 +96,8 @@ struct stream {
 	size_t			 ws_scanned;	/* bytes looked at for it */
 	size_t			 windows;
 	size_t			 n_scores;
-	float			 scores[MAX_LABELS];
+	float			 win_max[MAX_LABELS];	/* max over windows */
+	float			 scores[MAX_LABELS];	/* the text so far's */
 	const char		*labels[MAX_LABELS];
 };
 
@@ -566,11 +567,13 @@ classify_windows(struct stream *s, int *block)
 			model_window_probs(m, slot->logits + b * m->n_labels,
 			    s->buf + first, last - first, NULL, pr);
 			for (j = 0; j < nl; j++)
-				if (pr[j] > s->scores[j])
-					s->scores[j] = pr[j];
+				if (pr[j] > s->win_max[j])
+					s->win_max[j] = pr[j];
 		}
 	}
 	s->n_scores = nl;
+	memcpy(s->scores, s->win_max, sizeof(s->scores));
+	model_doc_probs(m, s->windows, s->scores);
 	for (j = 0; j < nl; j++) {
 		s->labels[j] = labels[j];
 		for (k = 0; k < p->n_thresholds; k++)

@@ -190,9 +190,23 @@ def combine(zt, zn, comb):
                              np.asarray(comb["w_ngram"]) * zn + np.asarray(comb["bias"]))))
 
 
+def doc_probs(p, windows, comb):
+    """A text's probabilities from p, each label's maximum over its windows:
+    sigmoid(logit(p) - window_slope ln(windows)), as ngram_doc_probs in C."""
+    slope = np.asarray(comb.get("window_slope") or np.zeros(len(p)))
+    if windows < 2:
+        return p
+    out = np.array(p, dtype=np.float64)
+    ok = (slope != 0) & (out > 0) & (out < 1)
+    z = np.log(out[ok]) - np.log1p(-out[ok])
+    out[ok] = 1 / (1 + np.exp(-(z - slope[ok] * np.log(windows))))
+    return out
+
+
 def doc_scores(wins, comb=None, cal=None, which="combined"):
-    """Max over windows of each label's probability, and the span of the
-    window with the highest one (first on ties), as the C engine does."""
+    """Max over windows of each label's probability (with the window-count
+    term for the combined score), and the span of the window with the
+    highest one (first on ties), as the C engine does."""
     scores = np.zeros((len(wins), len(wins[0][0][0])))
     spans = []
     for i, ws in enumerate(wins):
@@ -207,8 +221,26 @@ def doc_scores(wins, comb=None, cal=None, which="combined"):
             scores[i] = np.maximum(scores[i], p)
             if p.max() > top:
                 top, best = p.max(), sp
+        if which == "combined":
+            scores[i] = doc_probs(scores[i], len(ws), comb)
         spans.append(best)
     return scores, spans
+
+
+def fit_window_slope(wins, comb, clean):
+    """Per label, the slope of the combined logit of the clean LLM answers
+    (mask CLEAN) on ln(number of windows), least squares, floored at 0:
+    how much the maximum over more windows raises a clean answer's score."""
+    n = np.array([len(ws) for ws in wins])[clean]
+    base = dict(comb, window_slope=None)
+    p, _ = doc_scores([w for w, c in zip(wins, clean) if c], base)
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    z = np.log(p) - np.log1p(-p)
+    if len(n) < 2 or np.ptp(n) == 0:
+        return [0.0] * z.shape[1]
+    A = np.vstack([np.log(n), np.ones(len(n))]).T
+    return [max(0.0, float(np.linalg.lstsq(A, z[:, j], rcond=None)[0][0]))
+            for j in range(z.shape[1])]
 
 
 # ---------------------------------------------------------------------------
@@ -379,6 +411,7 @@ def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, cle
     w_test = window_logits(model, tok, fz, weight, bias, [e["text"] for e in test_rows], W, S,
                            context=context)
     comb = fit_combination(w_tune, tune_rows, labels, cfg["calibration"])
+    comb["window_slope"] = fit_window_slope(w_tune, comb, clean_tune)
     print("combination: %s" % json.dumps(comb), file=log)
 
     p_tune, _ = doc_scores(w_tune, comb)

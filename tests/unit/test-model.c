@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <math.h>
 #include <sodium.h>
 
 #include "classifier.h"
@@ -698,6 +699,84 @@ test_ngram(void **state)
 	expect_fail("ngram.weight transposed");
 }
 
+/*
+ * The window-count term: optional, checked like the other arrays, and a
+ * text of n windows scores sigmoid(logit(m) - slope ln n) with m what it
+ * scores without the term (the same windows and maxima).
+ */
+static void
+test_window_slope(void **state)
+{
+	struct model	*m;
+	struct classifier_conf conf = { .window = 8, .stride = 4,
+	    .batch_max = 4 };
+	struct classifier_out flat, sloped, one;
+	static const char text[] = "the quick brown fox jumps over the lazy "
+	    "dog while the cat watches from a sunny window sill all day";
+	static const double slope[] = { 0.5, 0, 1.25, 2, 0.1, 3 };
+	json_t		*c, *comb, *arr;
+	double		 z, want;
+	size_t		 j, n;
+
+	reset();
+	m = model_load(tmp);
+	assert_non_null(m);
+	for (j = 0; j < m->n_labels; j++)
+		assert_true(m->ng.window_slope[j] == 0);
+	assert_int_equal(classifier_score(m, &conf, text, strlen(text),
+	    &flat), 0);
+	assert_int_equal(classifier_score(m, &conf, "fox", 3, &one), 0);
+	n = tokenizer_encode(m->tok, text, strlen(text), NULL, 0);
+	model_free(m);
+	assert_true(n > 2 * 7);			/* several windows */
+	n = 1 + (n - 7 + 3) / 4;
+
+	c = cfg();
+	comb = json_object_get(json_object_get(c, "ngram"), "combine");
+	arr = json_array();
+	for (j = 0; j < sizeof(slope) / sizeof(slope[0]); j++)
+		json_array_append_new(arr, json_real(slope[j]));
+	json_object_set_new(comb, "window_slope", arr);
+	put_cfg(c);
+	m = model_load(tmp);
+	assert_non_null(m);
+	assert_int_equal(classifier_score(m, &conf, text, strlen(text),
+	    &sloped), 0);
+	for (j = 0; j < m->n_labels; j++) {
+		z = log(flat.scores[j]) - log1p(-(double)flat.scores[j]);
+		want = 1 / (1 + exp(-(z - slope[j] * log((double)n))));
+		assert_true(fabs(sloped.scores[j] - want) < 1e-6);
+		if (slope[j] > 0)
+			assert_true(sloped.scores[j] < flat.scores[j]);
+	}
+	assert_int_equal(sloped.span_start, flat.span_start);
+	assert_int_equal(sloped.span_end, flat.span_end);
+	/* One window: no term. */
+	assert_int_equal(classifier_score(m, &conf, "fox", 3, &sloped), 0);
+	for (j = 0; j < m->n_labels; j++)
+		assert_true(sloped.scores[j] == one.scores[j]);
+	model_free(m);
+
+	c = cfg();
+	comb = json_object_get(json_object_get(c, "ngram"), "combine");
+	json_object_set_new(comb, "window_slope", json_pack("[f,f]", 1.0,
+	    1.0));
+	put_cfg(c);
+	expect_fail("window_slope of 2 numbers");
+	c = cfg();
+	comb = json_object_get(json_object_get(c, "ngram"), "combine");
+	json_object_set_new(comb, "window_slope", json_pack("[f,f,f,f,f,s]",
+	    1.0, 1.0, 1.0, 1.0, 1.0, "1"));
+	put_cfg(c);
+	expect_fail("window_slope with a string");
+	c = cfg();
+	comb = json_object_get(json_object_get(c, "ngram"), "combine");
+	json_object_set_new(comb, "window_slope", json_pack("[f,f,f,f,f,f]",
+	    1.0, 1.0, 1.0, 1.0, 1.0, 1e300));
+	put_cfg(c);
+	expect_fail("window_slope 1e300");
+}
+
 /* ---- tokenizer.txt ---- */
 
 static void
@@ -805,6 +884,7 @@ main(void)
 		cmocka_unit_test(test_safetensors_api),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_ngram),
+		cmocka_unit_test(test_window_slope),
 		cmocka_unit_test(test_vocab),
 		cmocka_unit_test(test_missing_files),
 	};
