@@ -1,6 +1,6 @@
 /*
  * transformer: the forward pass of the modgate-encoder-v1 network
- * (train/FORMAT.md), a pre-LayerNorm encoder with mean pooling, on
+ * (train/FORMAT.md), a pre-LayerNorm encoder with mean or [CLS] pooling, on
  * cblas_sgemm.  Written in the llama2.c manner: transformer_config holds
  * the hyperparameters, transformer_weights points into the weights file,
  * transformer_state is the scratch of one thread, sized once.
@@ -20,6 +20,9 @@ struct transformer_config {
 	size_t	 max_positions;		/* longest window, [CLS] included */
 	size_t	 n_labels;
 	float	 norm_eps;
+	int	 pool_cls;		/* a window's summary is its [CLS]
+					   token's final state, else the mean
+					   of all its tokens' */
 };
 
 /* Row-major, Linear weights [out, in] as PyTorch stores them. */
@@ -84,7 +87,11 @@ void		 transformer_set_threads(int n);
  */
 void		 transformer_default_threads(void);
 
-/* Floating-point operations of one window of T tokens (for benchmarks). */
+/*
+ * Floating-point operations of one window of T tokens (for benchmarks):
+ * those the forward pass does, so with [CLS] pooling the last layer's
+ * keys and values for every token, the rest for [CLS] alone.
+ */
 double		 transformer_flops(const struct transformer_config *c,
 		    size_t t);
 

@@ -191,6 +191,14 @@ config_parse(struct model *m, const char *file, const char *buf, size_t len,
 		return -1;
 	}
 	m->cfg.norm_eps = (float)eps;
+	v = json_object_get(root, "pooling");
+	if (v != NULL && (!json_is_string(v) ||
+	    (strcmp(json_string_value(v), "mean") != 0 &&
+	    strcmp(json_string_value(v), "cls") != 0))) {
+		log_warnx("%s: \"pooling\" must be \"mean\" or \"cls\"", file);
+		return -1;
+	}
+	m->cfg.pool_cls = v != NULL && strcmp(json_string_value(v), "cls") == 0;
 
 	v = json_object_get(root, "labels");
 	if (!json_is_array(v) || json_array_size(v) < 1 ||

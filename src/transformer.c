@@ -33,7 +33,9 @@ struct transformer_state {
 	float	*hb;			/* [d_ff, n] feed-forward hidden */
 	float	*att;			/* [T, T] one head: att[key, query] */
 	float	*colv;			/* [2, max(T, LN_BLOCK)] per column */
-	float	*pooled;		/* [d] one window's mean state */
+	float	*pooled;		/* [d] one window's final summary */
+	float	*cls;			/* [4, d, B] the last layer's [CLS]
+					   columns, with [CLS] pooling */
 };
 
 static atomic_int blas_threads;		/* 0 until set */
@@ -105,6 +107,7 @@ transformer_state_new(const struct transformer_config *c, size_t max_windows)
 	s->att = scratch(t * t, &bad);
 	s->colv = scratch(2 * cv, &bad);
 	s->pooled = scratch(d, &bad);
+	s->cls = scratch(c->pool_cls ? 4 * d * max_windows : 0, &bad);
 	if (bad) {
 		log_warnx("transformer: no memory for scratch of %zu windows",
 		    max_windows);
@@ -126,6 +129,7 @@ transformer_state_free(struct transformer_state *s)
 	free(s->att);
 	free(s->colv);
 	free(s->pooled);
+	free(s->cls);
 	free(s);
 }
 
@@ -159,9 +163,14 @@ double
 transformer_flops(const struct transformer_config *c, size_t t)
 {
 	double	 d = (double)c->d_model, f = (double)c->d_ff, T = (double)t;
+	double	 full = (double)c->n_layers;
 
+	if (c->pool_cls)	/* the last layer: k, v for all; the rest once */
+		return (full - 1) * (2 * T * d * (3 * d + d + 2 * f) +
+		    4 * T * T * d) + 2 * T * d * 2 * d + 2 * d * (2 * d +
+		    2 * f) + 4 * T * d + 2 * d * (double)c->n_labels;
 	/* qkv, out, up, down; q k^T and a v */
-	return (double)c->n_layers * (2 * T * d * (3 * d + d + 2 * f) +
+	return full * (2 * T * d * (3 * d + d + 2 * f) +
 	    4 * T * T * d) + 2 * d * (double)c->n_labels;
 }
 
@@ -375,6 +384,25 @@ softmax_cols(float *att, size_t t, float *max, float *inv)
 		inv[q] = 1.0f / inv[q];
 }
 
+/*
+ * Softmax of one query's scores att[t] (base 2), unnormalised, in place:
+ * att = 2^(att - max).  Returns 1 / their sum.
+ */
+KERNEL static float
+softmax_vec(float *att, size_t t)
+{
+	size_t	 k;
+	float	 max = att[0], sum = 0;
+
+	for (k = 1; k < t; k++)
+		max = att[k] > max ? att[k] : max;
+	for (k = 0; k < t; k++) {
+		att[k] = exp2_neg(att[k] - max);
+		sum += att[k];
+	}
+	return 1.0f / sum;
+}
+
 /* o[i, j] = o[i, j] s[j] + b[i] for o[rows, t] (row stride ld) */
 KERNEL static void
 scale_cols(float *o, const float *s, const float *b, size_t rows, size_t t,
@@ -529,6 +557,81 @@ embed(const struct transformer_config *c, const struct transformer_weights *w,
 	}
 }
 
+/* LOGITS [NW, n_labels] = head_w p + head_b, P [d, NW] one window a column */
+static void
+head(const struct transformer_config *c, const struct transformer_weights *w,
+    struct transformer_state *s, const float *p, size_t nw, float *logits)
+{
+	size_t	 b, i, d = c->d_model;
+
+	for (b = 0; b < nw; b++) {
+		for (i = 0; i < d; i++)
+			s->pooled[i] = p[i * nw + b];
+		for (i = 0; i < c->n_labels; i++)
+			logits[b * c->n_labels + i] = w->head_b[i] +
+			    dot8(w->head_w + i * d, s->pooled, d);
+	}
+}
+
+/*
+ * The last layer L and the head with [CLS] pooling: only the [CLS]
+ * column of each window (its first) reaches the output, so keys and values
+ * are computed for all n columns, and the query, attention, output
+ * projection, feed-forward and final layer norm for the NW [CLS] columns
+ * alone, gathered into [d, NW] blocks of s->cls (x: layer norm out,
+ * r: residual, q: queries, o: attention out).  ADD as for layernorm().
+ */
+static void
+encode_last_cls(const struct transformer_config *c,
+    const struct transformer_weights *w, const struct transformer_layer *L,
+    struct transformer_state *s, const float *add, const size_t *lens,
+    size_t nw, size_t n, int small, float *logits)
+{
+	size_t		 d = c->d_model, f = c->d_ff, hd = d / c->n_heads;
+	size_t		 b, c0, i, h;
+	float		 scale = (float)M_LOG2E / sqrtf((float)hd), inv;
+	float		*x = s->cls, *r = x + d * nw, *q = r + d * nw;
+	float		*o = q + d * nw;
+	float		*mean = s->colv, *rstd = s->colv + LN_BLOCK;
+	const float	*k, *v, *b_v = L->qkv_b + 2 * d;
+
+	layernorm(s->xn, s->x, add, L->ln1_w, L->ln1_b, d, n, c->norm_eps,
+	    mean, rstd);
+	matmul(small, s->qkv + d * n, L->qkv_w + d * d, s->xn, 2 * d, d, n,
+	    0.0f);
+	for (b = 0, c0 = 0; b < nw; c0 += lens[b], b++)
+		for (i = 0; i < d; i++) {
+			x[i * nw + b] = s->xn[i * n + c0];
+			r[i * nw + b] = s->x[i * n + c0];
+		}
+	fill_rows(q, L->qkv_b, d, nw);
+	matmul(small, q, L->qkv_w, x, d, d, nw, 1.0f);
+	/* as attention(), for one query a window (see there for the biases) */
+	for (b = 0, c0 = 0; b < nw; c0 += lens[b], b++)
+		for (h = 0; h < c->n_heads; h++) {
+			k = s->qkv + (d + h * hd) * n + c0;
+			v = s->qkv + (2 * d + h * hd) * n + c0;
+			cblas_sgemv(CblasRowMajor, CblasTrans, (int)hd,
+			    (int)lens[b], scale, k, (int)n, q + h * hd * nw + b,
+			    (int)nw, 0.0f, s->att, 1);
+			inv = softmax_vec(s->att, lens[b]);
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)hd,
+			    (int)lens[b], inv, v, (int)n, s->att, 1, 0.0f,
+			    o + h * hd * nw + b, (int)nw);
+			for (i = 0; i < hd; i++)
+				o[(h * hd + i) * nw + b] += b_v[h * hd + i];
+		}
+	matmul(small, r, L->out_w, o, d, d, nw, 1.0f);
+	layernorm(x, r, L->out_b, L->ln2_w, L->ln2_b, d, nw, c->norm_eps,
+	    mean, rstd);
+	matmul(small, s->hb, L->up_w, x, f, d, nw, 0.0f);
+	bias_gelu(s->hb, L->up_b, f, nw);
+	matmul(small, r, L->down_w, s->hb, d, f, nw, 1.0f);
+	layernorm(x, r, L->down_b, w->lnf_w, w->lnf_b, d, nw, c->norm_eps,
+	    mean, rstd);
+	head(c, w, s, x, nw, logits);
+}
+
 /*
  * NW windows (LENS, IDS) in n columns through the whole network into
  * LOGITS [NW, n_labels].
@@ -546,6 +649,11 @@ encode(const struct transformer_config *c, const struct transformer_weights *w,
 	embed(c, w, s->x, ids, lens, n);
 	for (l = 0; l < c->n_layers; l++) {
 		L = &w->layers[l];
+		if (c->pool_cls && l == c->n_layers - 1) {
+			encode_last_cls(c, w, L, s, add, lens, nw, n, small,
+			    logits);
+			return;
+		}
 		layernorm(s->xn, s->x, add, L->ln1_w, L->ln1_b, d, n,
 		    c->norm_eps, mean, rstd);
 		/* q with its bias, k and v without (see attention()) */

@@ -297,10 +297,12 @@ def write_card(out, res, thr):
              "maximum over sliding windows.", "",
              "## Model",
              "Pre-LayerNorm encoder, d_model %s, %s layers, %s heads, d_ff %s, window %s tokens, "
-             "mean pooling, one sigmoid per category; WordPiece vocabulary of %s entries learned on "
+             "%s, one sigmoid per category; WordPiece vocabulary of %s entries learned on "
              "the training split. No downloaded weights. Seed %s."
              % (hp.get("d_model"), hp.get("n_layers"), hp.get("n_heads"), hp.get("d_ff"),
-                hp.get("window"), hp.get("vocab_size"), tr.get("seed")), ""]
+                hp.get("window"), "the final state of [CLS] as the window's summary"
+                if hp.get("pooling") == "cls" else "mean pooling",
+                hp.get("vocab_size"), tr.get("seed")), ""]
     pre = tr.get("pretrain") or {}
     if pre.get("embed"):
         e = pre["embed"]

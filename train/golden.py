@@ -8,7 +8,8 @@ text, plus inputs and what PyTorch makes of them.
               [--logits N] > OUT.jsonl
 
 Writes DIR/{config.json,model.safetensors,tokenizer.txt,cases.jsonl}
-(default tests/data/model-golden).  Each line of cases.jsonl:
+(default tests/data/model-golden), and the same into DIR-cls for the same
+weights with [CLS] pooling and a window-count term (fewer cases).  Each line of cases.jsonl:
   {"text", "ids", "spans", "window", "stride",
    "windows": [{"start", "len", "logits", "ngram"}], "scores", "span"}
 where windows are those of FORMAT.md ("start" is the first token index,
@@ -46,6 +47,7 @@ SHAPE = dict(d_model=32, n_layers=2, n_heads=4, d_ff=64, max_positions=32,
 VOCAB = 700
 NGRAM_BUCKETS = 4096
 SEED = 20261127
+CLS_BLNS = 120          # blns cases of the [CLS] variant
 
 
 def sample_texts(data):
@@ -163,8 +165,22 @@ def build(out, data):
             "w_ngram": [float(0.5 + v) for v in torch.rand(6, generator=g)],
             "bias": [float(v - 0.5) for v in torch.rand(6, generator=g)]}
     NG.export_head(out, weight, bias, comb, NGRAM_BUCKETS, "window")
-    head = NG.load_head(out)
     texts = own_cases(sample)
+    write_cases(out, model, tok, cal, texts, blns(data))
+    # the same weights with [CLS] pooling and a window-count term, on
+    # fewer cases: OUT-cls
+    slope = [float(v) for v in torch.rand(6, generator=g)]
+    model.pooling = model.hp["pooling"] = "cls"
+    M.export(model, tok, M.LABELS, cal, out + "-cls")
+    NG.export_head(out + "-cls", weight, bias, dict(comb, window_slope=slope),
+                   NGRAM_BUCKETS, "window")
+    write_cases(out + "-cls", model, tok, cal, texts, blns(data)[:CLS_BLNS])
+
+
+def write_cases(out, model, tok, cal, texts, more):
+    """out/cases.jsonl: TEXTS at window 16 (the last two also at 32),
+    MORE at 16."""
+    head = NG.load_head(out)
     with open(os.path.join(out, "cases.jsonl.tmp"), "w",
               encoding="utf-8") as f:
         for t in texts:
@@ -175,7 +191,7 @@ def build(out, data):
                                ensure_ascii=False) + "\n")
             f.write(json.dumps(case(model, tok, cal, t, 32, 31, head),
                                ensure_ascii=False) + "\n")
-        for t in blns(data):
+        for t in more:
             f.write(json.dumps(case(model, tok, cal, t, 16, 8, head),
                                ensure_ascii=False) + "\n")
     os.replace(os.path.join(out, "cases.jsonl.tmp"),

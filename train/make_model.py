@@ -40,7 +40,7 @@ from model import export
 DEFAULT_HP = dict(vocab_size=8192, d_model=128, n_layers=2, n_heads=4, d_ff=512,
                   window=128, max_chunks=2, epochs=1, batch_docs=32, lr=1e-3,
                   weight_decay=0.01, dropout=0.1, eval_stride=96, clean_windows=8, embed_init=1,
-                  pretrain_steps=0, pretrain_batch=64, pretrain_lr=1e-3)
+                  pretrain_steps=0, pretrain_batch=64, pretrain_lr=1e-3, pooling="cls")
 
 CLEAN_FLAG_BUDGET = 0.003     # per head, on the tune generator's clean answers
 BLOCK_PRECISION = 0.85
@@ -212,7 +212,8 @@ def main():
             from model import Encoder
             torch.manual_seed(a.seed)
             init = Encoder(len(tok), hp["d_model"], hp["n_layers"], hp["n_heads"], hp["d_ff"],
-                           hp["window"], len(labels), 1e-5, hp.get("dropout", 0.1))
+                           hp["window"], len(labels), 1e-5, hp.get("dropout", 0.1),
+                           hp.get("pooling", "mean"))
             texts = PT.unlabelled_texts(train_rows)
             pre = {}
             if hp.get("embed_init"):

@@ -71,13 +71,18 @@ class Layer(nn.Module):
 class Encoder(nn.Module):
     def __init__(self, vocab_size, d_model=128, n_layers=4, n_heads=4,
                  d_ff=512, max_positions=128, n_labels=6, norm_eps=1e-5,
-                 dropout=0.0):
+                 dropout=0.0, pooling="mean"):
         super().__init__()
         if d_model % n_heads:
             raise ValueError("d_model must be divisible by n_heads")
+        if pooling not in ("mean", "cls"):
+            raise ValueError("pooling must be mean or cls")
         self.hp = dict(vocab_size=vocab_size, d_model=d_model,
                        n_layers=n_layers, n_heads=n_heads, d_ff=d_ff,
                        max_positions=max_positions, norm_eps=norm_eps)
+        if pooling != "mean":
+            self.hp["pooling"] = pooling
+        self.pooling = pooling
         self.n_labels = n_labels
         self.tok_emb = nn.Embedding(vocab_size, d_model)
         self.pos_emb = nn.Embedding(max_positions, d_model)
@@ -114,6 +119,8 @@ class Encoder(nn.Module):
         return self.ln_f(x)
 
     def pool(self, h, mask=None):
+        if self.pooling == "cls":
+            return h[:, 0]
         if mask is None:
             return h.mean(dim=1)
         m = mask.to(h.dtype)[:, :, None]
@@ -225,7 +232,7 @@ def load(modeldir):
                          tk.get("max_word_chars", 64))
     model = Encoder(cfg["vocab_size"], cfg["d_model"], cfg["n_layers"],
                     cfg["n_heads"], cfg["d_ff"], cfg["max_positions"],
-                    len(cfg["labels"]), cfg["norm_eps"])
+                    len(cfg["labels"]), cfg["norm_eps"], pooling=cfg.get("pooling", "mean"))
     sd = load_safetensors(os.path.join(modeldir, "model.safetensors"))
     if "ngram" in cfg:      # the n-gram head: train/ngram.py load_head()
         sd = {k: v for k, v in sd.items() if k not in ("ngram.weight", "ngram.bias")}

@@ -333,16 +333,21 @@ def _f(x):
     return "-" if x is None else "%.3f" % x
 
 
-def card_section(labels, rep, thr, flag, have=None):
+def card_section(labels, rep, thr, flag, slope, have=None):
     L = ["## Combined score (transformer + n-gram head)", "",
          "Since the n-gram head was added (train/ngram.py), the shipped score of each category "
          "is sigmoid(w_t z_transformer + w_n z_ngram + b) per window, max over windows (z_ngram "
          "over the whole text, or over each window when config.json says \"context\": "
          "\"window\"); w_t, w_n "
          "and b are a per-category logistic regression fitted on the tune split (config.json "
-         "\"ngram\".\"combine\"). The n-gram head is a linear model on hashed word uni/bigrams and "
+         "\"ngram\".\"combine\"). A text of n windows then loses window_slope ln n from the "
+         "logit of that maximum: the slope is fitted per category on the tune generator's clean "
+         "answers (least squares of their logit on ln n, floored at 0), so that a long clean "
+         "answer does not score higher for its number of windows alone (%s). "
+         "The n-gram head is a linear model on hashed word uni/bigrams and "
          "character 3/4-grams (FORMAT.md, \"n-gram head\") trained on the training split. "
-         "The figures below supersede the transformer-only metrics and thresholds above.", "",
+         "The figures below supersede the transformer-only metrics and thresholds above."
+         % ", ".join("%s %.3f" % (c, x) for c, x in zip(labels, slope)), "",
          "AUPRC on the held-out source + held-out generator's clean answers (test split)"]
     names = [n for n in ("combined", "transformer", "ngram", "ngram_lr", "keywords")
              if have is None or n in have]
@@ -456,7 +461,7 @@ def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, cle
     with open(rp, "w") as f:
         json.dump(full, f, indent=1)
         f.write("\n")
-    sec = card_section(labels, rep, thr, flag, sorted(systems))
+    sec = card_section(labels, rep, thr, flag, comb["window_slope"], sorted(systems))
     cp = os.path.join(modeldir, "MODEL_CARD.md")
     if os.path.exists(cp):
         with open(cp) as f:

@@ -5,7 +5,8 @@ golden fixtures).
 1. train/golden.py (PyTorch) rebuilds the tiny random-weight model and its
    expected ids, spans, window logits and scores into a temporary
    directory; `modgate logits` must give the same ids and spans, logits
-   within 1e-4, scores within 1e-4 and the same best span.
+   within 1e-4, scores within 1e-4 and the same best span; the same for
+   its [CLS]-pooling variant with a window-count term (golden.py's DIR-cls).
 2. `modgate eval -j` on labelled lines: AUPRC, ROC-AUC and precision,
    recall, F1 recomputed here from the scores `modgate logits` prints.
 3. The C tokenizer against the Python one (the golden vocabulary) on 5000
@@ -68,6 +69,11 @@ def compare(tc, want, got, stats, logits=True):
     tc.assertEqual(got["span"], want["span"], want["text"][:80])
 
 
+def read_cases(model):
+    with open(os.path.join(model, "cases.jsonl"), encoding="utf-8") as f:
+        return [json.loads(l) for l in f]
+
+
 def average_precision(scores, labels):
     pairs = sorted(zip(scores, labels), key=lambda p: -p[0])
     pos = sum(labels)
@@ -106,43 +112,52 @@ class ModelTorch(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="modgate-golden-")
         subprocess.run([PY, os.path.join(TOP, "train", "golden.py"),
                         "--out", cls.tmp], check=True, timeout=600)
-        with open(os.path.join(cls.tmp, "cases.jsonl"),
-                  encoding="utf-8") as f:
-            cls.cases = [json.loads(l) for l in f]
+        cls.cases = read_cases(cls.tmp)
+        cls.cls_cases = read_cases(cls.tmp + "-cls")
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
+        shutil.rmtree(cls.tmp + "-cls", ignore_errors=True)
 
-    def test_golden_live(self):
+    def golden_live(self, model, cases, least):
         stats = {"logits": 0.0, "scores": 0.0}
         groups = {}
-        for c in self.cases:
+        for c in cases:
             groups.setdefault((c["window"], c["stride"]), []).append(c)
         n = 0
-        for (w, s), cases in sorted(groups.items()):
-            got = run_logits(self.tmp, [c["text"] for c in cases], w, s)
-            self.assertEqual(len(got), len(cases))
-            for g, c in zip(got, cases):
+        for (w, s), group in sorted(groups.items()):
+            got = run_logits(model, [c["text"] for c in group], w, s)
+            self.assertEqual(len(got), len(group))
+            for g, c in zip(got, group):
                 compare(self, c, g, stats)
                 n += 1
-        self.assertGreater(n, 500)
-        print("live golden: %d cases, max |C - torch| logits %.3g, "
-              "scores %.3g" % (n, stats["logits"], stats["scores"]),
-              file=sys.stderr)
+        self.assertGreater(n, least)
+        print("live %s: %d cases, max |C - torch| logits %.3g, "
+              "scores %.3g" % (os.path.basename(model), n, stats["logits"],
+                               stats["scores"]), file=sys.stderr)
+
+    def test_golden_live(self):
+        self.golden_live(self.tmp, self.cases, 500)
+
+    def test_golden_cls_live(self):
+        """[CLS] pooling and the window-count term."""
+        self.golden_live(self.tmp + "-cls", self.cls_cases, 130)
 
     def test_committed_fixtures_match_live(self):
         """The committed fixtures are what golden.py makes today."""
-        ref = os.path.join(TOP, "tests", "data", "model-golden")
-        with open(os.path.join(ref, "cases.jsonl"), encoding="utf-8") as f:
-            committed = [json.loads(l) for l in f]
-        self.assertEqual(len(committed), len(self.cases))
-        for a, b in zip(committed, self.cases):
-            self.assertEqual(a["ids"], b["ids"])
-            for wa, wb in zip(a["windows"], b["windows"]):
-                d = max(abs(x - y) for x, y in zip(wa["logits"],
-                                                   wb["logits"]))
+        for name, live in (("model-golden", self.cases),
+                           ("model-golden-cls", self.cls_cases)):
+            committed = read_cases(os.path.join(TOP, "tests", "data", name))
+            self.assertEqual(len(committed), len(live))
+            for a, b in zip(committed, live):
+                self.assertEqual(a["ids"], b["ids"])
+                d = max(abs(x - y) for x, y in zip(a["scores"], b["scores"]))
                 self.assertLessEqual(d, TOL)
+                for wa, wb in zip(a["windows"], b["windows"]):
+                    d = max(abs(x - y) for x, y in zip(wa["logits"],
+                                                       wb["logits"]))
+                    self.assertLessEqual(d, TOL)
 
     def test_eval_metrics(self):
         rnd = random.Random(7)

@@ -1,8 +1,10 @@
 /*
  * test-classifier: the C engine against PyTorch on the golden fixtures of
- * tests/data/model-golden (written by train/golden.py): token ids and byte
- * spans exactly, logits of every window (alone and batched) and the
- * calibrated scores within 1e-4, the span of the best window exactly.
+ * tests/data/model-golden and model-golden-cls (the same weights with
+ * [CLS] pooling and a window-count term; written by train/golden.py):
+ * token ids and byte spans exactly, logits of every window (alone and
+ * batched) and the calibrated scores within 1e-4, the span of the best
+ * window exactly.
  */
 #include <math.h>
 #include <pthread.h>
@@ -27,18 +29,27 @@ static double	 max_logit_diff, max_batch_diff, max_score_diff;
 static double	 max_ngram_diff;
 static size_t	 n_cases, n_windows, n_tokens, n_ngram;
 
+/* The model of tests/data/NAME, loaded once; DIR names it. */
+static struct model *
+golden_named(const char *name)
+{
+	static struct model *m[2];
+	static const char *const names[2] = { "model-golden",
+	    "model-golden-cls" };
+	const char	*top = getenv("MODGATE_TOP");
+	size_t		 i = strcmp(name, names[0]) == 0 ? 0 : 1;
+
+	assert_string_equal(name, names[i]);
+	snprintf(dir, sizeof(dir), "%s/tests/data/%s", top ? top : ".", name);
+	if (m[i] == NULL)
+		m[i] = model_load(dir);
+	return m[i];
+}
+
 static struct model *
 golden(void)
 {
-	static struct model *m;
-	const char	*top = getenv("MODGATE_TOP");
-
-	if (m == NULL) {
-		snprintf(dir, sizeof(dir), "%s/tests/data/model-golden",
-		    top ? top : ".");
-		m = model_load(dir);
-	}
-	return m;
+	return golden_named("model-golden");
 }
 
 static double
@@ -187,10 +198,11 @@ check_case(struct model *m, json_t *c, size_t lineno)
 	n_cases++;
 }
 
+/* Every case of tests/data/NAME/cases.jsonl; at least MIN of them. */
 static void
-test_golden(void **state)
+run_golden(const char *name, size_t min)
 {
-	struct model	*m = golden();
+	struct model	*m = golden_named(name);
 	char		 path[4200], *line = NULL;
 	size_t		 cap = 0, lineno = 0;
 	json_error_t	 jerr;
@@ -199,6 +211,9 @@ test_golden(void **state)
 	int		 pass;
 
 	assert_non_null(m);
+	n_cases = n_windows = n_tokens = n_ngram = 0;
+	max_logit_diff = max_batch_diff = max_score_diff = 0;
+	max_ngram_diff = 0;
 	snprintf(path, sizeof(path), "%s/cases.jsonl", dir);
 	/*
 	 * Twice: one BLAS thread (a window at a time, in OpenBLAS's
@@ -222,14 +237,35 @@ test_golden(void **state)
 	}
 	transformer_set_threads(1);
 	free(line);
-	assert_true(n_cases > 2 * 500);
-	/* The golden model has an n-gram head: every window checks it. */
+	assert_true(n_cases >= 2 * min);
+	/* The golden models have an n-gram head: every window checks it. */
 	assert_true(m->has_ngram);
 	assert_int_equal(n_ngram, n_windows);
-	printf("golden: %zu cases, %zu tokens, %zu windows; max |C - torch| "
+	printf("%s: %zu cases, %zu tokens, %zu windows; max |C - torch| "
 	    "logits %.3g (alone) %.3g (batched), n-gram logits %.3g, "
-	    "scores %.3g\n", n_cases, n_tokens, n_windows, max_logit_diff,
-	    max_batch_diff, max_ngram_diff, max_score_diff);
+	    "scores %.3g\n", name, n_cases, n_tokens, n_windows,
+	    max_logit_diff, max_batch_diff, max_ngram_diff, max_score_diff);
+}
+
+static void
+test_golden(void **state)
+{
+	run_golden("model-golden", 500);
+}
+
+/* [CLS] pooling (the last layer for [CLS] alone), window-count term. */
+static void
+test_golden_cls(void **state)
+{
+	struct model	*m = golden_named("model-golden-cls");
+	size_t		 j, sloped = 0;
+
+	assert_non_null(m);
+	assert_true(m->cfg.pool_cls);
+	for (j = 0; j < m->n_labels; j++)
+		sloped += m->ng.window_slope[j] > 0;
+	assert_int_equal(sloped, m->n_labels);
+	run_golden("model-golden-cls", 130);
 }
 
 /*
@@ -422,6 +458,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_labels),
 		cmocka_unit_test(test_golden),
+		cmocka_unit_test(test_golden_cls),
 		cmocka_unit_test(test_whole_text),
 		cmocka_unit_test(test_geometry),
 		cmocka_unit_test(test_threads),
@@ -430,5 +467,6 @@ main(void)
 
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	model_free(golden());
+	model_free(golden_named("model-golden-cls"));
 	return rc;
 }

@@ -699,6 +699,42 @@ test_ngram(void **state)
 	expect_fail("ngram.weight transposed");
 }
 
+/* "pooling": "mean" (also when absent) or "cls", nothing else. */
+static void
+test_pooling(void **state)
+{
+	struct model	*m;
+	json_t		*c;
+
+	reset();
+	m = model_load(tmp);
+	assert_non_null(m);
+	assert_false(m->cfg.pool_cls);
+	model_free(m);
+	c = cfg();
+	json_object_set_new(c, "pooling", json_string("cls"));
+	put_cfg(c);
+	m = model_load(tmp);
+	assert_non_null(m);
+	assert_true(m->cfg.pool_cls);
+	model_free(m);
+	c = cfg();
+	json_object_set_new(c, "pooling", json_string("mean"));
+	put_cfg(c);
+	m = model_load(tmp);
+	assert_non_null(m);
+	assert_false(m->cfg.pool_cls);
+	model_free(m);
+	c = cfg();
+	json_object_set_new(c, "pooling", json_string("max"));
+	put_cfg(c);
+	expect_fail("pooling max");
+	c = cfg();
+	json_object_set_new(c, "pooling", json_integer(1));
+	put_cfg(c);
+	expect_fail("pooling not a string");
+}
+
 /*
  * The window-count term: optional, checked like the other arrays, and a
  * text of n windows scores sigmoid(logit(m) - slope ln n) with m what it
@@ -885,6 +921,7 @@ main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_ngram),
 		cmocka_unit_test(test_window_slope),
+		cmocka_unit_test(test_pooling),
 		cmocka_unit_test(test_vocab),
 		cmocka_unit_test(test_missing_files),
 	};
