@@ -63,6 +63,14 @@ for t in 1 2; do
 		    "  speedup %.2fx (target 1.2x)\n", c["batch_windows"],
 		    c["batch_windows_per_s"], p["batch_windows_per_s"],
 		    c["batch_windows_per_s"] / p["batch_windows_per_s"])
+		if ("cls_only_single_ms" in p) {
+			cb = p["cls_only_batch_windows_per_s"]
+			printf("  torch, last layer for [CLS] only as in C: " \
+			    "one window %.3f ms (C %.2fx), batches %.1f w/s " \
+			    "(C %.2fx)\n", p["cls_only_single_ms"],
+			    p["cls_only_single_ms"] / c["single_ms"], cb,
+			    c["batch_windows_per_s"] / cb)
+		}
 		printf("  CPU time per window: one C %.3f ms, " \
 		    "torch %.3f ms (%.2fx); batched C %.3f ms, torch %.3f " \
 		    "ms (%.2fx)\n", c["single_cpu_ms"], p["single_cpu_ms"],

@@ -7,7 +7,9 @@
 
 Prints the same "key value" lines as build/bench/classifier for the same
 weights and inputs: one 128-token window, batches of 16 windows, and the
-CPU time of scoring TEXT_FILE (window 128, stride 96).
+CPU time of scoring TEXT_FILE (window 128, stride 96).  With a [CLS]-pooling
+model also the first two for cls_only(), PyTorch given the C engine's
+last-layer shortcut.
 
 Fair to both sides: eval mode under torch.inference_mode (no autograd),
 warm-up calls before any timing, THREADS intra-op threads, and the same
@@ -16,7 +18,7 @@ python3-torch uses the system libblas, i.e. OpenBLAS, whose own thread
 count torch.set_num_threads leaves at the number of cores)."""
 
 import ctypes
-
+import math
 import os
 import random
 import sys
@@ -104,6 +106,30 @@ def blas_threads(n):
     return got
 
 
+def cls_only(model, ids):
+    """model(ids) for a [CLS]-pooling model without padding, computed as
+    the C engine does: the last layer's keys and values for every token,
+    the rest for [CLS] alone (PyTorch given the same shortcut)."""
+    B, Tn = ids.shape
+    x = model.tok_emb(ids) + model.pos_emb(torch.arange(Tn))[None]
+    for layer in model.layers[:-1]:
+        x = layer(x, None)
+    L = model.layers[-1]
+    a, d, h = L.ln1(x), x.shape[2], L.attn.h
+    hd = d // h
+    w, b = L.attn.qkv.weight, L.attn.qkv.bias
+    q = torch.nn.functional.linear(a[:, :1], w[:d], b[:d])
+    kv = torch.nn.functional.linear(a, w[d:], b[d:])
+    k, v = kv.split(d, dim=2)
+    q = q.view(B, 1, h, hd).transpose(1, 2)
+    k = k.view(B, Tn, h, hd).transpose(1, 2)
+    v = v.view(B, Tn, h, hd).transpose(1, 2)
+    att = torch.softmax(torch.matmul(q, k.transpose(2, 3)) / math.sqrt(hd), dim=-1)
+    c = x[:, :1] + L.attn.out(torch.matmul(att, v).transpose(1, 2).reshape(B, 1, d))
+    c = c + L.ffn(L.ln2(c))
+    return model.head(model.ln_f(c)[:, 0])
+
+
 def warm(fn, n=3):
     for _ in range(n):
         fn()
@@ -139,6 +165,15 @@ def main():
     print("batch_windows_per_s %.1f" % (16 / t))
     t = best_cpu(lambda: model(ids), 8)
     print("batch_cpu_ms_per_window %.3f" % (t * 1e3 / 16))
+    if cfg.get("pooling") == "cls":
+        if not torch.allclose(cls_only(model, ids), model(ids), atol=1e-4):
+            raise SystemExit("cls_only() differs from the model")
+        warm(lambda: cls_only(model, one))
+        t = best_of(lambda: cls_only(model, one), 50)
+        print("cls_only_single_ms %.3f" % (t * 1e3))
+        warm(lambda: cls_only(model, ids))
+        t = best_of(lambda: cls_only(model, ids), 8)
+        print("cls_only_batch_windows_per_s %.1f" % (16 / t))
     if len(sys.argv) > 3:
         with open(sys.argv[3], encoding="utf-8") as f:
             text = f.read()

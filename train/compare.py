@@ -8,8 +8,17 @@ import json
 import sys
 
 
-def get(rep, part, c):
-    r = rep["systems"]["transformer"][part]
+def get(rep, system, part, c):
+    """AUPRC of label C (or "any") for the transformer alone or the shipped
+    combined score, on the held-out source ("held_source") or with the
+    held-out generator's clean answers ("all")."""
+    if system == "transformer":
+        r = rep["systems"]["transformer"][part]
+    else:
+        r = rep.get("ngram", {}).get("report", {}).get(
+            "src_combined" if part == "held_source" else "combined")
+        if r is None:
+            return None
     r = r.get("any") if c == "any" else r["per_label"].get(c)
     return None if not r else r.get("auprc")
 
@@ -19,14 +28,16 @@ def main():
         raise SystemExit(__doc__.strip())
     a, b = (json.load(open(p)) for p in sys.argv[1:3])
     labels = a["labels"] + ["any"]
-    print("| category | part | A | B | A - B |")
-    print("|---|---|---|---|---|")
-    for part in ("held_source", "all"):
-        for c in labels:
-            x, y = get(a, part, c), get(b, part, c)
-            if x is None or y is None:
-                continue
-            print("| %s | %s | %.3f | %.3f | %+.3f |" % (c, part, x, y, x - y))
+    print("| score | category | part | A | B | A - B |")
+    print("|---|---|---|---|---|---|")
+    for system in ("transformer", "combined"):
+        for part in ("held_source", "all"):
+            for c in labels:
+                x, y = get(a, system, part, c), get(b, system, part, c)
+                if x is None or y is None:
+                    continue
+                print("| %s | %s | %s | %.3f | %.3f | %+.3f |"
+                      % (system, c, part, x, y, x - y))
     for name, r in (("A", a), ("B", b)):
         f = r.get("clean_flag_rate", {})
         t = r.get("training", {})
