@@ -703,36 +703,33 @@ test_ngram(void **state)
 static void
 test_pooling(void **state)
 {
+	static const struct {
+		const char	*json;		/* NULL: no "pooling" */
+		int		 cls;		/* -1: must not load */
+	} cases[] = {
+		{ NULL, 0 }, { "\"cls\"", 1 }, { "\"mean\"", 0 },
+		{ "\"max\"", -1 }, { "1", -1 }, { "null", -1 },
+	};
 	struct model	*m;
 	json_t		*c;
+	size_t		 i;
 
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = cfg();
+		if (cases[i].json != NULL)
+			json_object_set_new(c, "pooling", json_loads(
+			    cases[i].json, JSON_DECODE_ANY, NULL));
+		put_cfg(c);
+		if (cases[i].cls == -1) {
+			expect_fail(cases[i].json);
+			continue;
+		}
+		m = model_load(tmp);
+		assert_non_null(m);
+		assert_int_equal(m->cfg.pool_cls, cases[i].cls);
+		model_free(m);
+	}
 	reset();
-	m = model_load(tmp);
-	assert_non_null(m);
-	assert_false(m->cfg.pool_cls);
-	model_free(m);
-	c = cfg();
-	json_object_set_new(c, "pooling", json_string("cls"));
-	put_cfg(c);
-	m = model_load(tmp);
-	assert_non_null(m);
-	assert_true(m->cfg.pool_cls);
-	model_free(m);
-	c = cfg();
-	json_object_set_new(c, "pooling", json_string("mean"));
-	put_cfg(c);
-	m = model_load(tmp);
-	assert_non_null(m);
-	assert_false(m->cfg.pool_cls);
-	model_free(m);
-	c = cfg();
-	json_object_set_new(c, "pooling", json_string("max"));
-	put_cfg(c);
-	expect_fail("pooling max");
-	c = cfg();
-	json_object_set_new(c, "pooling", json_integer(1));
-	put_cfg(c);
-	expect_fail("pooling not a string");
 }
 
 /*
