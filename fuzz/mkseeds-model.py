@@ -72,6 +72,7 @@ def main():
                       labels=("hate", "harassment", "sexual", "violence",
                               "self_harm", "jailbreak"))
     seeds["two-layers"] = join(cfg2, VOCAB, st2)
+    seeds["two-layers-cls"] = join(dict(cfg2, pooling="cls"), VOCAB, st2)
     bad = dict(cfg, vocab_size=len(VOCAB) + 1)
     seeds["vocab-mismatch"] = join(bad, VOCAB, st)
     seeds["truncated-weights"] = join(cfg, VOCAB, st[:len(st) // 2])

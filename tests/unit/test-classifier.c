@@ -24,14 +24,17 @@
 
 #define TOL	1e-4
 
-static char	 dir[4096];
+static char	 dirs[2][4096];	/* of the golden models, once loaded */
 static double	 max_logit_diff, max_batch_diff, max_score_diff;
 static double	 max_ngram_diff;
 static size_t	 n_cases, n_windows, n_tokens, n_ngram;
 
-/* The model of tests/data/NAME, loaded once; DIR names it. */
+/*
+ * The model of tests/data/NAME, loaded on the first call (before any test
+ * runs threads), its directory then in *DIRP when DIRP is not NULL.
+ */
 static struct model *
-golden_named(const char *name)
+golden_dir(const char *name, const char **dirp)
 {
 	static struct model *m[2];
 	static const char *const names[2] = { "model-golden",
@@ -40,10 +43,20 @@ golden_named(const char *name)
 	size_t		 i = strcmp(name, names[0]) == 0 ? 0 : 1;
 
 	assert_string_equal(name, names[i]);
-	snprintf(dir, sizeof(dir), "%s/tests/data/%s", top ? top : ".", name);
-	if (m[i] == NULL)
-		m[i] = model_load(dir);
+	if (m[i] == NULL) {
+		snprintf(dirs[i], sizeof(dirs[i]), "%s/tests/data/%s",
+		    top ? top : ".", name);
+		m[i] = model_load(dirs[i]);
+	}
+	if (dirp != NULL)
+		*dirp = dirs[i];
 	return m[i];
+}
+
+static struct model *
+golden_named(const char *name)
+{
+	return golden_dir(name, NULL);
 }
 
 static struct model *
@@ -202,7 +215,8 @@ check_case(struct model *m, json_t *c, size_t lineno)
 static void
 run_golden(const char *name, size_t min)
 {
-	struct model	*m = golden_named(name);
+	const char	*dir;
+	struct model	*m = golden_dir(name, &dir);
 	char		 path[4200], *line = NULL;
 	size_t		 cap = 0, lineno = 0;
 	json_error_t	 jerr;
@@ -275,7 +289,8 @@ test_golden_cls(void **state)
 static void
 test_whole_text(void **state)
 {
-	struct model	*m = golden();
+	const char	*dir;
+	struct model	*m = golden_dir("model-golden", &dir);
 	struct classifier_conf conf = { 0 };
 	struct classifier_out out;
 	char		 path[4200], *line = NULL;
