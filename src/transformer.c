@@ -674,16 +674,13 @@ encode(const struct transformer_config *c, const struct transformer_weights *w,
 	}
 	layernorm(s->xn, s->x, add, w->lnf_w, w->lnf_b, d, n, c->norm_eps,
 	    mean, rstd);
-	/* logits = head_w (mean of the window's final states) + head_b */
-	p = s->pooled;
-	for (b = 0, c0 = 0; b < nw; c0 += lens[b], b++) {
+	/* each window's mean final state, [d, nw] in s->qkv (free by now) */
+	p = s->qkv;
+	for (b = 0, c0 = 0; b < nw; c0 += lens[b], b++)
 		for (i = 0; i < d; i++)
-			p[i] = sum8(s->xn + i * n + c0, lens[b]) /
+			p[i * nw + b] = sum8(s->xn + i * n + c0, lens[b]) /
 			    (float)lens[b];
-		for (i = 0; i < c->n_labels; i++)
-			logits[b * c->n_labels + i] = w->head_b[i] +
-			    dot8(w->head_w + i * d, p, d);
-	}
+	head(c, w, s, p, nw, logits);
 }
 
 int
