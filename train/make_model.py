@@ -199,6 +199,7 @@ def main():
             init, tok, cfg = load(a.init)
             for k in ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size"):
                 hp[k] = cfg[k]
+            hp["pooling"] = cfg.get("pooling", "mean")
             print("starting from %s" % a.init, file=sys.stderr)
         else:
             print("training the tokenizer", file=sys.stderr)

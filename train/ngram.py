@@ -193,9 +193,9 @@ def combine(zt, zn, comb):
 def doc_probs(p, windows, comb):
     """A text's probabilities from p, each label's maximum over its windows:
     sigmoid(logit(p) - window_slope ln(windows)), as ngram_doc_probs in C."""
-    slope = np.asarray(comb.get("window_slope") or np.zeros(len(p)))
-    if windows < 2:
+    if windows < 2 or not comb.get("window_slope"):
         return p
+    slope = np.asarray(comb["window_slope"])
     out = np.array(p, dtype=np.float64)
     ok = (slope != 0) & (out > 0) & (out < 1)
     z = np.log(out[ok]) - np.log1p(-out[ok])

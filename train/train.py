@@ -219,7 +219,7 @@ def train(train_rows, tune_rows, tok, hp, seed=1, log=sys.stderr,
     W = hp["window"]
     model = Encoder(len(tok), hp["d_model"], hp["n_layers"], hp["n_heads"],
                     hp["d_ff"], W, len(labels), 1e-5, hp.get("dropout", 0.1),
-                           hp.get("pooling", "mean"))
+                    hp.get("pooling", "mean"))
     if init is not None:        # continue from a trained model's weights
         model.load_state_dict(init.state_dict())
     t_enc = time.time()
