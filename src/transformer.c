@@ -163,15 +163,14 @@ double
 transformer_flops(const struct transformer_config *c, size_t t)
 {
 	double	 d = (double)c->d_model, f = (double)c->d_ff, T = (double)t;
-	double	 full = (double)c->n_layers;
+	/* qkv, out, up, down; q k^T and a v */
+	double	 layer = 2 * T * d * (3 * d + d + 2 * f) + 4 * T * T * d;
+	double	 head = 2 * d * (double)c->n_labels;
 
 	if (c->pool_cls)	/* the last layer: k, v for all; the rest once */
-		return (full - 1) * (2 * T * d * (3 * d + d + 2 * f) +
-		    4 * T * T * d) + 2 * T * d * 2 * d + 2 * d * (2 * d +
-		    2 * f) + 4 * T * d + 2 * d * (double)c->n_labels;
-	/* qkv, out, up, down; q k^T and a v */
-	return full * (2 * T * d * (3 * d + d + 2 * f) +
-	    4 * T * T * d) + 2 * d * (double)c->n_labels;
+		return ((double)c->n_layers - 1) * layer + 2 * T * d * 2 * d +
+		    2 * d * (2 * d + 2 * f) + 4 * T * d + head;
+	return (double)c->n_layers * layer + head;
 }
 
 /*

@@ -54,15 +54,9 @@ golden_dir(const char *name, const char **dirp)
 }
 
 static struct model *
-golden_named(const char *name)
-{
-	return golden_dir(name, NULL);
-}
-
-static struct model *
 golden(void)
 {
-	return golden_named("model-golden");
+	return golden_dir("model-golden", NULL);
 }
 
 static double
@@ -271,7 +265,7 @@ test_golden(void **state)
 static void
 test_golden_cls(void **state)
 {
-	struct model	*m = golden_named("model-golden-cls");
+	struct model	*m = golden_dir("model-golden-cls", NULL);
 	size_t		 j, sloped = 0;
 
 	assert_non_null(m);
@@ -482,6 +476,6 @@ main(void)
 
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	model_free(golden());
-	model_free(golden_named("model-golden-cls"));
+	model_free(golden_dir("model-golden-cls", NULL));
 	return rc;
 }
