@@ -154,10 +154,16 @@ fuzz: deps-test
 	$(MAKE) $(FUZZ_BINS)
 	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
 
-# MODEL_ARGS: extra make_model.py options, e.g. MODEL_ARGS="--out /tmp/m"
+# MODEL_ARGS: extra make_model.py options, e.g. MODEL_ARGS="--out /tmp/m";
+# it fine-tunes models/base, which `make pretrain` writes (PRETRAIN_ARGS:
+# extra train/pretrain.py options; it resumes from build/pretrain/).
 model:
 	@scripts/deps.sh model
 	/usr/bin/python3 train/make_model.py --threads 2 $(MODEL_ARGS)
+
+pretrain:
+	@scripts/deps.sh model
+	/usr/bin/python3 train/pretrain.py --threads 2 --work $(BUILD)/pretrain $(PRETRAIN_ARGS)
 
 # Installation (FHS).  PREFIX, DESTDIR and SYSCONFDIR are honoured; the
 # installed modgated.conf names the installed rules and model.  systemd
@@ -265,6 +271,6 @@ tsan: deps-test
 clean:
 	rm -rf build build-san build-fuzz build-tsan
 
-.PHONY: all deps deps-test run test unit-bins bench fuzz model tsan clean
+.PHONY: all deps deps-test run test unit-bins bench fuzz model pretrain tsan clean
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d $(BUILD)/bench/*.d)

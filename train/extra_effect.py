@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 import data as D
-import eval as E
+import report as E
 import metrics
 
 

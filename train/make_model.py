@@ -13,9 +13,10 @@ the file and 10% + 10% of it (by text hash, or "group" when given) become the
 tune and test splits.
 
 Deterministic for a given corpus and options (fixed seeds), unless a
---minutes cap cuts training short.  Before fine-tuning, the encoder is
-pretrained by masked-token prediction (train/pretrain.py) for
-pretrain_steps steps (--hp pretrain_steps=0 to skip).
+--minutes cap cuts training short.  Fine-tuning starts from the pretrained
+base model models/base (make pretrain, train/pretrain.py) when it exists;
+without one, or with --from-scratch, the vocabulary and co-occurrence
+embeddings are learned here from the training split.
 """
 
 import argparse
@@ -32,18 +33,14 @@ import torch
 
 import data as D
 import metrics
-import eval as evaluate
+import report
+from thresholds import choose_thresholds
 import tokenizer as TK
 import train as TR
-from model import export
+from model import DEFAULT_HP, export
 
-DEFAULT_HP = dict(vocab_size=8192, d_model=128, n_layers=2, n_heads=4, d_ff=512,
-                  window=128, max_chunks=2, epochs=1, batch_docs=32, lr=1e-3,
-                  weight_decay=0.01, dropout=0.1, eval_stride=96, clean_windows=8, embed_init=1,
-                  pretrain_steps=0, pretrain_batch=64, pretrain_lr=1e-3, pooling="cls")
 
-CLEAN_FLAG_BUDGET = 0.003     # per head, on the tune generator's clean answers
-BLOCK_PRECISION = 0.85
+BASE = os.path.join(HERE, "..", "models", "base")
 
 
 def parse():
@@ -69,20 +66,16 @@ def parse():
                     help="write the tune split as eval JSONL and exit")
     ap.add_argument("--reuse", metavar="DIR",
                     help="skip training: recalibrate, re-threshold and re-evaluate the model in DIR")
-    ap.add_argument("--init", metavar="DIR",
-                    help="start from the weights and vocabulary of the model in DIR")
+    ap.add_argument("--init", metavar="DIR", default=BASE if os.path.exists(
+                        os.path.join(BASE, "model.safetensors")) else None,
+                    help="start from the weights and vocabulary of the model in DIR (default: "
+                    "the pretrained base model models/base, made by make pretrain, when present)")
+    ap.add_argument("--from-scratch", dest="init", action="store_const", const=None,
+                    help="do not start from the base model: learn a vocabulary and "
+                    "co-occurrence embeddings here")
     ap.add_argument("--limit", type=int, help=argparse.SUPPRESS)   # smoke tests
     ap.add_argument("--hp", default="", help="overrides, e.g. d_model=192,n_layers=4")
     return ap.parse_args()
-
-
-def user_split(rows):
-    import hashlib
-    tr, tu, te = [], [], []
-    for e in rows:
-        h = int(hashlib.sha1(("split:" + e["group"]).encode()).hexdigest()[:8], 16) % 10
-        (te if h == 0 else tu if h == 1 else tr).append(e)
-    return tr, tu, te
 
 
 def write_eval(rows, path):
@@ -93,36 +86,6 @@ def write_eval(rows, path):
             f.write(json.dumps({"text": e["text"], "labels": e["labels"]},
                                ensure_ascii=False) + "\n")
     print("wrote %d rows to %s" % (len(rows), path), file=sys.stderr)
-
-
-def choose_thresholds(labels, probs, rows, clean_mask):
-    """Per label (rewrite, block) thresholds on calibrated probabilities.
-    rewrite: the lowest threshold that flags at most CLEAN_FLAG_BUDGET of the
-    clean LLM answers of the tune split, and not below the tune F1 optimum;
-    block: the lowest threshold reaching BLOCK_PRECISION on the tune split,
-    not below rewrite."""
-    rew, blk = [], []
-    for j, c in enumerate(labels):
-        cs = np.sort(probs[clean_mask, j])[::-1]
-        k = int(np.floor(CLEAN_FLAG_BUDGET * len(cs)))
-        t_fpr = float(cs[k]) + 1e-6 if len(cs) > k else 0.5
-        idx = [i for i, e in enumerate(rows) if c in e["labels"]]
-        y = np.array([rows[i]["labels"][c] for i in idx])
-        s = probs[idx, j]
-        t_f1, best = 0.5, -1
-        t_prec = None
-        if len(y) and y.sum():
-            for t in np.unique(np.round(s, 4)):
-                p, r, f = metrics.prf(y, s, t)
-                if f > best:
-                    best, t_f1 = f, float(t)
-                if t_prec is None and p >= BLOCK_PRECISION and r > 0:
-                    t_prec = float(t)
-        t_r = min(0.99, max(t_fpr, t_f1, 0.2))
-        t_b = min(0.995, max(t_r, t_prec if t_prec is not None else (1 + t_r) / 2))
-        rew.append(round(t_r, 4))
-        blk.append(round(t_b, 4))
-    return rew, blk
 
 
 def main():
@@ -141,7 +104,7 @@ def main():
     print("loading data", file=sys.stderr)
     if a.data:
         rows = D.load_jsonl(a.data)
-        train_rows, tune_rows, test_rows = user_split(rows)
+        train_rows, tune_rows, test_rows = D.user_split(rows)
         seen = []
         for e in rows:
             for c in e["labels"]:
@@ -169,8 +132,8 @@ def main():
         clean_tune = np.array([all(v == 0 for v in e["labels"].values()) for e in tune_rows])
         clean_test = np.array([all(v == 0 for v in e["labels"].values()) for e in test_rows])
     else:
-        clean_tune = np.array([e["source"] == "alpacaeval:" + D.TUNE_GENERATOR for e in tune_rows])
-        clean_test = np.array([e["source"] == "alpacaeval:" + D.TEST_GENERATOR for e in test_rows])
+        clean_tune = np.array([D.is_clean_answer(e) for e in tune_rows])
+        clean_test = np.array([D.is_clean_answer(e) for e in test_rows])
     for name, part in (("train", train_rows), ("tune", tune_rows), ("test", test_rows)):
         pos, known = D.label_counts(part)
         print("%-5s %6d  %s" % (name, len(part), " ".join(
@@ -258,7 +221,7 @@ def main():
         f.write("\n")
     print("exported to %s" % out, file=sys.stderr)
 
-    res = evaluate.full_report(out, train_rows, tune_rows, test_rows, labels, clean_test,
+    res = report.full_report(out, train_rows, tune_rows, test_rows, labels, clean_test,
                                baselines=False if a.no_baselines else
                                (True if a.ngram_baseline else "keywords"))
     res["training"] = {"hp": hp, "history": history, "train_wall_s": t_train_wall,
@@ -273,27 +236,12 @@ def main():
                        "n_test": len(test_rows), "shared_data": not a.data,
                        "extras": not a.no_extra and not a.data}
     if a.init:
-        try:
-            with open(os.path.join(a.init, "report.json")) as f:
-                p0 = json.load(f).get("training", {})
-        except (OSError, ValueError):
-            p0 = {}
-        h0 = (p0.get("history") or [{}])[-1]
-        h1 = (history or [{}])[-1]
-        res["training"]["init"] = (
-            "Trained in two stages: %s steps from scratch (seed %s, lr %s; %.0f s wall, %.0f s "
-            "CPU), then continued from those weights (`--init`) for %s steps (seed %s, lr %s; "
-            "%.0f s wall, %.0f s CPU). `make model` does it in one run of the planned steps."
-            % (h0.get("steps", "?"), p0.get("seed", "?"), p0.get("hp", {}).get("lr", "?"),
-               p0.get("train_wall_s", 0), p0.get("train_cpu_s", 0), h1.get("steps", "?"),
-               a.seed, hp.get("lr"), t_train_wall, c_train))
-        res["training"]["train_wall_s"] = t_train_wall + p0.get("train_wall_s", 0)
-        res["training"]["train_cpu_s"] = c_train + p0.get("train_cpu_s", 0)
+        res["training"]["init"] = init_note(a.init, history, hp, a.seed, t_train_wall, c_train)
     with open(os.path.join(out, "report.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
-    evaluate.write_card(out, res, thr)
-    print(evaluate.table(res), file=sys.stderr)
+    report.write_card(out, res, thr)
+    print(report.table(res), file=sys.stderr)
     # the hashed n-gram head, combined with the transformer (train/ngram.py):
     # it rewrites thresholds.json and adds its section to the model card
     import ngram
@@ -302,6 +250,27 @@ def main():
     wall, cpu = time.time() - t_start, time.process_time() - c_start
     finish_card(out, wall, cpu, a.reuse, (load_start, os.getloadavg()))
     print("done in %.0fs wall, %.0fs cpu" % (wall, cpu), file=sys.stderr)
+
+
+def init_note(init, history, hp, seed, wall, cpu):
+    """One sentence for the model card on the weights fine-tuning started
+    from: a pretrained base model (pretrain.json) or a trained model."""
+    steps = (history or [{}])[-1].get("steps", "?")
+    try:
+        with open(os.path.join(init, "pretrain.json")) as f:
+            p = json.load(f)
+        m = p.get("mlm", {})
+        return ("Fine-tuned from the pretrained base model %s (`make pretrain`: %d texts, "
+                "co-occurrence embeddings, then %s steps of %s windows of masked-token "
+                "prediction, final masked-token accuracy %.3f; %.0f s wall, %.0f s CPU), for %s "
+                "steps (seed %s, lr %s; %.0f s wall, %.0f s CPU)."
+                % (os.path.basename(os.path.normpath(init)), p.get("texts", 0),
+                   m.get("steps"), m.get("batch"), m.get("acc_last") or 0, p.get("wall_s", 0),
+                   p.get("cpu_s", 0), steps, seed, hp.get("lr"), wall, cpu))
+    except (OSError, ValueError):
+        pass
+    return ("Continued from the weights of %s (`--init`) for %s steps (seed %s, lr %s; "
+            "%.0f s wall, %.0f s CPU)." % (init, steps, seed, hp.get("lr"), wall, cpu))
 
 
 def finish_card(out, wall, cpu, reused, load=None):
@@ -323,7 +292,7 @@ def finish_card(out, wall, cpu, reused, load=None):
     with open(cp) as f:
         card = f.read()
     la = tr.get("load_average")
-    card = card.replace(evaluate.WHOLE_RUN, (
+    card = card.replace(report.WHOLE_RUN, (
         "%.0f s wall, %.0f s CPU%s" % (w, tr["whole_run_cpu_s"], (
             " (1-minute load average of the machine %.1f at the start, %.1f at the end)"
             % (la["start"][0], la["end"][0])) if la else "")) if w else "not recorded")

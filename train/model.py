@@ -68,6 +68,12 @@ class Layer(nn.Module):
         return x
 
 
+# the hyperparameters make model and make pretrain use unless told otherwise
+DEFAULT_HP = dict(vocab_size=8192, d_model=128, n_layers=2, n_heads=4, d_ff=512,
+                  window=128, max_chunks=2, epochs=1, batch_docs=32, lr=1e-3,
+                  weight_decay=0.01, dropout=0.1, eval_stride=96, clean_windows=8, embed_init=1,
+                  pretrain_steps=0, pretrain_batch=64, pretrain_lr=1e-3, pooling="cls")
+
 class Encoder(nn.Module):
     def __init__(self, vocab_size, d_model=128, n_layers=4, n_heads=4,
                  d_ff=512, max_positions=128, n_labels=6, norm_eps=1e-5,

@@ -101,7 +101,7 @@ def head_logits(fz, weight, bias, texts):
 
 
 # ---------------------------------------------------------------------------
-# training (as train/eval.py's baseline: Adam, class weights, 4 epochs)
+# training (as train/report.py's baseline: Adam, class weights, 4 epochs)
 
 def _batch(feats):
     flat = torch.tensor([i for x in feats for i in x], dtype=torch.long)
@@ -111,7 +111,10 @@ def _batch(feats):
     return flat, off, psw
 
 
-def train_head(fz, rows, labels, epochs=4, seed=1, log=sys.stderr):
+def train_head(fz, rows, labels, epochs=4, seed=1, log=sys.stderr, feats=None):
+    """Logistic head on hashed n-grams of rows; feats: the rows' feature
+    ids when already computed (fz.ids).  Returns (weight [buckets, L],
+    bias [L]) numpy."""
     torch.manual_seed(seed)
     emb = torch.nn.EmbeddingBag(fz.buckets, len(labels), mode="sum")
     torch.nn.init.zeros_(emb.weight)
@@ -121,7 +124,8 @@ def train_head(fz, rows, labels, epochs=4, seed=1, log=sys.stderr):
     k = torch.tensor([[1.0 if c in e["labels"] else 0.0 for c in labels] for e in rows])
     pw = torch.clamp(torch.sqrt(((1 - y) * k).sum(0) / (y * k).sum(0).clamp(min=1)), 1, 8)
     t0 = time.time()
-    feats = [fz.ids(e["text"]) or [] for e in rows]
+    if feats is None:
+        feats = [fz.ids(e["text"]) or [] for e in rows]
     print("n-gram features of %d texts (%.0fs)" % (len(rows), time.time() - t0), file=log)
     keep = [i for i, f in enumerate(feats) if f]
     g = torch.Generator().manual_seed(seed)
@@ -352,7 +356,7 @@ def card_section(labels, rep, thr, flag, slope, have=None):
     names = [n for n in ("combined", "transformer", "ngram", "ngram_lr", "keywords")
              if have is None or n in have]
     title = {"combined": "combined", "transformer": "transformer", "ngram": "ngram head",
-             "ngram_lr": "ngram_lr (eval.py)", "keywords": "keywords"}
+             "ngram_lr": "ngram_lr (report.py)", "keywords": "keywords"}
     L += ["| category | n (pos) | %s |" % " | ".join(title[n] for n in names),
           "|---|---|%s" % ("---|" * len(names))]
 
@@ -393,7 +397,7 @@ def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, cle
     Returns the report dict."""
     import metrics
     import model as M
-    from make_model import choose_thresholds
+    from thresholds import choose_thresholds
     t_start = time.time()
     model, tok, cfg = M.load(modeldir)
     if cfg["labels"] != list(labels):
@@ -428,7 +432,7 @@ def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, cle
                "ngram": doc_scores(w_test, which="ngram")[0]}
     if baselines:
         import data as D
-        import eval as E
+        import report as E
         systems["keywords"] = E.Keywords(datadir or D.DEFAULT_DATA, labels).scores(texts)
         systems["ngram_lr"] = E.ngram_scores(E.train_ngram(train_rows, labels), texts)
     ylab = [e["labels"] for e in test_rows]
@@ -462,20 +466,8 @@ def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, cle
         json.dump(full, f, indent=1)
         f.write("\n")
     sec = card_section(labels, rep, thr, flag, comb["window_slope"], sorted(systems))
-    cp = os.path.join(modeldir, "MODEL_CARD.md")
-    if os.path.exists(cp):
-        with open(cp) as f:
-            card = f.read()
-        mark = "## Combined score (transformer + n-gram head)"
-        if mark in card:
-            head, rest = card.split(mark, 1)
-            nxt = rest.find("\n## ")
-            card = head + sec + ("\n" + rest[nxt + 1:] if nxt >= 0 else "")
-        else:
-            nxt = card.find("\n## Limits")
-            card = (card[:nxt + 1] + sec + "\n" + card[nxt + 1:]) if nxt >= 0 else card + "\n" + sec
-        with open(cp, "w") as f:
-            f.write(card)
+    import report
+    report.put_card_section(modeldir, sec)
     print(sec, file=log)
     print("n-gram head done in %.0fs" % (time.time() - t_start), file=log)
     return full["ngram"]
@@ -500,9 +492,8 @@ def main():
     torch.set_num_threads(a.threads)
     import data as D
     if a.data:
-        from make_model import user_split
         rows = D.load_jsonl(a.data)
-        train_rows, tune_rows, test_rows = user_split(rows)
+        train_rows, tune_rows, test_rows = D.user_split(rows)
         with open(os.path.join(a.model, "config.json")) as f:
             labels = json.load(f)["labels"]
         clean_tune = np.array([all(v == 0 for v in e["labels"].values()) for e in tune_rows])
@@ -511,8 +502,8 @@ def main():
         rows = D.load_shared(a.shared or D.DEFAULT_DATA)
         train_rows, tune_rows, test_rows = D.split_corpus(rows)
         labels = list(D.LABELS)
-        clean_tune = np.array([e["source"] == "alpacaeval:" + D.TUNE_GENERATOR for e in tune_rows])
-        clean_test = np.array([e["source"] == "alpacaeval:" + D.TEST_GENERATOR for e in test_rows])
+        clean_tune = np.array([D.is_clean_answer(e) for e in tune_rows])
+        clean_test = np.array([D.is_clean_answer(e) for e in test_rows])
     add_head(a.model, train_rows, tune_rows, test_rows, labels, clean_tune, clean_test,
              buckets=a.buckets, seed=a.seed, baselines=not a.no_baselines,
              datadir=a.shared, head_from=a.head_from, context=a.context)

@@ -1,32 +1,33 @@
-"""Self-supervised pretraining of the encoder on unlabelled English before
-fine-tuning on the labelled data: token embeddings from the co-occurrence
-statistics of the corpus (embed_init: positive pointwise mutual information
-of tokens within four positions, reduced to d_model dimensions by a
-randomised SVD), then optionally masked-token prediction (pretrain).
+#!/usr/bin/python3
+"""Self-supervised pretraining of the encoder on unlabelled English: the
+base model that `make model` fine-tunes (models/base/).
 
-Corpus (unlabelled_texts): the texts of the training split (labels
-ignored; the tune and test splits are left out), the glosses and examples of
-WordNet (Debian wordnet-base, /usr/share/wordnet/data.*) and the paragraphs
-of the GNU Collaborative International Dictionary of English (Debian
-dict-gcide, /usr/share/dictd/gcide.dict.dz).  A missing dictionary is
-reported and skipped, so users without them still get a model.
+  make pretrain                         # models/base from ../shared/data
+  train/pretrain.py --out DIR [--steps N] [--shared DIR]
 
-The texts are shuffled with a fixed seed, tokenised, joined with [SEP] and
-cut into windows of window-1 tokens after [CLS], as the classifier sees
-them.  15% of the tokens are chosen for prediction: 80% of those replaced by
-[UNK] (the vocabulary has no [MASK] entry and the format stays unchanged),
-10% by a random token, 10% kept.  The prediction head (dense, GELU, layer
-norm, decoder tied to the token embeddings) exists only here; the encoder's
+Corpus (pretraining_texts): every text of the labelled sources except the
+held-out test split (train and tune splits, labels ignored), the texts that
+train/sources.tsv marks pretrain-only, the unlabelled texts of
+../shared/data/unlabelled (chat-model answers, role-play answers, task
+dialogues, public-domain books, the King James Bible), the glosses and
+examples of WordNet (Debian wordnet-base, /usr/share/wordnet/data.*) and the
+paragraphs of the GNU Collaborative International Dictionary of English
+(Debian dict-gcide, /usr/share/dictd/gcide.dict.dz).  A missing dictionary
+is reported and skipped.
+
+Steps: a WordPiece vocabulary learned on the corpus; token embeddings from
+its co-occurrence statistics (embed_init: positive pointwise mutual
+information of tokens within four positions, reduced to d_model dimensions
+by a randomised SVD); then masked-token prediction (pretrain): texts
+shuffled with a fixed seed, tokenised, joined with [SEP] and cut into
+windows of window-1 tokens after [CLS], as the classifier sees them; 15% of
+the tokens chosen for prediction, 80% of those replaced by [UNK] (the
+vocabulary has no [MASK] entry and the format stays unchanged), 10% by a
+random token, 10% kept.  The prediction head (dense, GELU, layer norm,
+decoder tied to the token embeddings) exists only here; the encoder's
 weights carry over to fine-tuning.  A fixed number of steps, so the result
-does not depend on the machine's speed.
-
-make_model.py uses embed_init by default and masked-token prediction only
-with --hp pretrain_steps=N: on two shared cores one step of 64 windows took
-0.9-1.7 s, and after 170 steps the loss (7.0, accuracy 0.066) was still at
-the level of guessing frequent tokens, so the few hundred steps that fit the
-30-minute budget of `make model` buy nothing; the co-occurrence embeddings
-take about a minute and raised the tune score from 0.706 to 0.731 (same
-steps and seed).
+does not depend on the machine's speed; a checkpoint every --every steps
+(in --work) lets an interrupted run resume where it stopped.
 """
 
 import gzip
@@ -81,6 +82,26 @@ def gcide_texts(path=GCIDE):
         t = " ".join(t.split())
         if len(t) >= 40 and t.count(" ") >= 5:
             out.append(t)
+    return out
+
+
+def shared_unlabelled(datadir):
+    """The unlabelled texts of datadir/unlabelled that the labelled corpus
+    does not already hold (its chat-model answers are labelled clean)."""
+    import data as D
+    u = os.path.join(datadir, "unlabelled")
+    out = []
+    for path, fields in (("gpteacher-roleplay/roleplay-simple-deduped-roleplay-instruct.jsonl",
+                          ("instruction", "response")),
+                         ("sgd-dialogues/sgd_dialogues.jsonl", ("text",)),
+                         ("pd-books/pd_books.jsonl", ("text",)),
+                         ("kjv-bible/kjv_chapters.jsonl", ("text",))):
+        p = os.path.join(u, path)
+        if os.path.exists(p):
+            for r in D._jsonl(p):
+                t = "\n".join(r.get(k) or "" for k in fields).strip()
+                if t:
+                    out.append(t)
     return out
 
 
@@ -229,9 +250,14 @@ def mask_batch(ids, vocab, g, rate=0.15):
     return inp, pick, ids[pick]
 
 
-def pretrain(model, tok, texts, steps, batch=64, lr=1e-3, seed=1, log=sys.stderr):
+def pretrain(model, tok, texts, steps, batch=64, lr=1e-3, seed=1, log=sys.stderr,
+             resume=None, checkpoint=None, every=100):
     """Masked-token pretraining of model (an Encoder) in place for a fixed
-    number of steps.  Returns a summary dict."""
+    number of steps.  resume: a checkpoint dict (save_checkpoint) to go on
+    from; checkpoint(model, head, opt, step) is called every `every` steps
+    and at the end.  The windows and the masks depend on the seed and the
+    step only, so a resumed run gives the weights of an uninterrupted one up
+    to floating-point reordering.  Returns a summary dict."""
     from train import Progress
     torch.manual_seed(seed)
     W = model.hp["max_positions"]
@@ -243,18 +269,24 @@ def pretrain(model, tok, texts, steps, batch=64, lr=1e-3, seed=1, log=sys.stderr
     other = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": other, "weight_decay": 0.0}], lr=lr)
-    g = torch.Generator().manual_seed(seed)
+    start = 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        head.load_state_dict(resume["head"])
+        opt.load_state_dict(resume["opt"])
+        start = resume["step"]
+        print("pretraining: resuming at step %d of %d" % (start, steps), file=log)
+    perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
     warm = max(1, steps // 20)
     model.train()
     pb = Progress(steps, "pretrain")
     t0, c0 = time.time(), time.process_time()
     tot, acc, n = 0.0, 0.0, 0
-    first = None
-    perm = torch.randperm(len(data), generator=g)
-    for step in range(steps):
-        f = 1.0 if step < warm else 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
+    for step in range(start, steps):
+        f = 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
         for grp in opt.param_groups:
             grp["lr"] = lr * ((step + 1) / warm if step < warm else 0.1 + 0.9 * f)
+        g = torch.Generator().manual_seed(seed * 1000003 + step)
         ids = data[perm[step * batch:(step + 1) * batch]]
         inp, pick, tgt = mask_batch(ids, len(tok), g)
         h = model.encode(inp, None)
@@ -267,16 +299,107 @@ def pretrain(model, tok, texts, steps, batch=64, lr=1e-3, seed=1, log=sys.stderr
         tot += float(loss)
         acc += float((logits.argmax(1) == tgt).float().mean())
         n += 1
-        if step == 99:
-            first = tot / n
         pb.update(step + 1, "loss %.3f acc %.3f" % (tot / n, acc / n))
+        if checkpoint and ((step + 1) % every == 0 or step + 1 == steps):
+            checkpoint(model, head, opt, step + 1)
         if (step + 1) % 200 == 0 and step + 1 < steps:
             tot, acc, n = 0.0, 0.0, 0
     pb.done()
     model.eval()
-    out = {"steps": steps, "batch": batch, "lr": lr, "windows": int(len(data)),
-           "loss_first100": first, "loss_last": tot / max(1, n), "acc_last": acc / max(1, n),
-           "wall_s": time.time() - t0, "cpu_s": time.process_time() - c0}
+    out = {"steps": steps, "resumed_at": start, "batch": batch, "lr": lr,
+           "windows": int(len(data)), "loss_last": tot / max(1, n),
+           "acc_last": acc / max(1, n), "wall_s": time.time() - t0,
+           "cpu_s": time.process_time() - c0}
     print("pretraining done: %d steps, loss %.3f, masked-token accuracy %.3f (%.0fs wall)"
           % (steps, out["loss_last"], out["acc_last"], out["wall_s"]), file=log)
     return out
+
+
+def pretraining_texts(datadir, log=sys.stderr):
+    """The whole pretraining corpus (module docstring), test split left out."""
+    import data as D
+    only_text = []
+    rows = D.load_shared(datadir, pretrain=only_text, log=None)
+    tr, tu, _te = D.split_corpus(rows, log=log)
+    extra = shared_unlabelled(datadir)
+    print("pretraining corpus: %d labelled texts (test split left out), %d pretrain-only "
+          "texts, %d unlabelled texts" % (len(tr) + len(tu), len(only_text), len(extra)),
+          file=log)
+    return unlabelled_texts(tr + tu, log) + only_text + extra
+
+
+def save_checkpoint(path, model, head, opt, step, hp):
+    tmp = path + ".tmp"
+    torch.save({"model": model.state_dict(), "head": head.state_dict(),
+                "opt": opt.state_dict(), "step": step, "hp": hp}, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    import argparse
+    import json
+    import data as D
+    import tokenizer as TK
+    from model import DEFAULT_HP, Encoder, export
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shared", default=D.DEFAULT_DATA, help="shared data directory")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  "..", "models", "base"))
+    ap.add_argument("--work", default="build/pretrain",
+                    help="checkpoints and the corpus cache (resumes from here)")
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--every", type=int, default=100, help="steps between checkpoints")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--hp", default="", help="overrides, e.g. d_model=192,n_layers=4")
+    a = ap.parse_args()
+    if not os.path.isdir(a.shared):
+        raise SystemExit("pretrain: needs the data directory %s (--shared DIR)" % a.shared)
+    torch.set_num_threads(a.threads)
+    hp = {k: DEFAULT_HP[k] for k in ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff",
+                                      "window", "dropout", "pooling")}
+    for kv in filter(None, a.hp.split(",")):
+        k, v = kv.split("=")
+        hp[k] = type(hp[k])(v)
+    hp.update(steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed)
+    os.makedirs(a.work, exist_ok=True)
+    t0, c0 = time.time(), time.process_time()
+    texts = pretraining_texts(a.shared)
+    vocab = os.path.join(a.work, "tokenizer.txt")
+    if os.path.exists(vocab):
+        tok = TK.WordPiece.load(vocab)
+        print("pretrain: vocabulary from %s" % vocab, file=sys.stderr)
+    else:
+        tok = TK.train(texts, vocab_size=hp["vocab_size"])
+        tok.save(vocab)
+    torch.manual_seed(a.seed)
+    model = Encoder(len(tok), hp["d_model"], hp["n_layers"], hp["n_heads"], hp["d_ff"],
+                    hp["window"], len(D.LABELS), 1e-5, hp["dropout"], hp["pooling"])
+    ckpt = os.path.join(a.work, "checkpoint.pt")
+    state = torch.load(ckpt) if os.path.exists(ckpt) else None
+    if state is not None and state["hp"] != hp:
+        raise SystemExit("pretrain: %s was made with other settings (%s); remove it to start "
+                         "again" % (ckpt, json.dumps(state["hp"])))
+    summary = {}
+    if state is None:
+        summary["embed"] = embed_init(model, tok, texts, seed=a.seed)
+    summary["mlm"] = pretrain(model, tok, texts, a.steps, a.batch, a.lr, seed=a.seed,
+                              resume=state, checkpoint=lambda *x: save_checkpoint(ckpt, *x, hp),
+                              every=a.every)
+    summary.update(hp=hp, texts=len(texts), wall_s=time.time() - t0,
+                   cpu_s=time.process_time() - c0, threads=a.threads)
+    labels = list(D.LABELS)
+    export(model, tok, labels, {"scale": [1.0] * len(labels), "bias": [0.0] * len(labels)},
+           os.path.abspath(a.out))
+    with open(os.path.join(a.out, "pretrain.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+        f.write("\n")
+    print("base model written to %s (%.0fs wall, %.0fs CPU this run)" % (
+        a.out, time.time() - t0, time.process_time() - c0), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    main()

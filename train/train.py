@@ -24,9 +24,14 @@ LABELS = ["hate", "harassment", "sexual", "violence", "self_harm", "jailbreak"]
 
 # per-epoch caps per source (tweets and forum posts would otherwise drown
 # the LLM-output sources); each epoch draws a fresh sample
-SOURCE_CAPS = {"davidson": 3000, "tweeteval": 5000, "edos": 4000,
-               "diasafety": 3000, "guest-misogyny": 2000,
-               "toxic-spans": 2000, "convabuse": 2000, "gptfuzz": 1500}
+SOURCE_CAPS = {"davidson": 2000, "tweeteval": 3000, "hatexplain": 4000, "edos": 3000,
+               "stormfront": 3000, "ghc": 1500, "crowdcounter": 2500,
+               "diasafety": 2500, "guest-misogyny": 1500, "toxic-spans": 1500,
+               "convabuse": 1500, "gptfuzz": 1500, "alpacaeval": 8000,
+               "spamassassin": 2000, "sms-spam": 1500, "bold-wikipedia": 1500,
+               "holisticbias": 1200, "sotu": 1000, "pd-books": 1000, "kjv": 300,
+               "sgd-dialogues": 800, "gpteacher-roleplay": 800, "counsel-chat": 1500,
+               "decodingtrust": 800}
 
 
 class Progress:

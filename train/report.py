@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Quality report of a model directory, and the two baselines.
 
-  train/eval.py MODELDIR FILE.jsonl [--json]   # {"text":…, "labels":{…}} per line
+  train/report.py MODELDIR FILE.jsonl [--json]   # {"text":…, "labels":{…}} per line
 
 Per category AUPRC, ROC-AUC and precision/recall/F1 at the model's
 thresholds (thresholds.json "rewrite", else 0.5), and any-category AUPRC.
@@ -281,6 +281,8 @@ WHOLE_RUN = "@WHOLE_RUN@"     # filled in by make_model.py at the very end
 
 
 def write_card(out, res, thr):
+    import data as D
+    import thresholds as TH
     tr = res.get("training", {})
     hp = tr.get("hp", {})
     hist = tr.get("history") or []
@@ -339,25 +341,28 @@ def write_card(out, res, thr):
                 ("%.0f s wall" % tr["whole_run_wall_s"]) if tr.get("whole_run_wall_s")
                 else WHOLE_RUN), ""]
     if tr.get("shared_data"):
-        import data as D
+        w = D.load_table()[("alpacaeval", "answer")]["weight"]
         lines += ["Clean answers of the chat models in the training split (alpacaeval) weigh %g "
                   "in the loss, every one of their windows included: they are the deployment "
-                  "domain, and every head must stay low on them." % D.ALPACA_ANSWER_WEIGHT, ""]
+                  "domain, and every head must stay low on them." % w, ""]
     if tr.get("init"):
         lines += [tr["init"], ""]
     lines += [
              "## Data and split",
-             "See train/data.py for the exact mapping of every source to the six categories "
-             "(unknown labels are masked, not assumed clean) and train/extra/README.md for the "
-             "examples written for the thin categories. De-duplication by a hash of the "
+             "train/TAXONOMY.md defines the categories (and what is not in them); "
+             "train/sources.tsv maps every label of every source onto them, with its role "
+             "(positive, negative, hard negative, or text for pretraining only) and weight "
+             "(unknown labels are masked, not assumed clean); train/extra/README.md describes "
+             "the examples written for the thin categories. De-duplication by a hash of the "
              "normalised text across all sources.", "",
              "- test (reported below, never used for training, calibration or thresholds): the "
              "whole pyrit-scorer-evals source (real assistant responses with human harm scores; "
              "score >= 0.75 positive for its category, 0 or refused = clean, in-between left "
-             "out) and all clean answers of one alpacaeval generator (Meta-Llama-3-8B-Instruct).",
-             "- tune (early stopping, Platt calibration, thresholds): another alpacaeval generator "
-             "(zephyr-7b-beta) and 10% of the groups of every other source (jbb by behaviour, "
-             "gptfuzz by question, bipia by attack category).",
+             "out) and all clean answers of five chat models (%s)." % ", ".join(D.TEST_GENERATORS),
+             "- tune, the validation mix (early stopping, Platt calibration, thresholds): the "
+             "clean answers of four other chat models (%s) and 10%% of the groups of every other "
+             "source (jbb by behaviour, gptfuzz by question, bipia by attack category, cssrs by "
+             "user, counsel-chat by question)." % ", ".join(D.TUNE_GENERATORS),
              "- train: the rest (%s documents)." % tr.get("n_train"), "",
              "`train/make_model.py --write-val FILE` writes the test split as eval JSONL for "
              "`modgate eval`.", "",
@@ -374,10 +379,12 @@ def write_card(out, res, thr):
              "",
              "## Thresholds",
              "Recommended per-category thresholds on the calibrated score (also in thresholds.json "
-             "for etc/modgated.conf's policies): `rewrite` is the lowest score that flags at most "
-             "%.1f%% of the tune generator's clean answers per category (and not below the tune F1 "
-             "optimum); `block` the lowest score reaching %.0f%% precision on the tune split."
-             % (100 * 0.003, 100 * 0.85), "",
+             "for etc/modgated.conf's policies), chosen on the tune split (train/thresholds.py): "
+             "`rewrite` is the lowest score that flags at most %.2f%% of the tune split's clean "
+             "chat-model answers and at most %.0f%% of its hard negatives per category, and not "
+             "below the tune F1 optimum; `block` the lowest score reaching %.0f%% precision on the "
+             "tune split." % (100 * TH.ANSWER_BUDGET, 100 * TH.HARD_NEGATIVE_BUDGET,
+                              100 * TH.BLOCK_PRECISION), "",
              "A threshold of exactly 0.200 (rewrite) or 0.600 (block) is the floor used when the "
              "tune split gave no usable estimate (self_harm has under ten tune positives).", "",
              "| category | rewrite | block |", "|---|---|---|"]
@@ -397,12 +404,13 @@ def write_card(out, res, thr):
                      "windows gives every long clean answer several chances to score high, which "
                      "is why the figures drop once the clean answers are added.")
     lines += [
-              "- Small and trained from scratch on a few tens of thousands of mostly short social-"
-              "media texts; its knowledge of the world is shallow. Expect misses on paraphrased or "
-              "implicit harm, and false positives on frank medical, educational or news text.",
-              "- sexual and self_harm rest on few examples (most written for this project, see "
-              "train/extra/README.md); the test figures for them have wide error bars (tens of "
-              "positives). Differences under about 0.03 AUPRC are noise.",
+              "- Small (two layers) and trained on about a hundred thousand mostly short social-"
+              "media, forum and chat texts; its knowledge of the world is shallow. Expect misses "
+              "on paraphrased or implicit harm, and false positives on frank medical, educational "
+              "or news text.",
+              "- sexual, violence and self_harm rest on a few hundred to a thousand examples each; "
+              "the test figures for them have wide error bars (tens of positives). Differences "
+              "under about 0.03 AUPRC are noise.",
               "- English only; other languages mostly tokenise to [UNK] and score low.",
               "- Tweet corpora carry dialect bias (Davidson et al. 2019): African-American English "
               "is more often flagged by the hate/harassment heads.",
@@ -412,6 +420,27 @@ def write_card(out, res, thr):
               "only measured on the tune split (in-domain).", ""]
     with open(os.path.join(out, "MODEL_CARD.md"), "w") as f:
         f.write("\n".join(lines))
+
+
+def put_card_section(modeldir, sec):
+    """Put the section sec (Markdown starting with its "## title" line) into
+    modeldir/MODEL_CARD.md: in place of the section of that title, or else
+    before "## Limits", or else at the end."""
+    cp = os.path.join(modeldir, "MODEL_CARD.md")
+    if not os.path.exists(cp):
+        return
+    with open(cp) as f:
+        card = f.read()
+    mark = sec.split("\n", 1)[0]
+    if mark in card:
+        head, rest = card.split(mark, 1)
+        nxt = rest.find("\n## ")
+        card = head + sec + ("\n" + rest[nxt + 1:] if nxt >= 0 else "")
+    else:
+        nxt = card.find("\n## Limits")
+        card = (card[:nxt + 1] + sec + "\n" + card[nxt + 1:]) if nxt >= 0 else card + "\n" + sec
+    with open(cp, "w") as f:
+        f.write(card)
 
 
 def main():
