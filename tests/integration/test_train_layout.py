@@ -3,7 +3,8 @@
 train/sources.tsv parses and maps every label a loader can emit; the
 modules of train/ import one another without a cycle and none is named
 after a Python builtin or standard module; the mapping of a few rows of
-each kind comes out as the taxonomy says (train/TAXONOMY.md)."""
+each kind comes out as the taxonomy says (train/TAXONOMY.md); the shipped
+policies carry the shipped model's thresholds."""
 import ast
 import builtins
 import os
@@ -106,6 +107,34 @@ class Table(unittest.TestCase):
         self.assertEqual(out[1]["role"], "hard_negative")
         with self.assertRaises(SystemExit):
             D.apply_table([D.raw("x", "davidson", "no-such-label")], self.table)
+
+
+class ShippedPolicies(unittest.TestCase):
+    def test_conf_has_model_thresholds(self):
+        import shutil
+        import subprocess
+        import tempfile
+        tool = os.path.join(TOP, "scripts", "policy-thresholds.py")
+        model = os.path.join(TOP, "models", "default")
+        conf = os.path.join(TOP, "etc", "modgated.conf")
+        p = subprocess.run([sys.executable, tool, "--check", model, conf],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # and the check fails on a conf whose default policy was edited
+        tmp = tempfile.mkdtemp()
+        try:
+            bad = os.path.join(tmp, "modgated.conf")
+            with open(conf) as f:
+                text = f.read()
+            i = text.index("categories = {", text.index("default: {"))
+            j = text.index("rewrite = ", i)
+            with open(bad, "w") as f:
+                f.write(text[:j] + "rewrite = 0.0001; #" + text[j:])
+            p = subprocess.run([sys.executable, tool, "--check", model, bad],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 1)
+        finally:
+            shutil.rmtree(tmp)
 
 
 @unittest.skipUnless(os.path.isdir(D.DEFAULT_DATA), "../shared/data absent")
