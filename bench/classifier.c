@@ -21,7 +21,7 @@
 
 #include "classifier.h"
 #include "log.h"
-#include "model.h"
+#include "model-internal.h"
 
 static double
 now(clockid_t clk)

@@ -22,6 +22,7 @@
 #include "classifier.h"
 #include "config.h"
 #include "log.h"
+#include "model.h"
 #include "transformer.h"
 
 #define MAX_TEXTS	2000		/* as in loadgen.c */

@@ -34,9 +34,9 @@
 #include <hs.h>
 
 #include "normalize.h"
-#include "pipeline.h"
 #include "rules.h"
 #include "rules-internal.h"
+#include "verdict.h"
 
 #define MSG_BYTES	2048
 #define NMSG		64

@@ -18,6 +18,7 @@
 #include "classifier.h"
 #include "config.h"
 #include "log.h"
+#include "model.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int	LLVMFuzzerInitialize(int *argc, char ***argv);

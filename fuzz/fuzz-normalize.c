@@ -15,11 +15,11 @@
 
 #include "normalize.h"
 #include "normalize-internal.h"
-#include "pipeline.h"
 #include "rewrite.h"
 #include "rules.h"
 #include "rules-internal.h"
 #include "utf8.h"
+#include "verdict.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

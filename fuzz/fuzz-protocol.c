@@ -12,8 +12,8 @@
 #include <jansson.h>
 
 #include "normalize.h"
-#include "pipeline.h"
 #include "protocol.h"
+#include "verdict.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

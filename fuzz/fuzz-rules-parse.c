@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline.h"
 #include "rules.h"
 #include "rules-internal.h"
+#include "verdict.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 #define AUDIT_HASH_SIZE		72	/* "sha256:" + 64 hex + NUL */
 #define AUDIT_HASH_ZERO		"sha256:" \

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 struct audit;
 

@@ -1,7 +1,6 @@
 /*
- * classifier: a transformer encoder model directory (config.json,
- * model.safetensors, tokenizer) loaded and checked whole, and scored in
- * sliding windows over long text.
+ * classifier: a loaded model (include/model.h) scored in sliding windows
+ * over long text.
  */
 #ifndef MODGATE_CLASSIFIER_H
 #define MODGATE_CLASSIFIER_H
@@ -9,23 +8,9 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 struct model;
-
-/*
- * Load the model in DIR, checking every size against the files.  Returns
- * the model, or NULL after logging why.
- */
-struct model	*model_load(const char *dir);
-void		 model_free(struct model *);
-/* Number of labels; *LABELS points at their names (owned by the model). */
-size_t		 model_labels(const struct model *, const char *const **labels);
-/*
- * Feed the model's identity (SHA-256 over config.json, the vocabulary and
- * model.safetensors) into CTX, a crypto_hash_sha256_state *.
- */
-void		 model_digest(const struct model *, void *ctx);
 
 struct classifier_out {
 	float	 scores[MAX_LABELS];	/* max over windows, per label */

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline.h"
+#include "verdict.h"
 
 #define METRICS_MAX_SERIES	4096
 

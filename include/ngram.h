@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline.h"
+#include "verdict.h"
 
 #define NGRAM_MAX_BUCKETS	(1u << 24)
 #define NGRAM_FEATURES		"fnv1a32:w1,w2,c3,c4/sqrt"

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "pipeline.h"
+#include "verdict.h"
 
 /*
  * Append the texts of INPUT (a string, an array of strings, or an array of

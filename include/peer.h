@@ -6,7 +6,7 @@
 #define MODGATE_PEER_H
 
 #include "config.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 /*
  * 1 when PEER (from SO_PEERCRED) is root, the daemon's own uid, in

@@ -7,7 +7,7 @@
 #define MODGATE_POLICY_H
 
 #include "config.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 /* The policy a request runs under (its own, else the peer's default). */
 const struct policy_conf *policy_select(const struct config *,

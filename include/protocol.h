@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "pipeline.h"
+#include "verdict.h"
 
 #define PROTOCOL_VERSION	1
 #define PROTOCOL_MAX_DEPTH	32	/* nesting of arrays and objects */

@@ -11,7 +11,7 @@
 
 #include "config.h"
 #include "normalize.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 struct ruleset;
 

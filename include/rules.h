@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 struct ruleset;
 

@@ -34,7 +34,7 @@
 
 #include <jansson.h>
 
-#include "pipeline.h"
+#include "verdict.h"
 
 struct snapshot;
 struct audit;

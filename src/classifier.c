@@ -19,7 +19,7 @@
 
 #include "classifier.h"
 #include "log.h"
-#include "model.h"
+#include "model-internal.h"
 
 struct batch_req {
 	struct batch_req *next;		/* in the model's queue */

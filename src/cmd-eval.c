@@ -34,7 +34,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "log.h"
-#include "model.h"
+#include "model-internal.h"
 #include "transformer.h"
 
 #define EVAL_ANY	MAX_LABELS	/* index of the any-category column */

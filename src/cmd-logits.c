@@ -20,7 +20,7 @@
 #include "classifier.h"
 #include "cmd.h"
 #include "log.h"
-#include "model.h"
+#include "model-internal.h"
 
 static int
 usage(void)

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "metrics.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 /* Families of series with label values known only at run time. */
 enum family { FAM_REQUESTS, FAM_WOULD, FAM_RULE, FAM_FLAGGED, FAM_ERRORS,

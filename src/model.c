@@ -1,4 +1,4 @@
-/* model: load and check a model directory; see include/classifier.h. */
+/* model: load and check a model directory; see include/model.h. */
 
 #include <limits.h>
 #include <math.h>
@@ -10,10 +10,10 @@
 #include <jansson.h>
 #include <sodium.h>
 
-#include "classifier.h"
 #include "file.h"
 #include "log.h"
 #include "model.h"
+#include "model-internal.h"
 
 #define CONFIG_MAX_BYTES	(1u << 20)
 #define TOKENIZER_MAX_BYTES	(64u << 20)

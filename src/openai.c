@@ -8,8 +8,8 @@
 #include <jansson.h>
 
 #include "openai.h"
-#include "pipeline.h"
 #include "protocol.h"
+#include "verdict.h"
 
 static int
 valid_text(json_t *v)

@@ -26,9 +26,9 @@
 
 #include "config.h"
 #include "log.h"
-#include "pipeline.h"
 #include "policy.h"
 #include "rewrite.h"
+#include "verdict.h"
 
 const struct policy_conf *
 policy_select(const struct config *cfg, const struct request *req)

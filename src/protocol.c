@@ -9,9 +9,10 @@
 #include <jansson.h>
 #include <utf8proc.h>
 
+#include "config.h"
 #include "normalize.h"
-#include "pipeline.h"
 #include "protocol.h"
+#include "verdict.h"
 
 static const char *const op_names[] = { "check", "ping", "version", "stats",
     "reload", "metrics", "stream_open", "stream_append", "stream_close" };

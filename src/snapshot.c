@@ -15,6 +15,7 @@
 #include "classifier.h"
 #include "config.h"
 #include "log.h"
+#include "model.h"
 #include "rules.h"
 #include "snapshot.h"
 

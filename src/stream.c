@@ -43,7 +43,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
-#include "model.h"
+#include "model-internal.h"
 #include "pipeline.h"
 #include "policy.h"
 #include "protocol.h"

@@ -26,7 +26,7 @@
 #include "audit-record.h"
 #include "audit-verify.h"
 #include "config.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 static char	 dir[256];
 static char	 path[300];

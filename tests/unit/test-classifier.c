@@ -20,7 +20,7 @@
 #include <jansson.h>
 
 #include "classifier.h"
-#include "model.h"
+#include "model-internal.h"
 
 #define TOL	1e-4
 

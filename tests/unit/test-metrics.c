@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "metrics.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 static struct policy_conf	 pol = { .name = "default" };
 

@@ -21,7 +21,7 @@
 #include <sodium.h>
 
 #include "classifier.h"
-#include "model.h"
+#include "model-internal.h"
 #include "safetensors.h"
 #include "tokenizer.h"
 

@@ -17,7 +17,7 @@
 #include <jansson.h>
 
 #include "openai.h"
-#include "pipeline.h"
+#include "verdict.h"
 
 static json_t *
 inputs(const char *json, int *rc, char *msg)

@@ -9,8 +9,8 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "pipeline.h"
 #include "policy.h"
+#include "verdict.h"
 
 static const char *TEXT = "Hello there. You are awful! Mail bob@corp.io now.";
 

@@ -11,8 +11,8 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "pipeline.h"
 #include "protocol.h"
+#include "verdict.h"
 
 static int
 parse(const char *line, struct proto_request *pr, struct proto_error *err)

@@ -22,7 +22,7 @@
 
 #include "classifier.h"
 #include "config.h"
-#include "model.h"
+#include "model-internal.h"
 #include "snapshot.h"
 #include "stream.h"
 #include "tokenizer.h"
