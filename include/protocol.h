@@ -52,6 +52,13 @@ int	 protocol_parse(const char *line, size_t len, struct proto_request *out,
 void	 protocol_request_clear(struct proto_request *);
 
 /*
+ * The answer to REQ from RES, as a new JSON object (the caller owns the
+ * reference), or NULL when out of memory.  Every front answers with it.
+ */
+json_t	*protocol_answer_json(const struct request *req,
+	    const struct result *res, const char *policy_version);
+
+/*
  * Serialise the answer to REQ from RES as one line ending in "\n".  Returns
  * a malloc'd string and its length in *LEN, or NULL when out of memory.
  */

@@ -382,21 +382,6 @@ hjob_run(struct worker_job *wj)
 	log_set_request(NULL);
 }
 
-static json_t *
-answer_json(const struct hjob *j)
-{
-	char	*line;
-	size_t	 len;
-	json_t	*o;
-
-	line = protocol_answer(&j->req, &j->res, j->snap->version, &len);
-	if (line == NULL)
-		return NULL;
-	o = json_loadb(line, len, 0, NULL);
-	free(line);
-	return o;
-}
-
 static void
 call_reply(struct call *c)
 {
@@ -419,7 +404,8 @@ call_reply(struct call *c)
 	for (i = 0; i < c->njobs; i++)
 		metrics_request(&c->jobs[i]->res);
 	if (c->ep == EP_MODERATE) {
-		reply_json(c->req, 200, answer_json(c->jobs[0]));
+		reply_json(c->req, 200, protocol_answer_json(&c->jobs[0]->req,
+		    &c->jobs[0]->res, c->jobs[0]->snap->version));
 		return;
 	}
 	randombytes_buf(rnd, sizeof(rnd));

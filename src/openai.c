@@ -18,23 +18,6 @@ valid_text(json_t *v)
 	    json_string_length(v)) == NULL;
 }
 
-/* The protocol v1 answer as an object. */
-static json_t *
-answer_json(const struct request *req, const struct result *res,
-    const char *policy_version)
-{
-	char	*line;
-	size_t	 len;
-	json_t	*o;
-
-	line = protocol_answer(req, res, policy_version, &len);
-	if (line == NULL)
-		return NULL;
-	o = json_loadb(line, len, 0, NULL);
-	free(line);
-	return o;
-}
-
 /*
  * OpenAI categories from modgate's: each OpenAI category takes the score
  * of its modgate label (subcategories without a signal of their own take
@@ -144,7 +127,7 @@ openai_result(const struct request *req, const struct result *res,
 	json_object_set_new(o, "category_scores", scores);
 	json_object_set_new(o, "category_applied_input_types", types);
 	/* modgate's own answer, as extra fields. */
-	if ((mine = answer_json(req, res, policy_version)) != NULL) {
+	if ((mine = protocol_answer_json(req, res, policy_version)) != NULL) {
 		json_object_foreach(mine, k, v)
 			if (strcmp(k, "id") != 0 && strcmp(k, "flagged") != 0)
 				json_object_set(o, k, v);

@@ -267,9 +267,9 @@ static const char *const stage_keys[STAGE_COUNT] = {
 
 static const char *const action_names[] = { "block", "rewrite", "flag" };
 
-char *
-protocol_answer(const struct request *req, const struct result *res,
-    const char *policy_version, size_t *len)
+json_t *
+protocol_answer_json(const struct request *req, const struct result *res,
+    const char *policy_version)
 {
 	json_t		*o, *a, *m, *sc, *st;
 	const struct match *mt;
@@ -330,10 +330,17 @@ protocol_answer(const struct request *req, const struct result *res,
 		    json_string(stage_state_name(res->stage[i])));
 	if (bad)
 		goto fail;
-	return dump_line(o, len);
+	return o;
 fail:
 	json_decref(o);
 	return NULL;
+}
+
+char *
+protocol_answer(const struct request *req, const struct result *res,
+    const char *policy_version, size_t *len)
+{
+	return dump_line(protocol_answer_json(req, res, policy_version), len);
 }
 
 /*
