@@ -21,6 +21,7 @@
 struct http;
 struct server;
 struct config;
+struct front_ops;
 
 /*
  * Check CFG's http section, read the tokens and create the listening
@@ -43,6 +44,9 @@ int		 http_busy(const struct http *);
 
 /* Close everything.  Call after the worker pool is freed.  NULL is a no-op. */
 void		 http_free(struct http *);
+
+/* The four above as the server's front (server_add_front). */
+extern const struct front_ops http_front;
 
 /* The address served, as configured. */
 const char	*http_address(const struct http *);

@@ -9,9 +9,25 @@
 
 #include <stddef.h>
 
+struct event_base;
 struct server;
 struct snapshot;
 struct audit;
+
+/*
+ * A front other than the protocol socket (the HTTP listener): a way in for
+ * requests, served on the daemon's event loop.  The server calls START
+ * once the loop and the workers exist, STOP when it stops (no new requests;
+ * those in flight still get their answers), BUSY to know whether requests
+ * are left, and FREE after the worker pool is gone.
+ */
+struct front_ops {
+	int	(*start)(void *arg, struct event_base *base);
+	void	(*stop)(void *arg);
+	int	(*busy)(const void *arg);
+	void	(*free)(void *arg);
+};
+#define SERVER_MAX_FRONTS	4
 
 /*
  * A server for SNAP (its reference passes to the server), reloading from
@@ -21,6 +37,13 @@ struct audit;
 struct server	*server_new(const char *config_file, const char *socket,
 		    struct snapshot *snap);
 void		 server_free(struct server *);
+
+/*
+ * Serve front ARG with OPS too, from server_run on; the server frees it.
+ * Call before server_run.  0, or -1 when SERVER_MAX_FRONTS are there.
+ */
+int		 server_add_front(struct server *, const struct front_ops *ops,
+		    void *arg);
 
 /* The audit log passed to every pipeline run (NULL: none). */
 void		 server_set_audit(struct server *, struct audit *);
@@ -42,14 +65,14 @@ int		 server_listen(struct server *);
  */
 int		 server_run(struct server *);
 
-/* For the HTTP front (http.c): the current snapshot (not a new reference),
- * the worker pool, the audit log (NULL: none). */
+/* For the fronts: the current snapshot (not a new reference), the worker
+ * pool, the audit log (NULL: none). */
 struct snapshot	*server_snapshot(struct server *);
 struct worker_pool *server_workers(struct server *);
 struct audit	*server_audit(struct server *);
 /* The Prometheus text of every metric, malloc'd, or NULL. */
 char		*server_metrics(struct server *, size_t *len);
-/* The HTTP front has no request left: a stop may finish. */
-void		 server_http_idle(struct server *);
+/* A front has no request left: a stop may finish. */
+void		 server_front_idle(struct server *);
 
 #endif

@@ -344,7 +344,7 @@ call_free(struct call *c)
 	json_decref(c->meta);
 	snapshot_unref(c->snap);
 	if (--c->h->busy == 0 && c->h->stopped)
-		server_http_idle(c->h->srv);
+		server_front_idle(c->h->srv);
 	free(c);
 }
 
@@ -879,6 +879,7 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 	int		 ms = snap->cfg->server.request_timeout;
 	int		 fd = -1;	/* the client's socket, for its groups */
 
+	metrics_received();
 	if ((root = body_json(h, req)) == NULL)
 		return;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -1235,6 +1236,37 @@ http_busy(const struct http *h)
 {
 	return h != NULL ? h->busy : 0;
 }
+
+static int
+front_start(void *arg, struct event_base *base)
+{
+	return http_start(arg, base);
+}
+
+static void
+front_stop(void *arg)
+{
+	http_stop(arg);
+}
+
+static int
+front_busy(const void *arg)
+{
+	return http_busy(arg);
+}
+
+static void
+front_free(void *arg)
+{
+	http_free(arg);
+}
+
+const struct front_ops http_front = {
+	.start = front_start,
+	.stop = front_stop,
+	.busy = front_busy,
+	.free = front_free,
+};
 
 const char *
 http_address(const struct http *h)

@@ -82,6 +82,59 @@ static struct histogram		 request_hist;
 static atomic_uint_least64_t	 degraded;
 static atomic_uint_least64_t	 reloads_ok, reloads_failed;
 
+/* The totals {"op": "stats"} reads beside the series above. */
+static const char *error_codes[] = { "bad_request", "too_large",
+    "unknown_policy", "overloaded", "timeout", "internal" };
+#define N_ERROR_CODES	(sizeof(error_codes) / sizeof(error_codes[0]))
+#define LAT_BUCKETS	128		/* 4 per power of two */
+
+static atomic_uint_least64_t	 received, inline_runs, connections;
+static atomic_uint_least64_t	 refused;
+static atomic_uint_least64_t	 verdicts[3];		/* by enum verdict */
+static atomic_uint_least64_t	 errors[N_ERROR_CODES];	/* by error_codes */
+static atomic_uint_least64_t	 lat[LAT_BUCKETS];	/* of verdicts, us */
+
+/* Count US in the fine latency histogram of verdicts. */
+static void
+lat_observe(uint64_t us)
+{
+	unsigned int	 b = 0, lg;
+
+	if (us >= 4) {
+		lg = 63 - (unsigned int)__builtin_clzll(us);
+		b = lg * 4 + (unsigned int)((us >> (lg - 2)) & 3);
+	} else
+		b = (unsigned int)us;
+	if (b >= LAT_BUCKETS)
+		b = LAT_BUCKETS - 1;
+	atomic_fetch_add_explicit(&lat[b], 1, memory_order_relaxed);
+}
+
+/* Lower bound of the bucket of COUNTS[LAT_BUCKETS] holding quantile Q. */
+static uint64_t
+lat_quantile(const uint64_t *counts, double q)
+{
+	uint64_t	 n = 0, want, seen = 0;
+	unsigned int	 b, lg;
+
+	for (b = 0; b < LAT_BUCKETS; b++)
+		n += counts[b];
+	if (n == 0)
+		return 0;
+	want = (uint64_t)(q * (double)n);
+	if (want >= n)
+		want = n - 1;
+	for (b = 0; b < LAT_BUCKETS; b++) {
+		seen += counts[b];
+		if (seen > want)
+			break;
+	}
+	if (b < 4)
+		return b;
+	lg = b / 4;
+	return ((uint64_t)4 + (b & 3)) << (lg - 2);
+}
+
 static void
 hist_observe(struct histogram *h, uint64_t us)
 {
@@ -216,6 +269,9 @@ metrics_request(const struct result *res)
 	hist_observe(&request_hist, res->elapsed_us);
 	if (res->error_code != NULL)
 		return;
+	atomic_fetch_add_explicit(&verdicts[res->verdict], 1,
+	    memory_order_relaxed);
+	lat_observe(res->elapsed_us);
 	pname = res->policy != NULL ? res->policy->name : "";
 	series_inc(FAM_REQUESTS, pname, verdict_name(res->verdict), NULL,
 	    NULL);
@@ -235,13 +291,41 @@ metrics_request(const struct result *res)
 void
 metrics_error(const char *code)
 {
+	size_t	 i;
+
 	series_inc(FAM_ERRORS, code, NULL, NULL, NULL);
+	for (i = 0; i < N_ERROR_CODES; i++)
+		if (strcmp(code, error_codes[i]) == 0) {
+			atomic_fetch_add_explicit(&errors[i], 1,
+			    memory_order_relaxed);
+			break;
+		}
 }
 
 void
 metrics_refused(const char *reason)
 {
 	series_inc(FAM_REFUSED, reason, NULL, NULL, NULL);
+	atomic_fetch_add_explicit(&refused, 1, memory_order_relaxed);
+}
+
+uint64_t
+metrics_received(void)
+{
+	return atomic_fetch_add_explicit(&received, 1,
+	    memory_order_relaxed) + 1;
+}
+
+void
+metrics_inline(void)
+{
+	atomic_fetch_add_explicit(&inline_runs, 1, memory_order_relaxed);
+}
+
+void
+metrics_connection(void)
+{
+	atomic_fetch_add_explicit(&connections, 1, memory_order_relaxed);
 }
 
 void
@@ -255,6 +339,35 @@ static unsigned long long
 load(atomic_uint_least64_t *a)
 {
 	return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+void
+metrics_totals(struct metrics_totals *t)
+{
+	static const double	 q[4] = { 0.50, 0.90, 0.99, 0.999 };
+	uint64_t		 counts[LAT_BUCKETS];
+	size_t			 i;
+
+	memset(t, 0, sizeof(*t));
+	t->requests = load(&received);
+	t->inline_runs = load(&inline_runs);
+	for (i = 0; i < 3; i++)
+		t->verdicts[i] = load(&verdicts[i]);
+	t->errors_bad_request = load(&errors[0]);
+	t->errors_too_large = load(&errors[1]);
+	t->errors_unknown_policy = load(&errors[2]);
+	t->errors_overloaded = load(&errors[3]);
+	t->errors_timeout = load(&errors[4]);
+	t->errors_internal = load(&errors[5]);
+	t->degraded = load(&degraded);
+	t->connections_total = load(&connections);
+	t->connections_refused = load(&refused);
+	t->reloads = load(&reloads_ok);
+	t->reload_failures = load(&reloads_failed);
+	for (i = 0; i < LAT_BUCKETS; i++)
+		counts[i] = load(&lat[i]);
+	for (i = 0; i < 4; i++)
+		t->latency_us[i] = lat_quantile(counts, q[i]);
 }
 
 static void
@@ -426,4 +539,14 @@ metrics_reset(void)
 	atomic_store(&degraded, 0);
 	atomic_store(&reloads_ok, 0);
 	atomic_store(&reloads_failed, 0);
+	atomic_store(&received, 0);
+	atomic_store(&inline_runs, 0);
+	atomic_store(&connections, 0);
+	atomic_store(&refused, 0);
+	for (i = 0; i < 3; i++)
+		atomic_store(&verdicts[i], 0);
+	for (i = 0; i < N_ERROR_CODES; i++)
+		atomic_store(&errors[i], 0);
+	for (i = 0; i < LAT_BUCKETS; i++)
+		atomic_store(&lat[i], 0);
 }

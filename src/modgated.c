@@ -43,6 +43,7 @@ main(int argc, char **argv)
 {
 	struct snapshot	*snap;
 	struct server	*srv;
+	struct http	*http;
 	struct audit	*audit = NULL;
 	const char	*conffile = DEFAULT_CONFIG;
 	char		*sock = NULL, *sockbuf = NULL, *cwd;
@@ -127,6 +128,16 @@ main(int argc, char **argv)
 		server_free(srv);
 		free(sockbuf);
 		return 1;
+	}
+	/* The HTTP front, when configured, beside the protocol socket. */
+	if (snap->cfg->http.enabled) {
+		if ((http = http_listen(srv, snap->cfg)) == NULL ||
+		    server_add_front(srv, &http_front, http) == -1) {
+			http_free(http);
+			server_free(srv);
+			free(sockbuf);
+			return 1;
+		}
 	}
 	/* Before daemon(3), so that a log that cannot resume is seen. */
 	if (snap->cfg->audit.enabled) {

@@ -38,7 +38,6 @@
 #include "audit.h"
 #include "clock.h"
 #include "config.h"
-#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -56,7 +55,6 @@
 #define DRAIN_GRACE_MS		2000		/* after request_timeout, at stop */
 #define DRAIN_NO_TIMEOUT_MS	30000		/* at stop, request_timeout = 0 */
 #define DRAIN_READ_MAX		(16 * 1024 * 1024) /* per connection, at stop */
-#define LAT_BUCKETS		128		/* 4 per power of two */
 #define INLINE_SLOW_US		5000		/* CPU time of an inline run that
 						   sends its connection to the
 						   workers */
@@ -65,22 +63,6 @@
 #define LOOP_BUSY_ON		95		/* % of it: saturated, */
 #define LOOP_BUSY_OFF		85		/* % of it: not any more */
 #define FLUSH_IOV		64		/* answers per direct write */
-
-struct stats {
-	time_t		 started;
-	uint64_t	 connections_total;
-	uint64_t	 connections_refused;
-	uint64_t	 requests;
-	uint64_t	 inline_runs;		/* run on the event loop */
-	uint64_t	 verdicts[3];		/* by enum verdict */
-	uint64_t	 errors_bad_request, errors_too_large,
-			 errors_unknown_policy, errors_overloaded,
-			 errors_timeout, errors_internal;
-	uint64_t	 degraded;
-	uint64_t	 reloads, reload_failures;
-	uint64_t	 lat[LAT_BUCKETS];	/* elapsed_us histogram */
-	uint64_t	 lat_n;
-};
 
 TAILQ_HEAD(conn_list, conn);
 TAILQ_HEAD(pending_list, pending);
@@ -124,8 +106,12 @@ struct server {
 	uint64_t		 win_busy;	/* us out of the wait for events */
 	int			 saturated;	/* the loop thread is the limit */
 	uint64_t		 next_conn_id;
-	struct stats		 stats;
-	struct http		*http;		/* NULL: no HTTP listener */
+	time_t			 started;
+	struct {
+		const struct front_ops	*ops;
+		void			*arg;
+	}			 fronts[SERVER_MAX_FRONTS];
+	int			 nfronts;
 };
 
 struct conn {
@@ -176,106 +162,62 @@ static void	job_detach(struct job *);
 static int	conn_flush(struct conn *);
 static void	conn_free(struct conn *);
 
-/* Stats. */
-
-static void
-stats_latency(struct stats *st, uint64_t us)
+/* 1 when a front other than the socket has requests left. */
+static int
+fronts_busy(const struct server *srv)
 {
-	unsigned int	 b = 0, lg;
+	int	 i;
 
-	if (us >= 4) {
-		lg = 63 - (unsigned int)__builtin_clzll(us);
-		b = lg * 4 + (unsigned int)((us >> (lg - 2)) & 3);
-	} else
-		b = (unsigned int)us;
-	if (b >= LAT_BUCKETS)
-		b = LAT_BUCKETS - 1;
-	st->lat[b]++;
-	st->lat_n++;
+	for (i = 0; i < srv->nfronts; i++)
+		if (srv->fronts[i].ops->busy(srv->fronts[i].arg))
+			return 1;
+	return 0;
 }
 
-/* Lower bound of the bucket holding quantile Q. */
-static uint64_t
-stats_quantile(const struct stats *st, double q)
-{
-	uint64_t	 want, seen = 0;
-	unsigned int	 b, lg;
-
-	if (st->lat_n == 0)
-		return 0;
-	want = (uint64_t)(q * (double)st->lat_n);
-	if (want >= st->lat_n)
-		want = st->lat_n - 1;
-	for (b = 0; b < LAT_BUCKETS; b++) {
-		seen += st->lat[b];
-		if (seen > want)
-			break;
-	}
-	if (b < 4)
-		return b;
-	lg = b / 4;
-	return ((uint64_t)4 + (b & 3)) << (lg - 2);
-}
-
-static void
-stats_error(struct stats *st, const char *code)
-{
-	metrics_error(code);
-	if (strcmp(code, "bad_request") == 0)
-		st->errors_bad_request++;
-	else if (strcmp(code, "too_large") == 0)
-		st->errors_too_large++;
-	else if (strcmp(code, "unknown_policy") == 0)
-		st->errors_unknown_policy++;
-	else if (strcmp(code, "overloaded") == 0)
-		st->errors_overloaded++;
-	else if (strcmp(code, "timeout") == 0)
-		st->errors_timeout++;
-	else
-		st->errors_internal++;
-}
+/* Stats: the counts are metrics.c's. */
 
 static json_t *
 stats_json(struct server *srv)
 {
-	struct stats		*st = &srv->stats;
+	struct metrics_totals	 t;
 	struct audit_stats	 as;
 	json_t			*o;
 
+	metrics_totals(&t);
 	o = json_pack("{s:s, s:I, s:s, s:I, s:i, s:I, s:I, s:I, s:I,"
 	    " s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:I,"
 	    " s:i, s:i, s:i, s:I, s:I, s:{s:I, s:I, s:I, s:I}}",
 	    "op", "stats",
-	    "uptime_s", (json_int_t)(time(NULL) - st->started),
+	    "uptime_s", (json_int_t)(time(NULL) - srv->started),
 	    "policy_version", srv->snap->version,
 	    "generation", (json_int_t)srv->snap->generation,
 	    "connections", srv->nconns,
-	    "connections_total", (json_int_t)st->connections_total,
-	    "connections_refused", (json_int_t)st->connections_refused,
-	    "requests", (json_int_t)st->requests,
-	    "inline", (json_int_t)st->inline_runs,
+	    "connections_total", (json_int_t)t.connections_total,
+	    "connections_refused", (json_int_t)t.connections_refused,
+	    "requests", (json_int_t)t.requests,
+	    "inline", (json_int_t)t.inline_runs,
 	    "verdicts",
-	    "allow", (json_int_t)st->verdicts[VERDICT_ALLOW],
-	    "rewrite", (json_int_t)st->verdicts[VERDICT_REWRITE],
-	    "block", (json_int_t)st->verdicts[VERDICT_BLOCK],
+	    "allow", (json_int_t)t.verdicts[VERDICT_ALLOW],
+	    "rewrite", (json_int_t)t.verdicts[VERDICT_REWRITE],
+	    "block", (json_int_t)t.verdicts[VERDICT_BLOCK],
 	    "errors",
-	    "bad_request", (json_int_t)st->errors_bad_request,
-	    "too_large", (json_int_t)st->errors_too_large,
-	    "unknown_policy", (json_int_t)st->errors_unknown_policy,
-	    "overloaded", (json_int_t)st->errors_overloaded,
-	    "timeout", (json_int_t)st->errors_timeout,
-	    "internal", (json_int_t)st->errors_internal,
-	    "degraded", (json_int_t)st->degraded,
+	    "bad_request", (json_int_t)t.errors_bad_request,
+	    "too_large", (json_int_t)t.errors_too_large,
+	    "unknown_policy", (json_int_t)t.errors_unknown_policy,
+	    "overloaded", (json_int_t)t.errors_overloaded,
+	    "timeout", (json_int_t)t.errors_timeout,
+	    "internal", (json_int_t)t.errors_internal,
+	    "degraded", (json_int_t)t.degraded,
 	    "workers", worker_threads(srv->workers),
 	    "queued", worker_queued(srv->workers),
 	    "running", worker_running(srv->workers),
-	    "reloads", (json_int_t)st->reloads,
-	    "reload_failures", (json_int_t)st->reload_failures,
+	    "reloads", (json_int_t)t.reloads,
+	    "reload_failures", (json_int_t)t.reload_failures,
 	    "latency_us",
-	    "p50", (json_int_t)stats_quantile(st, 0.50),
-	    "p90", (json_int_t)stats_quantile(st, 0.90),
-	    "p99", (json_int_t)stats_quantile(st, 0.99),
-	    "p999", (json_int_t)stats_quantile(st, 0.999));
+	    "p50", (json_int_t)t.latency_us[0],
+	    "p90", (json_int_t)t.latency_us[1],
+	    "p99", (json_int_t)t.latency_us[2],
+	    "p999", (json_int_t)t.latency_us[3]);
 	if (o != NULL && srv->audit != NULL) {
 		audit_stats(srv->audit, &as);
 		json_object_set_new(o, "audit", json_pack("{s:I, s:I, s:I, s:I,"
@@ -320,7 +262,6 @@ server_reload_finish(struct server *srv, struct snapshot *snap)
 	struct snapshot	*old = srv->snap;
 
 	if (snap == NULL) {
-		srv->stats.reload_failures++;
 		metrics_reload(0);
 		log_warnx("reload failed; still serving %s", old->version);
 		sdnotify_ready("reload failed; serving the previous snapshot");
@@ -341,7 +282,6 @@ server_reload_finish(struct server *srv, struct snapshot *snap)
 		    "restart");
 	srv->snap = snap;
 	snapshot_unref(old);		/* in-flight jobs hold their own */
-	srv->stats.reloads++;
 	metrics_reload(1);
 	log_info("serving %s (generation %lu)", snap->version,
 	    snap->generation);
@@ -462,7 +402,7 @@ pending_error(struct server *srv, struct pending *p, const char *code,
 	size_t	 len = 0;
 	char	*line;
 
-	stats_error(&srv->stats, code);
+	metrics_error(code);
 	line = protocol_error(p->id, code, msg, &len);
 	pending_answer(p, line, len);
 }
@@ -550,11 +490,7 @@ job_answer(struct job *job)
 		pending_error(srv, p, job->res.error_code != NULL ?
 		    job->res.error_code : "internal", job->res.error_msg);
 	} else {
-		srv->stats.verdicts[job->res.verdict]++;
 		metrics_request(&job->res);
-		if (job->res.degraded)
-			srv->stats.degraded++;
-		stats_latency(&srv->stats, job->res.elapsed_us);
 		line = protocol_answer(&job->pr.req, &job->res,
 		    job->snap->version, &len);
 		pending_answer(p, line, len);
@@ -799,7 +735,7 @@ conn_run_inline(struct job *job)
 	int		 ms = srv->snap->cfg->server.request_timeout;
 	uint64_t	 cpu0, cpu;
 
-	srv->stats.inline_runs++;
+	metrics_inline();
 	cpu0 = clock_thread_cpu_us();
 	log_set_request(job->logid);
 	job->rv = pipeline_run(job->snap, job->audit, &job->pr.req, &job->res);
@@ -831,8 +767,9 @@ conn_request(struct conn *c, const char *line, size_t len)
 	struct job		*job;
 	struct pending		*p;
 	struct timeval		 tv;
+	uint64_t		 n;
 
-	srv->stats.requests++;
+	n = metrics_received();
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
 		conn_error(c, NULL, "internal", "out of memory");
 		return;
@@ -891,7 +828,7 @@ conn_request(struct conn *c, const char *line, size_t len)
 	else
 		snprintf(job->logid, sizeof(job->logid), "conn%llu.%llu",
 		    (unsigned long long)c->id,
-		    (unsigned long long)srv->stats.requests);
+		    (unsigned long long)n);
 	job->wj.run = job_run;
 	job->wj.done = job_done;
 	job->srv = srv;
@@ -1162,7 +1099,7 @@ conn_free(struct conn *c)
 	srv->nconns--;
 	log_debug("conn %llu: closed", (unsigned long long)c->id);
 	free(c);
-	if (srv->draining && srv->nconns == 0 && http_busy(srv->http) == 0)
+	if (srv->draining && srv->nconns == 0 && !fronts_busy(srv))
 		event_base_loopexit(srv->base, NULL);
 }
 
@@ -1210,7 +1147,6 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			log_warnx("refused pid %d uid %u gid %u: not in "
 			    "allowed_uids or allowed_gids", (int)cred.pid,
 			    (unsigned int)cred.uid, (unsigned int)cred.gid);
-			srv->stats.connections_refused++;
 			metrics_refused("not_allowed");
 			refuse(fd, "bad_request", "peer not allowed");
 			continue;
@@ -1226,7 +1162,6 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 			    (unsigned int)cred.uid,
 			    srv->nconns >= sv->max_connections ?
 			    "max_connections" : "max_connections_per_uid");
-			srv->stats.connections_refused++;
 			metrics_refused(srv->nconns >= sv->max_connections ?
 			    "max_connections" : "max_connections_per_uid");
 			refuse(fd, "overloaded", "too many connections");
@@ -1260,7 +1195,7 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 		srv->nconns++;
-		srv->stats.connections_total++;
+		metrics_connection();
 		log_debug("conn %llu: pid %d uid %u gid %u",
 		    (unsigned long long)c->id, (int)cred.pid,
 		    (unsigned int)cred.uid, (unsigned int)cred.gid);
@@ -1302,7 +1237,7 @@ server_stop(struct server *srv)
 {
 	struct conn	*c, *next;
 	struct timeval	 tv;
-	int		 ms;
+	int		 ms, i;
 
 	if (srv->draining) {
 		log_warnx("second stop signal: exiting now");
@@ -1315,7 +1250,8 @@ server_stop(struct server *srv)
 	    srv->nconns == 1 ? "" : "s");
 	if (srv->ev_listen != NULL)
 		event_del(srv->ev_listen);
-	http_stop(srv->http);
+	for (i = 0; i < srv->nfronts; i++)
+		srv->fronts[i].ops->stop(srv->fronts[i].arg);
 	if (srv->listen_fd != -1) {
 		close(srv->listen_fd);
 		srv->listen_fd = -1;
@@ -1339,12 +1275,12 @@ server_stop(struct server *srv)
 		c->eof = 1;
 		conn_flush(c);
 	}
-	if (srv->nconns == 0 && http_busy(srv->http) == 0)
+	if (srv->nconns == 0 && !fronts_busy(srv))
 		event_base_loopexit(srv->base, NULL);
 }
 
 void
-server_http_idle(struct server *srv)
+server_front_idle(struct server *srv)
 {
 	struct timeval	 tv = { 0, 100000 };	/* for the replies to go out */
 
@@ -1428,6 +1364,18 @@ server_new(const char *config_file, const char *socket, struct snapshot *snap)
 		return NULL;
 	}
 	return srv;
+}
+
+int
+server_add_front(struct server *srv, const struct front_ops *ops, void *arg)
+{
+	if (srv->nfronts == SERVER_MAX_FRONTS) {
+		log_warnx("server: too many fronts");
+		return -1;
+	}
+	srv->fronts[srv->nfronts].ops = ops;
+	srv->fronts[srv->nfronts++].arg = arg;
+	return 0;
 }
 
 void
@@ -1518,9 +1466,6 @@ server_listen(struct server *srv)
 	 * the signals the loop handles until server_run has set it up.
 	 */
 	server_signals(SIG_BLOCK);
-	if (srv->snap->cfg->http.enabled && srv->http == NULL &&
-	    (srv->http = http_listen(srv, srv->snap->cfg)) == NULL)
-		return -1;
 
 	/* Socket activation: systemd's socket replaces server.socket. */
 	if ((fd = sdnotify_listen_fd()) == -2)
@@ -1617,10 +1562,10 @@ server_run(struct server *srv)
 {
 	const struct server_conf	*sv = &srv->snap->cfg->server;
 	uint64_t			 now;
-	int				 rv;
+	int				 rv, i;
 
 	signal(SIGPIPE, SIG_IGN);
-	srv->stats.started = time(NULL);
+	srv->started = time(NULL);
 	if ((srv->base = event_base_new()) == NULL) {
 		log_warnx("event_base_new failed");
 		return -1;
@@ -1628,8 +1573,10 @@ server_run(struct server *srv)
 	srv->workers = worker_pool_new(srv->base, sv->workers, sv->queue_max);
 	if (srv->workers == NULL)
 		return -1;
-	if (srv->http != NULL && http_start(srv->http, srv->base) == -1)
-		return -1;
+	for (i = 0; i < srv->nfronts; i++)
+		if (srv->fronts[i].ops->start(srv->fronts[i].arg,
+		    srv->base) == -1)
+			return -1;
 	srv->ev_listen = event_new(srv->base, srv->listen_fd,
 	    EV_READ | EV_PERSIST, server_accept_cb, srv);
 	srv->ev_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
@@ -1694,6 +1641,7 @@ void
 server_free(struct server *srv)
 {
 	struct conn	*c;
+	int		 i;
 
 	if (srv == NULL)
 		return;
@@ -1703,7 +1651,8 @@ server_free(struct server *srv)
 	}
 	/* Finish the jobs in flight; their done callbacks free them. */
 	worker_pool_free(srv->workers);
-	http_free(srv->http);
+	for (i = 0; i < srv->nfronts; i++)
+		srv->fronts[i].ops->free(srv->fronts[i].arg);
 	if (srv->ev_listen != NULL)
 		event_free(srv->ev_listen);
 	if (srv->ev_hup != NULL)

@@ -5,6 +5,7 @@ peer credentials, and the refusal of a TCP listener without tokens."""
 import concurrent.futures
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -206,6 +207,49 @@ class TcpTest(unittest.TestCase):
                       'verdict="rewrite"}', text)
         st, hd, body = self.d.request("HEAD", "/metrics")
         self.assertEqual(st, 200)
+
+    def test_stats_and_metrics_agree(self):
+        """One set of counters, whatever front answered: {"op": "stats"},
+        {"op": "metrics"} and GET /metrics tell the same counts after
+        checks, errors and a stream on both fronts."""
+        c = self.d.client()
+        try:
+            self.assertEqual(c.ask({"text": "hello", "id": 1})["verdict"],
+                             "allow")
+            for text in ("one", "two", "three"):
+                st, _, a = self.d.post("/v1/moderate", {"text": text})
+                self.assertEqual((st, a["verdict"]), (200, "allow"))
+            st, _, a = self.d.post("/v1/moderate", {"text": "you zorgblat"})
+            self.assertEqual(a["verdict"], "block")
+            st, _, a = self.d.post("/v1/moderate", {"text": "x",
+                                                    "policy": "nope"})
+            self.assertEqual(a["error"]["code"], "unknown_policy")
+            self.assertEqual(c.ask({"id": 2})["error"]["code"],
+                             "bad_request")
+            sid = c.ask({"op": "stream_open"})["stream"]
+            c.ask({"op": "stream_append", "stream": sid, "text": "darn"})
+            self.assertEqual(c.ask({"op": "stream_close",
+                                    "stream": sid})["verdict"], "rewrite")
+            stats = c.ask({"op": "stats"})
+            op_text = c.ask({"op": "metrics"})["metrics"]
+        finally:
+            c.close()
+        st, _, body = self.d.request("GET", "/metrics")
+        self.assertEqual(st, 200)
+        for text in (op_text, body.decode()):
+            got = {}
+            for m in re.finditer(r'^modgate_requests_total\{policy="[^"]*",'
+                                 r'verdict="(\w+)"\} (\d+)$', text, re.M):
+                got[m.group(1)] = got.get(m.group(1), 0) + int(m.group(2))
+            for verdict, n in stats["verdicts"].items():
+                self.assertEqual(got.get(verdict, 0), n, (verdict, stats))
+            for code, n in stats["errors"].items():
+                m = re.search(r'^modgate_request_errors_total\{code="%s"\} '
+                              r'(\d+)$' % code, text, re.M)
+                self.assertEqual(int(m.group(1)) if m else 0, n,
+                                 (code, stats))
+        self.assertGreaterEqual(stats["verdicts"]["allow"], 4, stats)
+        self.assertGreaterEqual(stats["verdicts"]["rewrite"], 1, stats)
 
     def test_audit_peer(self):
         self.d.post("/v1/moderate", {"text": "audit me", "id": "aud-1",
