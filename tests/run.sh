@@ -1,8 +1,10 @@
 #!/bin/sh
-# run.sh: every test, each under a timeout.  Unit tests are the cmocka
-# binaries in $BUILD/tests/; integration tests are tests/integration/test_*.py
-# (Python standard library), which start the real daemon from $BUILD on a
-# temporary socket.  Ends with "N passed, N failed".
+# run.sh: every test, each under a timeout.  First a check that the C
+# modules include each other without a cycle (scripts/include-graph.py).
+# Unit tests are the cmocka binaries in $BUILD/tests/; integration tests are
+# tests/integration/test_*.py (Python standard library), which start the
+# real daemon from $BUILD on a temporary socket.  Ends with "N passed, N
+# failed".
 set -u
 BUILD=${BUILD:-build}
 export BUILD
@@ -18,6 +20,14 @@ note() {
 		fail=$((fail + 1)); failed="$failed $2"; echo "FAIL $2 (exit $1)"
 	fi
 }
+
+# The C modules include each other without a cycle.
+mkdir -p "$BUILD/tests"
+log="$BUILD/tests/include-graph.log"
+python3 scripts/include-graph.py >"$log" 2>&1
+rc=$?
+[ $rc -ne 0 ] && cat "$log"
+note $rc "check/include-graph"
 
 for t in "$BUILD"/tests/test-*; do
 	[ -x "$t" ] || continue
