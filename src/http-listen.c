@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 
 #include "config.h"
 #include "http-internal.h"
+#include "listen.h"
 #include "log.h"
 
 /* Tokens. */
@@ -256,64 +256,15 @@ int
 http_listen_unix(struct http *h, const char *path, const struct server_conf *sv)
 {
 	struct sockaddr_un	 sun;
-	struct stat		 st;
-	struct group		*gr;
-	mode_t			 old;
-	int			 fd, alive;
+	int			 fd;
 
 	if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
 		log_warnx("http.listen unix:%s: an absolute path of at most "
 		    "%zu bytes is needed", path, sizeof(sun.sun_path) - 1);
 		return -1;
 	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_warnx("%s: exists and is not a socket", path);
-			return -1;
-		}
-		/* Another server listening there keeps its socket. */
-		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) !=
-		    -1) {
-			alive = connect(fd, (struct sockaddr *)&sun,
-			    sizeof(sun)) == 0 || errno == EAGAIN;
-			close(fd);
-			if (alive) {
-				log_warnx("%s: another server is listening",
-				    path);
-				return -1;
-			}
-		}
-		if (unlink(path) == -1) {
-			log_warn("%s: cannot remove the old socket", path);
-			return -1;
-		}
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		log_warn("http socket");
+	if ((fd = listen_unix(path, sv->socket_mode, sv->socket_group)) == -1)
 		return -1;
-	}
-	old = umask(0777 & ~(mode_t)sv->socket_mode);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
-		log_warn("http bind %s", path);
-		close(fd);
-		return -1;
-	}
-	umask(old);
-	if (chmod(path, (mode_t)sv->socket_mode) == -1 ||
-	    (sv->socket_group[0] != '\0' &&
-	    ((gr = getgrnam(sv->socket_group)) == NULL ||
-	    chown(path, (uid_t)-1, gr->gr_gid) == -1)) ||
-	    listen(fd, 128) == -1) {
-		log_warn("http %s: mode, group or listen", path);
-		close(fd);
-		unlink(path);
-		return -1;
-	}
 	if ((h->unix_path = strdup(path)) == NULL) {
 		close(fd);
 		unlink(path);

@@ -13,13 +13,11 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -38,6 +36,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "config.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -1433,33 +1432,12 @@ server_signals(int how)
 		sigaction(loop_signals[i], &sa, NULL);
 }
 
-/* 1 when something accepts connections on PATH. */
-static int
-socket_alive(const char *path)
-{
-	struct sockaddr_un	 sun;
-	int			 fd, alive;
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return 0;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	strncpy(sun.sun_path, path, sizeof(sun.sun_path) - 1);
-	alive = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ||
-	    errno == EAGAIN;
-	close(fd);
-	return alive;
-}
-
 int
 server_listen(struct server *srv)
 {
 	const struct server_conf	*sv = &srv->snap->cfg->server;
 	struct sockaddr_un		 sun;
-	struct stat			 st;
-	struct group			*gr;
-	mode_t				 old;
-	int				 fd = -1;
+	int				 fd;
 
 	/*
 	 * Clients may connect as soon as we listen, and may signal us: keep
@@ -1490,71 +1468,14 @@ server_listen(struct server *srv)
 		return 0;
 	}
 
-	if (strlen(sv->socket) >= sizeof(sun.sun_path)) {
-		log_warnx("%s: socket path too long", sv->socket);
-		return -1;
-	}
 	if ((srv->socket_path = strdup(sv->socket)) == NULL) {
 		log_warn("server");
 		return -1;
 	}
-	if (lstat(sv->socket, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_warnx("%s: exists and is not a socket", sv->socket);
-			return -1;
-		}
-		if (socket_alive(sv->socket)) {
-			log_warnx("%s: another server is listening",
-			    sv->socket);
-			return -1;
-		}
-		if (unlink(sv->socket) == -1) {
-			log_warn("%s: cannot remove the stale socket",
-			    sv->socket);
-			return -1;
-		}
-		log_info("%s: removed a stale socket", sv->socket);
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1) {
-		log_warn("socket");
+	if ((srv->listen_fd = listen_unix(sv->socket, sv->socket_mode,
+	    sv->socket_group)) == -1)
 		return -1;
-	}
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, sv->socket, strlen(sv->socket) + 1);
-	old = umask(0777 & ~(mode_t)sv->socket_mode);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		umask(old);
-		log_warn("bind %s", sv->socket);
-		goto fail;
-	}
-	umask(old);
-	if (chmod(sv->socket, (mode_t)sv->socket_mode) == -1) {
-		log_warn("chmod %s", sv->socket);
-		goto fail;
-	}
-	if (sv->socket_group[0] != '\0') {
-		if ((gr = getgrnam(sv->socket_group)) == NULL) {
-			log_warnx("server.socket_group: no group \"%s\"",
-			    sv->socket_group);
-			goto fail;
-		}
-		if (chown(sv->socket, (uid_t)-1, gr->gr_gid) == -1) {
-			log_warn("chown %s", sv->socket);
-			goto fail;
-		}
-	}
-	if (listen(fd, SOMAXCONN) == -1) {
-		log_warn("listen %s", sv->socket);
-		goto fail;
-	}
-	srv->listen_fd = fd;
 	return 0;
-fail:
-	close(fd);
-	unlink(sv->socket);
-	return -1;
 }
 
 int
