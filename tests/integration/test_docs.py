@@ -5,7 +5,7 @@
 default, and every option documented there exists; every rule key the
 rules parser accepts is documented in modgate.rules(5) and every key
 documented there is accepted; every metric the daemon exports is described
-in modgated(8)."""
+in modgated(8); ARCHITECTURE.md names the files that exist."""
 import glob
 import os
 import re
@@ -251,6 +251,25 @@ class Metrics(unittest.TestCase):
         page = read("modgated.8")
         for n in names:
             self.assertIn(n, page, "metric %s not in modgated(8)" % n)
+
+
+class ArchitectureMap(unittest.TestCase):
+    """ARCHITECTURE.md stays true: every file it names exists, and it names
+    every module of src/ (the subcommands as cmd-*.c)."""
+
+    def test_files(self):
+        with open(os.path.join(opsutil.TOP, "ARCHITECTURE.md")) as f:
+            text = f.read()
+        named = set(re.findall(r"(?<![\w*-])([a-z0-9][a-z0-9-]*\.[ch])\b",
+                               text))
+        for name in named:
+            where = "include" if name.endswith(".h") else "src"
+            self.assertTrue(os.path.exists(os.path.join(opsutil.TOP, where,
+                                                        name)), name)
+        for path in glob.glob(os.path.join(opsutil.TOP, "src", "*.c")):
+            name = os.path.basename(path)
+            if not name.startswith("cmd-"):
+                self.assertIn(name, named, "%s not in ARCHITECTURE.md" % name)
 
 
 if __name__ == "__main__":
