@@ -90,6 +90,11 @@ protocol_parse(const char *line, size_t len, struct proto_request *out,
 
 	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
+	/*
+	 * The one UTF-8 check of a request: its strings are valid too, as
+	 * jansson refuses the escapes that are not ("\u0000", lone
+	 * surrogates).
+	 */
 	if (!utf8_valid(line, len))
 		return proto_fail(err, "bad_request",
 		    "request is not valid UTF-8");
@@ -178,8 +183,7 @@ protocol_parse(const char *line, size_t len, struct proto_request *out,
 	text = json_object_get(root, "text");
 	if ((out->op == OP_STREAM_APPEND || out->op == OP_STREAM_CLOSE) &&
 	    text != NULL) {
-		if (!json_is_string(text) || !utf8_valid(json_string_value(
-		    text), json_string_length(text))) {
+		if (!json_is_string(text)) {
 			proto_fail(err, "bad_request", "text must be a string "
 			    "of valid UTF-8 without NUL");
 			goto fail;
@@ -200,11 +204,6 @@ protocol_parse(const char *line, size_t len, struct proto_request *out,
 		}
 		out->req.text = json_string_value(text);
 		out->req.len = json_string_length(text);
-		if (!utf8_valid(out->req.text, out->req.len)) {
-			proto_fail(err, "bad_request",
-			    "text is not valid UTF-8 or contains NUL");
-			goto fail;
-		}
 	} else if (text != NULL) {
 		proto_fail(err, "bad_request", "op %s takes no text",
 		    op_names[out->op]);
