@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "job.h"
 #include "protocol.h"
 #include "server.h"
 #include "verdict.h"
@@ -85,12 +86,12 @@ struct conn {
 	int			 slow;		/* an inline run was slow: workers */
 };
 
-struct job;
+struct conn_job;
 
 struct pending {
 	TAILQ_ENTRY(pending)	 entry;
 	struct conn		*conn;
-	struct job		*job;		/* in flight, else NULL */
+	struct conn_job		*job;		/* in flight, else NULL */
 	json_t			*id;		/* copy of the request id */
 	char			*answer;	/* complete line, else NULL */
 	size_t			 len;
@@ -99,18 +100,12 @@ struct pending {
 	TAILQ_ENTRY(pending)	 wait_entry;
 };
 
-struct job {
-	struct worker_job	 wj;		/* first: the pool's handle */
+/* A request of a connection, as a job. */
+struct conn_job {
+	struct job		 j;		/* first: the job */
 	struct pending		*pending;	/* NULL once nobody waits */
 	struct server		*srv;
-	struct snapshot		*snap;
-	struct audit		*audit;
-	struct proto_request	 pr;
-	struct result		 res;
-	int			 rv;
-	atomic_int		 cancelled;	/* nobody waits: skip the work */
-	struct stream_call	*sc;		/* stream ops, else NULL */
-	char			 logid[64];	/* prefix of its log lines */
+	struct proto_request	 pr;		/* j.req is &pr.req */
 };
 
 /* server.c */

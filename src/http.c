@@ -24,7 +24,6 @@
 #include <sys/un.h>
 
 #include <netdb.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +41,11 @@
 #include "config.h"
 #include "http.h"
 #include "http-internal.h"
+#include "job.h"
 #include "log.h"
 #include "metrics.h"
 #include "openai.h"
 #include "peer.h"
-#include "pipeline.h"
 #include "protocol.h"
 #include "server.h"
 #include "snapshot.h"
@@ -65,18 +64,11 @@ enum endpoint { EP_MODERATE, EP_MODERATIONS, EP_STREAM, EP_SESSION };
 struct call;
 
 struct hjob {
-	struct worker_job	 wj;		/* first: the pool's handle */
+	struct job		 j;		/* first: the job */
 	struct call		*call;		/* NULL once nobody waits */
-	struct snapshot		*snap;
-	struct audit		*audit;
 	struct request		 req;		/* points into root and meta */
 	json_t			*root, *meta;	/* its own references */
-	struct result		 res;
-	int			 rv;
-	atomic_int		 cancelled;	/* nobody waits: skip the work */
 	size_t			 index;		/* input number */
-	struct stream_call	*sc;		/* EP_STREAM */
-	char			 logid[48];
 };
 
 struct call {
@@ -313,11 +305,9 @@ fail:
 static void
 hjob_free(struct hjob *j)
 {
-	result_clear(&j->res);
+	job_clear(&j->j);
 	json_decref(j->root);
 	json_decref(j->meta);
-	stream_call_free(j->sc);
-	snapshot_unref(j->snap);
 	free(j);
 }
 
@@ -329,9 +319,9 @@ call_free(struct call *c)
 	for (i = 0; i < c->njobs; i++) {
 		if (c->jobs[i] == NULL)
 			continue;
-		if (c->jobs[i]->wj.run != NULL) {
+		if (c->jobs[i]->j.wj.run != NULL) {
 			c->jobs[i]->call = NULL;	/* frees itself */
-			atomic_store(&c->jobs[i]->cancelled, 1);
+			job_cancel(&c->jobs[i]->j);
 		} else
 			hjob_free(c->jobs[i]);
 	}
@@ -365,22 +355,6 @@ call_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	call_free(c);
 }
 
-/* On a worker thread. */
-static void
-hjob_run(struct worker_job *wj)
-{
-	struct hjob	*j = (struct hjob *)wj;
-
-	/* A stream call always runs: later calls of its stream build on it. */
-	if (j->sc == NULL && atomic_load(&j->cancelled))
-		return;
-	log_set_request(j->logid);
-	if (j->sc != NULL)
-		stream_call_run(j->sc, j->audit);
-	else
-		j->rv = pipeline_run(j->snap, j->audit, &j->req, &j->res);
-	log_set_request(NULL);
-}
 
 static void
 call_reply(struct call *c)
@@ -395,17 +369,17 @@ call_reply(struct call *c)
 	/* The first error answers for the whole call. */
 	for (i = 0; i < c->njobs; i++) {
 		j = c->jobs[i];
-		if (j->rv == -1) {
-			reply_error(c->req, c->id, j->res.error_code != NULL ?
-			    j->res.error_code : "internal", j->res.error_msg);
+		if (j->j.rv == -1) {
+			reply_error(c->req, c->id, j->j.res.error_code != NULL ?
+			    j->j.res.error_code : "internal", j->j.res.error_msg);
 			return;
 		}
 	}
 	for (i = 0; i < c->njobs; i++)
-		metrics_request(&c->jobs[i]->res);
+		metrics_request(&c->jobs[i]->j.res);
 	if (c->ep == EP_MODERATE) {
 		reply_json(c->req, 200, protocol_answer_json(&c->jobs[0]->req,
-		    &c->jobs[0]->res, c->jobs[0]->snap->version));
+		    &c->jobs[0]->j.res, c->jobs[0]->j.snap->version));
 		return;
 	}
 	randombytes_buf(rnd, sizeof(rnd));
@@ -417,7 +391,7 @@ call_reply(struct call *c)
 	}
 	for (i = 0; i < c->njobs; i++)
 		json_array_append_new(a, openai_result(&c->jobs[i]->req,
-		    &c->jobs[i]->res, c->jobs[i]->snap->version));
+		    &c->jobs[i]->j.res, c->jobs[i]->j.snap->version));
 	o = json_pack("{s:s, s:s, s:o}", "id", rid, "model",
 	    c->model != NULL ? c->model : "modgate-" MODGATE_VERSION,
 	    "results", a);
@@ -426,12 +400,12 @@ call_reply(struct call *c)
 
 /* Back on the event loop thread. */
 static void
-hjob_done(struct worker_job *wj)
+hjob_done(struct job *job)
 {
-	struct hjob	*j = (struct hjob *)wj;
+	struct hjob	*j = (struct hjob *)job;
 	struct call	*c = j->call;
 
-	j->wj.run = NULL;
+	j->j.wj.run = NULL;
 	if (c == NULL) {		/* timed out or stopped */
 		hjob_free(j);
 		return;
@@ -460,11 +434,9 @@ hjob_new(struct call *c, size_t index)
 
 	if ((j = calloc(1, sizeof(*j))) == NULL)
 		return NULL;
-	j->wj.run = hjob_run;
-	j->wj.done = hjob_done;
+	job_init(&j->j, c->snap, server_audit(c->h->srv), hjob_done);
+	j->j.req = &j->req;
 	j->call = c;
-	j->snap = snapshot_ref(c->snap);
-	j->audit = server_audit(c->h->srv);
 	j->index = index;
 	/* The job may outlive C (a timeout): it keeps what it points into. */
 	j->root = json_incref(c->root);
@@ -473,11 +445,10 @@ hjob_new(struct call *c, size_t index)
 	j->req.policy = c->policy;
 	j->req.meta = c->meta;
 	j->req.peer = c->peer;
-	result_init(&j->res);
 	if (rid != NULL)
-		snprintf(j->logid, sizeof(j->logid), "%.32s", rid);
+		snprintf(j->j.logid, sizeof(j->j.logid), "%.32s", rid);
 	else
-		snprintf(j->logid, sizeof(j->logid), "http.%zu", index);
+		snprintf(j->j.logid, sizeof(j->j.logid), "http.%zu", index);
 	return j;
 }
 
@@ -489,10 +460,10 @@ call_submit(struct call *c)
 	size_t			 i;
 
 	for (i = 0; i < c->njobs; i++) {
-		if (worker_submit(wp, &c->jobs[i]->wj) == -1) {
+		if (job_submit(&c->jobs[i]->j, wp) == -1) {
 			/* Jobs queued already detach in call_free. */
 			for (; i < c->njobs; i++)
-				c->jobs[i]->wj.run = NULL;
+				c->jobs[i]->j.wj.run = NULL;
 			c->replied = 1;
 			reply_error(c->req, c->id, "overloaded", "too many "
 			    "requests waiting (server.queue_max)");
@@ -537,7 +508,7 @@ call_next_stream(struct call *c)
 
 	/* The answer of the job just done. */
 	if (j != NULL) {
-		o = stream_call_result(j->sc, &code, msg, sizeof(msg));
+		o = stream_call_result(j->j.sc, &code, msg, sizeof(msg));
 		hjob_free(j);
 		c->jobs[0] = NULL;
 		c->njobs = 0;
@@ -595,7 +566,7 @@ call_next_stream(struct call *c)
 	}
 	c->next_chunk++;
 	if ((j = hjob_new(c, c->next_chunk)) == NULL ||
-	    (j->sc = stream_call_new(c->snap, &a, &code, msg,
+	    (j->j.sc = stream_call_new(c->snap, &a, &code, msg,
 	    sizeof(msg))) == NULL) {
 		if (j == NULL) {
 			code = "internal";
@@ -616,8 +587,8 @@ call_next_stream(struct call *c)
 	}
 	c->jobs[0] = j;
 	c->njobs = 1;
-	if (worker_submit(server_workers(c->h->srv), &j->wj) == -1) {
-		j->wj.run = NULL;
+	if (job_submit(&j->j, server_workers(c->h->srv)) == -1) {
+		j->j.wj.run = NULL;
 		if (c->next_chunk == 1) {
 			c->replied = 1;
 			reply_error(c->req, c->id, "overloaded", "too many "
@@ -673,7 +644,7 @@ call_session_submit(struct call *c, json_t *text)
 	a.owner = c->session;
 	snprintf(msg, sizeof(msg), "out of memory");
 	if ((j = hjob_new(c, 0)) == NULL ||
-	    (j->sc = stream_call_new(c->snap, &a, &code, msg,
+	    (j->j.sc = stream_call_new(c->snap, &a, &code, msg,
 	    sizeof(msg))) == NULL) {
 		if (j != NULL)
 			hjob_free(j);
@@ -684,8 +655,8 @@ call_session_submit(struct call *c, json_t *text)
 	}
 	c->jobs[0] = j;
 	c->njobs = 1;
-	if (worker_submit(server_workers(c->h->srv), &j->wj) == -1) {
-		j->wj.run = NULL;
+	if (job_submit(&j->j, server_workers(c->h->srv)) == -1) {
+		j->j.wj.run = NULL;
 		c->replied = 1;
 		reply_error(c->req, c->id, "overloaded", "too many requests "
 		    "waiting (server.queue_max)");
@@ -701,7 +672,7 @@ call_session_reply(struct call *c)
 	json_t		*o;
 
 	c->replied = 1;
-	if ((o = stream_call_result(c->jobs[0]->sc, &code, msg,
+	if ((o = stream_call_result(c->jobs[0]->j.sc, &code, msg,
 	    sizeof(msg))) == NULL)
 		reply_error(c->req, c->id, code, msg);
 	else {
@@ -1050,7 +1021,7 @@ oom:
 	c->replied = 1;
 	reply_error(req, c->id, "internal", msg);
 	for (i = 0; i < c->njobs; i++)
-		c->jobs[i]->wj.run = NULL;
+		c->jobs[i]->j.wj.run = NULL;
 	json_decref(texts);
 	call_free(c);
 	return;

@@ -5,7 +5,6 @@
  * goes away with jobs in flight, the jobs are detached (job->pending =
  * NULL) and free themselves when they come back.
  */
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "audit.h"
 #include "clock.h"
 #include "config.h"
+#include "job.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
@@ -27,14 +27,13 @@
 #include "server-internal.h"
 #include "snapshot.h"
 #include "stream.h"
-#include "worker.h"
 
 #define INLINE_SLOW_US		5000		/* CPU time of an inline run that
 						   sends its connection to the
 						   workers */
 #define INLINE_BUDGET_US	200		/* inline work per loop pass */
 
-static void	job_detach(struct job *);
+static void	job_detach(struct conn_job *);
 
 static struct pending *
 pending_new(struct conn *c, json_t *id)
@@ -117,43 +116,19 @@ conn_error(struct conn *c, json_t *id, const char *code, const char *msg)
 }
 
 static void
-job_free(struct job *job)
+job_free(struct conn_job *job)
 {
-	result_clear(&job->res);
+	job_clear(&job->j);
 	protocol_request_clear(&job->pr);
-	stream_call_free(job->sc);
-	snapshot_unref(job->snap);
 	free(job);
 }
 
 /* Nobody waits for JOB's answer any more; it frees itself when it is done. */
 static void
-job_detach(struct job *job)
+job_detach(struct conn_job *job)
 {
 	job->pending = NULL;
-	atomic_store(&job->cancelled, 1);
-}
-
-/* On a worker thread. */
-static void
-job_run(struct worker_job *wj)
-{
-	struct job	*job = (struct job *)wj;
-
-	/* A stream call always runs: later calls of its stream build on it. */
-	if (job->sc != NULL) {
-		log_set_request(job->logid);
-		stream_call_run(job->sc, job->audit);
-		log_set_request(NULL);
-		return;
-	}
-	/* Timed out or the client left while the job waited: no verdict is
-	 * wanted, so none is computed or audited. */
-	if (atomic_load(&job->cancelled))
-		return;
-	log_set_request(job->logid);
-	job->rv = pipeline_run(job->snap, job->audit, &job->pr.req, &job->res);
-	log_set_request(NULL);
+	job_cancel(&job->j);
 }
 
 /*
@@ -161,41 +136,41 @@ job_run(struct worker_job *wj)
  * loop thread.  The caller flushes the connection.
  */
 static void
-job_answer(struct job *job)
+job_answer(struct conn_job *job)
 {
 	struct pending	*p = job->pending;
 	struct server	*srv = job->srv;
 	char		*line;
 	size_t		 len = 0;
 
-	if (job->sc != NULL) {
+	if (job->j.sc != NULL) {
 		const char	*code;
 		char		 msg[256];
 		json_t		*o;
 
-		if ((o = stream_call_result(job->sc, &code, msg,
+		if ((o = stream_call_result(job->j.sc, &code, msg,
 		    sizeof(msg))) == NULL)
 			pending_error(srv, p, code, msg);
 		else {
 			line = protocol_object(p->id, o, &len);
 			pending_answer(p, line, len);
 		}
-	} else if (job->rv == -1) {
-		pending_error(srv, p, job->res.error_code != NULL ?
-		    job->res.error_code : "internal", job->res.error_msg);
+	} else if (job->j.rv == -1) {
+		pending_error(srv, p, job->j.res.error_code != NULL ?
+		    job->j.res.error_code : "internal", job->j.res.error_msg);
 	} else {
-		metrics_request(&job->res);
-		line = protocol_answer(&job->pr.req, &job->res,
-		    job->snap->version, &len);
+		metrics_request(&job->j.res);
+		line = protocol_answer(job->j.req, &job->j.res,
+		    job->j.snap->version, &len);
 		pending_answer(p, line, len);
 	}
 }
 
 /* Back on the event loop thread. */
 static void
-job_done(struct worker_job *wj)
+job_done(struct job *j)
 {
-	struct job	*job = (struct job *)wj;
+	struct conn_job	*job = (struct conn_job *)j;
 	struct conn	*c;
 
 	if (job->pending == NULL) {	/* timed out, or the client left */
@@ -333,7 +308,7 @@ request_inline(const struct conn *c, const struct request *req)
  * (its audit record stands).
  */
 static void
-conn_run_inline(struct job *job)
+conn_run_inline(struct conn_job *job)
 {
 	struct server	*srv = job->srv;
 	struct conn	*c = job->pending->conn;
@@ -342,20 +317,18 @@ conn_run_inline(struct job *job)
 
 	metrics_inline();
 	cpu0 = clock_thread_cpu_us();
-	log_set_request(job->logid);
-	job->rv = pipeline_run(job->snap, job->audit, &job->pr.req, &job->res);
-	log_set_request(NULL);
+	job_run(&job->j);
 	cpu = clock_thread_cpu_us() - cpu0;
-	if (!c->slow && (job->res.stage[STAGE_RULES] == STAGE_FAILED ||
+	if (!c->slow && (job->j.res.stage[STAGE_RULES] == STAGE_FAILED ||
 	    cpu >= INLINE_SLOW_US)) {
 		c->slow = 1;
 		log_debug("conn %llu: a request took %llu us of CPU on the "
 		    "event loop%s; its next ones go to the workers",
 		    (unsigned long long)c->id, (unsigned long long)cpu,
-		    job->res.stage[STAGE_RULES] == STAGE_FAILED ?
+		    job->j.res.stage[STAGE_RULES] == STAGE_FAILED ?
 		    " (rules stage failed)" : "");
 	}
-	if (ms > 0 && job->res.elapsed_us > (uint64_t)ms * 1000)
+	if (ms > 0 && job->j.res.elapsed_us > (uint64_t)ms * 1000)
 		pending_error(srv, job->pending, "timeout", "no verdict within "
 		    "server.request_timeout");
 	else
@@ -369,7 +342,7 @@ conn_request(struct conn *c, const char *line, size_t len)
 	struct server		*srv = c->srv;
 	const struct server_conf *sv = &srv->snap->cfg->server;
 	struct proto_error	 err;
-	struct job		*job;
+	struct conn_job		*job;
 	struct pending		*p;
 	struct timeval		 tv;
 	uint64_t		 n;
@@ -409,7 +382,7 @@ conn_request(struct conn *c, const char *line, size_t len)
 		sa.id = job->pr.req.id;
 		sa.peer = c->peer;
 		sa.owner = c->id;
-		if ((job->sc = stream_call_new(srv->snap, &sa, &code, msg,
+		if ((job->j.sc = stream_call_new(srv->snap, &sa, &code, msg,
 		    sizeof(msg))) == NULL) {
 			pending_error(srv, p, code, msg);
 			protocol_request_clear(&job->pr);
@@ -425,28 +398,24 @@ conn_request(struct conn *c, const char *line, size_t len)
 	job->pr.req.peer = c->peer;
 	/* The request id, else connection and line: "[id] message". */
 	if (json_is_string(job->pr.req.id))
-		snprintf(job->logid, sizeof(job->logid), "%s",
+		snprintf(job->j.logid, sizeof(job->j.logid), "%s",
 		    json_string_value(job->pr.req.id));
 	else if (json_is_integer(job->pr.req.id))
-		snprintf(job->logid, sizeof(job->logid), "%" JSON_INTEGER_FORMAT,
-		    json_integer_value(job->pr.req.id));
+		snprintf(job->j.logid, sizeof(job->j.logid),
+		    "%" JSON_INTEGER_FORMAT, json_integer_value(job->pr.req.id));
 	else
-		snprintf(job->logid, sizeof(job->logid), "conn%llu.%llu",
-		    (unsigned long long)c->id,
-		    (unsigned long long)n);
-	job->wj.run = job_run;
-	job->wj.done = job_done;
+		snprintf(job->j.logid, sizeof(job->j.logid), "conn%llu.%llu",
+		    (unsigned long long)c->id, (unsigned long long)n);
+	job_init(&job->j, srv->snap, srv->audit, job_done);
+	job->j.req = &job->pr.req;
 	job->srv = srv;
-	job->snap = snapshot_ref(srv->snap);
-	job->audit = srv->audit;
 	job->pending = p;
-	result_init(&job->res);
-	if (job->sc == NULL && request_inline(c, &job->pr.req)) {
+	if (job->j.sc == NULL && request_inline(c, &job->pr.req)) {
 		conn_run_inline(job);
 		return;
 	}
 	/* A stream call is not cut short: its answer carries released text. */
-	if (sv->request_timeout > 0 && job->sc == NULL) {
+	if (sv->request_timeout > 0 && job->j.sc == NULL) {
 		p->timer = evtimer_new(srv->base, request_timeout_cb, p);
 		tv.tv_sec = sv->request_timeout / 1000;
 		tv.tv_usec = (sv->request_timeout % 1000) * 1000;
@@ -457,7 +426,7 @@ conn_request(struct conn *c, const char *line, size_t len)
 			return;
 		}
 	}
-	if (worker_submit(srv->workers, &job->wj) == -1) {
+	if (job_submit(&job->j, srv->workers) == -1) {
 		job_free(job);
 		pending_error(srv, p, "overloaded", "too many requests "
 		    "waiting (server.queue_max)");
