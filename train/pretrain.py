@@ -256,8 +256,8 @@ def pretrain(model, tok, texts, steps, batch=64, lr=1e-3, seed=1, log=sys.stderr
     number of steps.  resume: a checkpoint dict (save_checkpoint) to go on
     from; checkpoint(model, head, opt, step) is called every `every` steps
     and at the end.  The windows and the masks depend on the seed and the
-    step only, so a resumed run gives the weights of an uninterrupted one up
-    to floating-point reordering.  Returns a summary dict."""
+    step only (dropout is seeded per step too), so a resumed run gives the
+    weights of an uninterrupted one.  Returns a summary dict."""
     from train import Progress
     torch.manual_seed(seed)
     W = model.hp["max_positions"]
@@ -286,7 +286,8 @@ def pretrain(model, tok, texts, steps, batch=64, lr=1e-3, seed=1, log=sys.stderr
         f = 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, steps - warm)))
         for grp in opt.param_groups:
             grp["lr"] = lr * ((step + 1) / warm if step < warm else 0.1 + 0.9 * f)
-        g = torch.Generator().manual_seed(seed * 1000003 + step)
+        g = torch.Generator().manual_seed(seed * 1000003 + step)     # the masks
+        torch.manual_seed(seed * 7919 + step)                          # dropout
         ids = data[perm[step * batch:(step + 1) * batch]]
         inp, pick, tgt = mask_batch(ids, len(tok), g)
         h = model.encode(inp, None)

@@ -109,6 +109,54 @@ class Table(unittest.TestCase):
             D.apply_table([D.raw("x", "davidson", "no-such-label")], self.table)
 
 
+TORCH_PY = "/usr/bin/python3"     # Debian's python3-torch
+
+
+def pretrain_resume_check():
+    """Pretrain a tiny encoder 6 steps at once, and 3 steps then 3 more from
+    the checkpoint: the weights must be equal, and must have moved.  Run
+    under Debian's Python (python3-torch); prints "equal" or raises."""
+    import tempfile
+    import torch
+    import pretrain as PT
+    import tokenizer as TK
+    from model import Encoder
+    texts = ["case %d: the quick brown fox jumps over the lazy dog" % i for i in range(200)]
+    tok = TK.train(texts, vocab_size=200)
+    quiet = open(os.devnull, "w")
+
+    def encoder():
+        torch.manual_seed(1)
+        return Encoder(len(tok), 16, 1, 2, 32, 16, 6, 1e-5, 0.1, "cls")
+    ck = os.path.join(tempfile.mkdtemp(), "checkpoint.pt")
+    whole = encoder()
+    PT.pretrain(whole, tok, texts, 6, batch=4, log=quiet)
+
+    def at3(m, head, opt, step):
+        if step == 3:
+            PT.save_checkpoint(ck, m, head, opt, step, {})
+    PT.pretrain(encoder(), tok, texts, 6, batch=4, checkpoint=at3, every=3, log=quiet)
+    state = torch.load(ck)
+    assert state["step"] == 3
+    resumed = encoder()
+    PT.pretrain(resumed, tok, texts, 6, batch=4, resume=state, log=quiet)
+    a, b, c = whole.state_dict(), resumed.state_dict(), encoder().state_dict()
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) == 0.0, "resumed run differs"
+    assert max(float((a[k] - c[k]).abs().max()) for k in a) > 0.0, "weights did not move"
+    print("equal")
+
+
+@unittest.skipUnless(os.path.exists(TORCH_PY), "no %s" % TORCH_PY)
+class PretrainResume(unittest.TestCase):
+    def test_resumed_run_equals_uninterrupted(self):
+        import subprocess
+        p = subprocess.run([TORCH_PY, os.path.abspath(__file__), "--pretrain-resume"],
+                           capture_output=True, text=True, timeout=300)
+        if "No module named 'torch'" in p.stderr:
+            self.skipTest("python3-torch is not installed")
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "equal"), p.stderr[-2000:])
+
+
 class ShippedPolicies(unittest.TestCase):
     def test_conf_has_model_thresholds(self):
         import shutil
@@ -151,4 +199,7 @@ class SharedData(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    if sys.argv[1:] == ["--pretrain-resume"]:
+        pretrain_resume_check()
+    else:
+        unittest.main(verbosity=2)
