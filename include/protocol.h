@@ -43,7 +43,16 @@ struct proto_error {
 };
 
 /*
- * Parse the request LINE (LEN bytes, no newline).  Returns 0 and fills OUT
+ * Read the request LINE (LEN bytes) as a JSON object: the one UTF-8 check
+ * of a request, the nesting bound (PROTOCOL_MAX_DEPTH), JSON without
+ * duplicate keys.  Returns the object (the caller's reference), or NULL
+ * and fills ERR (no id).  Every front reads its requests with it.
+ */
+json_t	*protocol_load(const char *line, size_t len, struct proto_error *err);
+
+/*
+ * Parse the request LINE (LEN bytes, no newline): protocol_load, then the
+ * protocol v1 fields.  Returns 0 and fills OUT
  * (release with protocol_request_clear), or -1 and fills ERR (release its
  * id with json_decref).
  */

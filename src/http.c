@@ -716,11 +716,8 @@ body_json(struct http *h, struct evhttp_request *req)
 	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
 	size_t		 len = evbuffer_get_length(in);
 	struct proto_error err;
-	struct proto_request pr;
 	const char	*p;
-	json_error_t	 jerr;
 	json_t		*root;
-	char		 msg[256];
 
 	if (!content_is_json(req)) {
 		reply_error(req, NULL, "unsupported_media_type",
@@ -737,27 +734,9 @@ body_json(struct http *h, struct evhttp_request *req)
 		reply_error(req, NULL, "internal", "out of memory");
 		return NULL;
 	}
-	/* UTF-8 and nesting checks of the socket protocol apply as well. */
-	if (protocol_parse(p != NULL ? p : "", len, &pr, &err) == 0) {
-		protocol_request_clear(&pr);
-		json_decref(err.id);
-	} else {
-		json_decref(err.id);
-		if (strstr(err.message, "UTF-8") != NULL ||
-		    strstr(err.message, "nested") != NULL ||
-		    strstr(err.message, "malformed") != NULL ||
-		    strstr(err.message, "JSON object") != NULL) {
-			reply_error(req, NULL, "bad_request", err.message);
-			return NULL;
-		}
-	}
-	root = json_loadb(p != NULL ? p : "", len, JSON_REJECT_DUPLICATES,
-	    &jerr);
-	if (root == NULL || !json_is_object(root)) {
-		snprintf(msg, sizeof(msg), "malformed JSON: %s", root == NULL ?
-		    jerr.text : "the body must be an object");
-		json_decref(root);
-		reply_error(req, NULL, "bad_request", msg);
+	/* The socket protocol's reading (UTF-8, nesting, JSON object). */
+	if ((root = protocol_load(p != NULL ? p : "", len, &err)) == NULL) {
+		reply_error(req, NULL, err.code, err.message);
 		return NULL;
 	}
 	return root;

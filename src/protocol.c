@@ -79,37 +79,52 @@ json_depth(const char *line, size_t len, int max)
 	return deepest;
 }
 
-int
-protocol_parse(const char *line, size_t len, struct proto_request *out,
-    struct proto_error *err)
+json_t *
+protocol_load(const char *line, size_t len, struct proto_error *err)
 {
 	json_error_t	 jerr;
-	json_t		*root = NULL, *v, *text = NULL;
-	const char	*key, *op;
-	size_t		 i;
+	json_t		*root;
 
-	memset(out, 0, sizeof(*out));
 	memset(err, 0, sizeof(*err));
 	/*
 	 * The one UTF-8 check of a request: its strings are valid too, as
 	 * jansson refuses the escapes that are not ("\u0000", lone
 	 * surrogates).
 	 */
-	if (!utf8_valid(line, len))
-		return proto_fail(err, "bad_request",
-		    "request is not valid UTF-8");
-	if (json_depth(line, len, PROTOCOL_MAX_DEPTH) > PROTOCOL_MAX_DEPTH)
-		return proto_fail(err, "bad_request",
-		    "JSON nested deeper than %d", PROTOCOL_MAX_DEPTH);
+	if (!utf8_valid(line, len)) {
+		proto_fail(err, "bad_request", "request is not valid UTF-8");
+		return NULL;
+	}
+	if (json_depth(line, len, PROTOCOL_MAX_DEPTH) > PROTOCOL_MAX_DEPTH) {
+		proto_fail(err, "bad_request", "JSON nested deeper than %d",
+		    PROTOCOL_MAX_DEPTH);
+		return NULL;
+	}
 	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL)
-		return proto_fail(err, "bad_request", "malformed JSON at "
-		    "column %d: %s", jerr.column, jerr.text);
+	if (root == NULL) {
+		proto_fail(err, "bad_request", "malformed JSON at column %d: "
+		    "%s", jerr.column, jerr.text);
+		return NULL;
+	}
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return proto_fail(err, "bad_request",
-		    "a request is a JSON object");
+		proto_fail(err, "bad_request", "a request is a JSON object");
+		return NULL;
 	}
+	return root;
+}
+
+int
+protocol_parse(const char *line, size_t len, struct proto_request *out,
+    struct proto_error *err)
+{
+	json_t		*root, *v, *text = NULL;
+	const char	*key, *op;
+	size_t		 i;
+
+	memset(out, 0, sizeof(*out));
+	if ((root = protocol_load(line, len, err)) == NULL)
+		return -1;
 
 	if ((v = json_object_get(root, "id")) != NULL) {
 		if (json_is_object(v) || json_is_array(v)) {
