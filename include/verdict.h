@@ -35,6 +35,9 @@ struct request {
 	const char	*policy;	/* NULL: the peer's default policy */
 	json_t		*meta;		/* copied to the audit record; may be NULL */
 	struct peer	 peer;
+	/* The policy a front picked already (policy_select, on the snapshot
+	 * the request runs on); NULL: the pipeline picks it. */
+	const struct policy_conf *picked;
 };
 
 /* One rule hit, at byte offsets of the original request text. */

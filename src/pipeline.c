@@ -61,7 +61,8 @@ stage_normalize(struct run *r)
 		return fail(res, "bad_request", "%s",
 		    "text is not valid UTF-8 or contains NUL");
 	}
-	r->policy = policy_select(r->snap->cfg, r->req);
+	r->policy = r->req->picked != NULL ? r->req->picked :
+	    policy_select(r->snap->cfg, r->req);
 	if (r->policy == NULL) {
 		res->stage[STAGE_NORMALIZE] = STAGE_FAILED;
 		return fail(res, "unknown_policy", "no policy named \"%s\"",

@@ -277,7 +277,6 @@ request_inline(const struct conn *c, const struct request *req)
 {
 	struct server			*srv = c->srv;
 	const struct config		*cfg = srv->snap->cfg;
-	const struct policy_conf	*pol;
 	uint64_t			 now;
 
 	if (c->slow || cfg->server.inline_max_bytes == 0 ||
@@ -285,8 +284,7 @@ request_inline(const struct conn *c, const struct request *req)
 		return 0;
 	if (srv->audit != NULL && srv->audit_sync)
 		return 0;
-	if ((pol = policy_select(cfg, req)) != NULL &&
-	    pipeline_classifies(srv->snap, pol))
+	if (req->picked != NULL && pipeline_classifies(srv->snap, req->picked))
 		return 0;		/* (no policy: unknown_policy at once) */
 	now = clock_mono_us();
 	if (srv->saturated) {
@@ -396,6 +394,10 @@ conn_request(struct conn *c, const char *line, size_t len)
 		return;
 	}
 	job->pr.req.peer = c->peer;
+	/* Picked once, here: the inline test and the pipeline both use it. */
+	if (job->j.sc == NULL)
+		job->pr.req.picked = policy_select(srv->snap->cfg,
+		    &job->pr.req);
 	/* The request id, else connection and line: "[id] message". */
 	if (json_is_string(job->pr.req.id))
 		snprintf(job->j.logid, sizeof(job->j.logid), "%s",
