@@ -4,13 +4,16 @@
 # Unit tests are the cmocka binaries in $BUILD/tests/; integration tests are
 # tests/integration/test_*.py (Python standard library), which start the
 # real daemon from $BUILD on a temporary socket.  Ends with "N passed, N
-# failed".
+# failed, N skipped": passed and failed count test programs, skipped the
+# test cases a passing program skipped (for example those that need
+# ../shared/data beside the repository), each listed above with its reason.
 set -u
 BUILD=${BUILD:-build}
 export BUILD
 export MODGATE_TOP=$(pwd)
 pass=0
 fail=0
+skip=0
 failed=
 
 note() {
@@ -19,6 +22,14 @@ note() {
 	else
 		fail=$((fail + 1)); failed="$failed $2"; echo "FAIL $2 (exit $1)"
 	fi
+}
+
+# skipped NAME LOG: count and list the test cases unittest skipped.
+skipped() {
+	n=$(sed -n 's/^OK (skipped=\([0-9]*\).*/\1/p' "$2")
+	[ -n "$n" ] || return 0
+	skip=$((skip + n))
+	sed -n "s/^\(test[a-z_0-9]*\) .*\.\.\. skipped '\(.*\)'\$/skip $1 \1: \2/p" "$2"
 }
 
 # The C modules include each other without a cycle.
@@ -46,8 +57,9 @@ for t in tests/integration/test_*.py; do
 	rc=$?
 	[ $rc -ne 0 ] && cat "$log"
 	note $rc "integration/$(basename "$t")"
+	[ $rc -eq 0 ] && skipped "integration/$(basename "$t")" "$log"
 done
 
 [ -n "$failed" ] && echo "failed:$failed"
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
