@@ -26,16 +26,18 @@ static const struct subcommand {
 
 #define NSUBCOMMANDS	(sizeof(subcommands) / sizeof(subcommands[0]))
 
+/* Prints the usage to FP; returns STATUS. */
 static int
-usage(void)
+usage(FILE *fp, int status)
 {
 	size_t	 i;
 
-	fprintf(stderr, "usage:");
+	fprintf(fp, "usage:");
 	for (i = 0; i < NSUBCOMMANDS; i++)
-		fprintf(stderr, "%s modgate %s\n", i == 0 ? "" : "      ",
+		fprintf(fp, "%s modgate %s\n", i == 0 ? "" : "      ",
 		    subcommands[i].usage);
-	return EX_USAGE;
+	fprintf(fp, "       modgate -V | --version | -h | --help\n");
+	return status;
 }
 
 int
@@ -45,8 +47,11 @@ main(int argc, char **argv)
 
 	log_init("modgate", 1, 0);
 	if (argc < 2)
-		return usage();
-	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "version") == 0) {
+		return usage(stderr, EX_USAGE);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
+		return usage(stdout, 0);
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
 		printf("modgate %s\n", MODGATE_VERSION);
 		return 0;
 	}
@@ -54,5 +59,5 @@ main(int argc, char **argv)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			return subcommands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "modgate: unknown command %s\n", argv[1]);
-	return usage();
+	return usage(stderr, EX_USAGE);
 }

@@ -79,6 +79,15 @@ class Lint(unittest.TestCase):
 
     def test_usage(self):
         self.assertEqual(run("lint", "-c", "x", "y").returncode, 64)
+        self.assertEqual(run().returncode, 64)
+        for flag in ("-h", "--help"):
+            r = run(flag)
+            self.assertEqual((r.returncode, r.stderr), (0, ""), flag)
+            self.assertIn("modgate check", r.stdout)
+        for flag in ("-V", "--version"):
+            r = run(flag)
+            self.assertEqual(r.returncode, 0, flag)
+            self.assertRegex(r.stdout, r"^modgate [0-9]+\.[0-9]+\.[0-9]+\n$")
 
 
 class Scan(unittest.TestCase):
