@@ -1,16 +1,19 @@
 #!/bin/sh
-# deps.sh [build|test|model]: install the Debian packages modgate needs for
-# that purpose when they are missing.  As root it runs apt-get; otherwise it
+# deps.sh [build|run|test|model|deb]: install the Debian packages modgate
+# needs for that purpose when they are missing (run: the build, and socat
+# for the README's first example).  As root it runs apt-get; otherwise it
 # prints the exact apt-get line and fails.
 set -eu
 
 build="make gcc pkg-config libevent-dev libpcre2-dev libopenblas-dev
 libconfig-dev libjansson-dev libutf8proc-dev libhyperscan-dev libsodium-dev
 libsystemd-dev"
+run="$build socat"
 test="$build libcmocka-dev socat python3 clang libclang-rt-14-dev mandoc
 python3-torch python3-numpy prometheus systemd logrotate
 curl nodejs wrk valgrind"
 model="python3-torch python3-numpy wordnet-base dict-gcide"
+deb="$build debhelper dpkg-dev fakeroot lintian mandoc"
 
 # npm (for the openai client test) comes with nodejs from NodeSource; with
 # Debian's nodejs it is a package of its own.
@@ -18,9 +21,11 @@ command -v npm >/dev/null 2>&1 || test="$test npm"
 
 case "${1:-build}" in
 build)	want=$build ;;
+run)	want=$run ;;
 test)	want=$test ;;
 model)	want=$model ;;
-*)	echo "usage: deps.sh [build|test|model]" >&2; exit 64 ;;
+deb)	want=$deb ;;
+*)	echo "usage: deps.sh [build|run|test|model|deb]" >&2; exit 64 ;;
 esac
 
 missing=
