@@ -9,6 +9,8 @@
 #   make bench        benchmarks (figures and ratios)
 #   make model        retrain the shipped model from ../shared/data
 #   make install      PREFIX, DESTDIR, SYSCONFDIR honoured
+#   make deb          the Debian package (debian/), checked by lintian
+#   make deb-test     install, run and purge it in a scratch root
 
 VERSION		= 0.1.0
 PREFIX		?= /usr/local
@@ -106,7 +108,8 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmodgate.a
 
 # The quick start: build, then serve ./run/modgated.sock in the foreground
 # with the shipped config, rules and model; audit log and state in ./run/.
-run: deps
+run:
+	@scripts/deps.sh run
 	$(MAKE) all
 	@mkdir -p run
 	@# etc/modgated.conf serves HTTP on loopback with the bearer token in
@@ -156,12 +159,20 @@ fuzz: deps-test
 
 # MODEL_ARGS: extra make_model.py options, e.g. MODEL_ARGS="--out /tmp/m";
 # it fine-tunes models/base, which `make pretrain` writes (PRETRAIN_ARGS:
-# extra train/pretrain.py options; it resumes from build/pretrain/).
+# extra train/pretrain.py options; it resumes from build/pretrain/).  Both
+# train on ../shared/data beside the repository unless told otherwise
+# (--data FILE.jsonl, --shared DIR), and say so when it is absent.
+NEED_DATA	= { echo "make $@: needs the training data: ../shared/data" \
+		    "beside the repository, or $(1)" >&2; exit 1; }
 model:
+	@case " $(MODEL_ARGS) " in *" --data"*|*" --shared"*) ;; *) \
+	[ -d ../shared/data ] || $(call NEED_DATA,MODEL_ARGS=\"--data FILE.jsonl\") ;; esac
 	@scripts/deps.sh model
 	/usr/bin/python3 train/make_model.py --threads 2 $(MODEL_ARGS)
 
 pretrain:
+	@case " $(PRETRAIN_ARGS) " in *" --shared"*) ;; *) \
+	[ -d ../shared/data ] || $(call NEED_DATA,PRETRAIN_ARGS=\"--shared DIR\") ;; esac
 	@scripts/deps.sh model
 	/usr/bin/python3 train/pretrain.py --threads 2 --work $(BUILD)/pretrain $(PRETRAIN_ARGS)
 
@@ -178,6 +189,7 @@ INSTALL		?= install
 SYSUSERS	?= systemd-sysusers
 MAN1		= $(wildcard man/*.1)
 MAN5		= $(wildcard man/*.5)
+MAN7		= $(wildcard man/*.7)
 MAN8		= $(wildcard man/*.8)
 CONFDIR		= $(SYSCONFDIR)/modgate
 MODELDIR	= $(DATADIR)/modgate/models
@@ -198,7 +210,8 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(CONFDIR)/rules $(DESTDIR)$(MODELDIR)/default \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
-	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+	    $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) \
 	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(SYSCONFDIR)/logrotate.d
 	$(INSTALL) -d -m 700 $(DESTDIR)$(LOCALSTATEDIR)/log/modgate \
 	    $(DESTDIR)$(LOCALSTATEDIR)/lib/modgate
@@ -223,6 +236,7 @@ install: all
 	fi
 	$(INSTALL) -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 	$(INSTALL) -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL_SED) systemd/modgated.service > $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.service
 	$(INSTALL_SED) systemd/modgated.socket > $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.socket
@@ -250,17 +264,35 @@ uninstall:
 	-rmdir $(DESTDIR)$(CONFDIR)/rules $(DESTDIR)$(CONFDIR)
 	for f in $(notdir $(MAN1)); do rm -f $(DESTDIR)$(MANDIR)/man1/$$f; done
 	for f in $(notdir $(MAN5)); do rm -f $(DESTDIR)$(MANDIR)/man5/$$f; done
+	for f in $(notdir $(MAN7)); do rm -f $(DESTDIR)$(MANDIR)/man7/$$f; done
 	for f in $(notdir $(MAN8)); do rm -f $(DESTDIR)$(MANDIR)/man8/$$f; done
 	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.service \
 	    $(DESTDIR)$(SYSTEMDUNITDIR)/modgated.socket \
 	    $(DESTDIR)$(SYSUSERSDIR)/modgate.conf \
 	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/modgate
 
+# The Debian package, built with dpkg-buildpackage from a copy of the tree
+# in build/deb/ (which also receives the .deb files) and checked by
+# lintian; deb-test installs it into a scratch root, runs it and purges it.
+DEB_DIR		= build/deb
+DEB_SRC		= $(DEB_DIR)/modgate-$(VERSION)
+deb:
+	@scripts/deps.sh deb
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_SRC)
+	tar -cf - --exclude=./.git --exclude=./build --exclude='./build-*' \
+	    --exclude=./run . | tar -xf - -C $(DEB_SRC)
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(DEB_DIR)/modgate_*.changes
+
+deb-test: deb
+	scripts/deb-test.sh $(DEB_DIR)/modgate_$(VERSION)_*.deb
+
 # Every man page must be clean under mandoc -Tlint.
 man-lint:
-	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN8)
+	mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7) $(MAN8)
 
-.PHONY: install uninstall man-lint
+.PHONY: install uninstall man-lint deb deb-test
 
 # ThreadSanitizer: the worker pool, the classifier's shared batches and
 # the reload path under concurrent requests and SIGHUPs (tests/tsan.sh).
