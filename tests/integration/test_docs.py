@@ -126,6 +126,19 @@ class ManLint(unittest.TestCase):
                 self.assertIn("\n.Sh %s\n" % sh, page, "%s: %s" % (name, sh))
 
 
+class StandsAlone(unittest.TestCase):
+    def test_no_file_outside_the_repository(self):
+        """The README and the manual pages are all a user gets: they name
+        no file beside the repository (the training data, design notes)."""
+        docs = [os.path.join(opsutil.TOP, "README.md")] + \
+            sorted(glob.glob(os.path.join(MAN, "*.[1-9]")))
+        for path in docs:
+            with open(path, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    for word in ("../shared", "DESIGN.md", "STYLE.md"):
+                        self.assertNotIn(word, line, "%s:%d" % (path, n))
+
+
 class ConfigOptions(unittest.TestCase):
     def setUp(self):
         self.page = read("modgated.conf.5")
