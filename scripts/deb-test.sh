@@ -1,9 +1,10 @@
 #!/bin/sh
 # deb-test.sh FILE.deb: install the modgate package the way an administrator
 # would (dpkg -i), check that it created the modgate user, that the daemon
-# accepts its installed configuration, rules and model (modgated -t) and
-# that `modgate --version` names the package's version; then purge it and
-# check that nothing of it is left.
+# accepts its installed configuration, rules and model (modgated -t), that
+# `modgate --version` names the package's version and that the daemon,
+# run as the modgate user, answers a request; then purge it and check that
+# nothing of it is left.
 #
 # As root it works in a scratch root: an overlay of / in a private mount
 # namespace, so the machine's own package database and users are never
@@ -29,6 +30,7 @@ inside() {
 	ver=$(/usr/bin/modgate --version 2>&1) || fail "modgate --version: $ver"
 	case "$ver" in *"$want"*) ;; *) fail "modgate --version: $ver, package $want" ;; esac
 	echo "modgate --version: $ver"
+	served
 	files=$(dpkg-query -L modgate)
 	dpkg --purge modgate >/dev/null || fail "dpkg --purge failed"
 	dpkg-query -W -f '${db:Status-Status}\n' modgate 2>/dev/null |
@@ -42,6 +44,25 @@ inside() {
 	done
 	[ -z "$left" ] || fail "left after purge:$left"
 	echo "purge: nothing left"
+}
+
+# served: the installed daemon, as the modgate user with the directories
+# systemd would make for it, answers a request.
+served() {
+	install -d -o modgate -g modgate -m 700 /var/log/modgate /var/lib/modgate
+	install -d -o modgate -g modgate -m 755 /run/modgate
+	sock=/run/modgate/deb-test.sock
+	runuser -u modgate -- /usr/sbin/modgated -F -s "$sock" 2>/run/modgated.err &
+	pid=$!
+	n=0
+	while [ ! -S "$sock" ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do
+		sleep 0.2; n=$((n + 1))
+	done
+	out=$(/usr/bin/modgate check -s "$sock" "hello there" 2>&1) || true
+	kill -TERM $pid 2>/dev/null || true
+	wait $pid || fail "modgated exited $?: $(cat /run/modgated.err)"
+	[ "$out" = allow ] || fail "modgate check said: $out; $(cat /run/modgated.err)"
+	echo "modgated as modgate, modgate check \"hello there\": $out"
 }
 
 if [ "${1:-}" = --inside ]; then
