@@ -52,7 +52,8 @@ served() {
 	install -d -o modgate -g modgate -m 700 /var/log/modgate /var/lib/modgate
 	install -d -o modgate -g modgate -m 755 /run/modgate
 	sock=/run/modgate/deb-test.sock
-	runuser -u modgate -- /usr/sbin/modgated -F -s "$sock" 2>/run/modgated.err &
+	setpriv --reuid=modgate --regid=modgate --init-groups \
+	    /usr/sbin/modgated -F -s "$sock" 2>/run/modgated.err &
 	pid=$!
 	n=0
 	while [ ! -S "$sock" ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do
