@@ -282,7 +282,7 @@ deb:
 	mkdir -p $(DEB_SRC)
 	tar -cf - --exclude=./.git --exclude=./build --exclude='./build-*' \
 	    --exclude=./run . | tar -xf - -C $(DEB_SRC)
-	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b -jauto
 	lintian --fail-on error $(DEB_DIR)/modgate_*.changes
 
 deb-test: deb
