@@ -16,6 +16,14 @@
  * gives every label as 0, as train/metrics.py counts).  A table, or JSON
  * with -j.  A bad line is
  * reported as FILE:LINE and skipped, and counted in the report.
+ *
+ * Lines with a "functionality" (the functional suite, tests/data/functional)
+ * are also counted per functionality: cases, harmful (some label 1) and
+ * harmless (every label 0) ones, the harmless ones flagged and the harmful
+ * ones caught.  A case is flagged when, with a config, the whole pipeline
+ * (rules, classifier, policy; no audit) gives a verdict other than allow
+ * (for a monitor policy, the verdict it would give) or flags one of the
+ * model's categories; without a config, when a score reaches 0.5.
  */
 #include <sys/stat.h>
 
@@ -35,6 +43,8 @@
 #include "config.h"
 #include "log.h"
 #include "model-internal.h"
+#include "pipeline.h"
+#include "snapshot.h"
 #include "transformer.h"
 
 #define EVAL_ANY	MAX_LABELS	/* index of the any-category column */
@@ -48,6 +58,31 @@ struct sample {
 struct samples {
 	struct sample	*v;
 	size_t		 n, cap;
+};
+
+/* Counts of one functionality, in order of first appearance. */
+struct group {
+	char	*name;
+	size_t	 n, harmful, harmless;
+	size_t	 caught;		/* harmful and flagged */
+	size_t	 flagged;		/* harmless and flagged */
+};
+
+struct groups {
+	struct group	*v;
+	size_t		 n, cap;
+};
+
+/* What scoring a line needs. */
+struct eval {
+	const char	*file;
+	const struct model *model;
+	const struct classifier_conf *cc;
+	struct snapshot	*snap;		/* NULL without a config */
+	const struct policy_conf *pol;	/* NULL without a config */
+	const double	*thr;		/* per label */
+	struct groups	 groups;
+	int		 warned;
 };
 
 struct metric {
@@ -151,30 +186,131 @@ compute(const struct samples *ss, size_t col, struct metric *m,
 	ranking_metrics(buf, n, m->pos, m);
 }
 
+/* The group named NAME in GS, added when new; NULL on ENOMEM (logged). */
+static struct group *
+group_get(struct groups *gs, const char *name)
+{
+	struct group	*g;
+	size_t		 i;
+
+	for (i = 0; i < gs->n; i++)
+		if (strcmp(gs->v[i].name, name) == 0)
+			return &gs->v[i];
+	if (gs->n == gs->cap) {
+		size_t ncap = gs->cap ? gs->cap * 2 : 32;
+		if ((g = reallocarray(gs->v, ncap, sizeof(*g))) == NULL) {
+			log_warn("eval");
+			return NULL;
+		}
+		gs->v = g;
+		gs->cap = ncap;
+	}
+	g = &gs->v[gs->n];
+	memset(g, 0, sizeof(*g));
+	if ((g->name = strdup(name)) == NULL) {
+		log_warn("eval");
+		return NULL;
+	}
+	gs->n++;
+	return g;
+}
+
+static void
+groups_free(struct groups *gs)
+{
+	size_t	 i;
+
+	for (i = 0; i < gs->n; i++)
+		free(gs->v[i].name);
+	free(gs->v);
+}
+
+/*
+ * 1 when TEXT is flagged (see the top of the file), 0 when not, -1 when
+ * the pipeline failed (logged).  S holds its classifier scores.
+ */
+static int
+flagged(const struct eval *ev, const struct sample *s, const char *text,
+    size_t len)
+{
+	struct request	 req;
+	struct result	 res;
+	const char *const *labels;
+	size_t		 i, j, nl = model_labels(ev->model, &labels);
+	int		 rv = 0;
+
+	if (ev->snap == NULL) {
+		for (j = 0; j < nl; j++)
+			if (s->score[j] >= ev->thr[j])
+				return 1;
+		return 0;
+	}
+	memset(&req, 0, sizeof(req));
+	req.text = text;
+	req.len = len;
+	req.policy = ev->pol->name;
+	result_init(&res);
+	if (pipeline_run(ev->snap, NULL, &req, &res) == -1) {
+		log_warnx("pipeline: %s", res.error_msg);
+		rv = -1;
+	} else if ((ev->pol->monitor ? (enum verdict)res.would_verdict :
+	    res.verdict) != VERDICT_ALLOW)
+		rv = 1;
+	for (i = 0; rv == 0 && i < res.n_flagged; i++)
+		for (j = 0; j < nl; j++)
+			if (strcmp(res.flagged[i], labels[j]) == 0)
+				rv = 1;
+	result_clear(&res);
+	return rv;
+}
+
+/* Count S, of functionality NAME and TEXT, in EV's groups.  0 or -1. */
+static int
+count_functional(struct eval *ev, const char *name, const struct sample *s,
+    const char *text, size_t len)
+{
+	struct group	*g;
+	int		 f;
+
+	if ((f = flagged(ev, s, text, len)) == -1 ||
+	    (g = group_get(&ev->groups, name)) == NULL)
+		return -1;
+	g->n++;
+	if (s->label[EVAL_ANY] == 1) {
+		g->harmful++;
+		g->caught += (size_t)f;
+	} else if (s->label[EVAL_ANY] == 0) {
+		g->harmless++;
+		g->flagged += (size_t)f;
+	}
+	return 0;
+}
+
 /* One JSONL line into S.  0, or -1 after reporting FILE:LINENO. */
 static int
-parse_line(const char *file, size_t lineno, const char *line, size_t len,
-    const struct model *model, const struct classifier_conf *cc,
-    struct sample *s, int *warned)
+parse_line(struct eval *ev, size_t lineno, const char *line, size_t len,
+    struct sample *s)
 {
 	const char *const *labels;
-	json_t		*root, *text, *lab, *v;
+	json_t		*root, *text, *lab, *func, *v;
 	json_error_t	 jerr;
-	const char	*key;
+	const char	*key, *file = ev->file;
 	size_t		 n, j;
 	struct classifier_out out;
 	int		 rc = -1, any = -1;
 
-	n = model_labels(model, &labels);
+	n = model_labels(ev->model, &labels);
 	if ((root = json_loadb(line, len, 0, &jerr)) == NULL) {
 		log_warnx("%s:%zu: %s", file, lineno, jerr.text);
 		return -1;
 	}
 	text = json_object_get(root, "text");
 	lab = json_object_get(root, "labels");
-	if (!json_is_string(text) || (lab != NULL && !json_is_object(lab))) {
+	func = json_object_get(root, "functionality");
+	if (!json_is_string(text) || (lab != NULL && !json_is_object(lab)) ||
+	    (func != NULL && !json_is_string(func))) {
 		log_warnx("%s:%zu: want {\"text\": string, \"labels\": "
-		    "object}", file, lineno);
+		    "object, \"functionality\": string}", file, lineno);
 		goto out;
 	}
 	for (j = 0; j <= MAX_LABELS; j++)
@@ -197,10 +333,10 @@ parse_line(const char *file, size_t lineno, const char *line, size_t len,
 			if (strcmp(labels[j], key) == 0)
 				break;
 		if (j == n) {
-			if (!*warned)
+			if (!ev->warned)
 				log_warnx("%s:%zu: label \"%s\" is not one of "
 				    "the model's; ignored", file, lineno, key);
-			*warned = 1;
+			ev->warned = 1;
 			continue;
 		}
 		s->label[j] = (signed char)y;
@@ -218,7 +354,7 @@ parse_line(const char *file, size_t lineno, const char *line, size_t len,
 			any = -1;
 	}
 	s->label[EVAL_ANY] = (signed char)any;
-	if (classifier_score(model, cc, json_string_value(text),
+	if (classifier_score(ev->model, ev->cc, json_string_value(text),
 	    json_string_length(text), &out) == -1) {
 		log_warnx("%s:%zu: classifier failed", file, lineno);
 		goto out;
@@ -228,6 +364,11 @@ parse_line(const char *file, size_t lineno, const char *line, size_t len,
 		s->score[j] = out.scores[j];
 		if (out.scores[j] > s->score[EVAL_ANY])
 			s->score[EVAL_ANY] = out.scores[j];
+	}
+	if (func != NULL && count_functional(ev, json_string_value(func), s,
+	    json_string_value(text), json_string_length(text)) == -1) {
+		log_warnx("%s:%zu: cannot run the pipeline", file, lineno);
+		goto out;
 	}
 	rc = 0;
 out:
@@ -261,6 +402,91 @@ print_row(const char *name, const struct metric *m)
 	    b[0], b[1], b[2], b[3], b[4], b[5]);
 }
 
+static double
+share(size_t k, size_t n)
+{
+	return n ? (double)k / (double)n : NAN;
+}
+
+/* G's counts, and ALL's sums of them. */
+static void
+group_add(struct group *all, const struct group *g)
+{
+	all->n += g->n;
+	all->harmful += g->harmful;
+	all->harmless += g->harmless;
+	all->caught += g->caught;
+	all->flagged += g->flagged;
+}
+
+static json_t *
+group_json(const struct group *g)
+{
+	return json_pack("{s:I,s:I,s:I,s:I,s:o,s:I,s:o}",
+	    "n", (json_int_t)g->n,
+	    "harmful", (json_int_t)g->harmful,
+	    "harmless", (json_int_t)g->harmless,
+	    "harmless_flagged", (json_int_t)g->flagged,
+	    "harmless_flagged_share", num_or_null(share(g->flagged,
+	    g->harmless)),
+	    "harmful_caught", (json_int_t)g->caught,
+	    "harmful_caught_share", num_or_null(share(g->caught, g->harmful)));
+}
+
+static void
+print_group(const char *name, const struct group *g)
+{
+	char	 b[2][16];
+	double	 v[2] = { share(g->flagged, g->harmless),
+	    share(g->caught, g->harmful) };
+	int	 i;
+
+	for (i = 0; i < 2; i++) {
+		if (isnan(v[i]))
+			snprintf(b[i], sizeof(b[i]), "-");
+		else
+			snprintf(b[i], sizeof(b[i]), "%.3f", v[i]);
+	}
+	printf("%-28s %6zu %7zu %8zu %7zu %7s %7zu %7s\n", name, g->n,
+	    g->harmful, g->harmless, g->flagged, b[0], g->caught, b[1]);
+}
+
+/* The functional report of GS: JSON into ROOT, else a table. */
+static void
+report_groups(const struct groups *gs, json_t *root)
+{
+	struct group	 all = { .name = "all" };
+	json_t		*o = NULL, *fs = NULL;
+	size_t		 i;
+
+	if (gs->n == 0)
+		return;
+	if (root != NULL) {
+		o = json_object();
+		fs = json_object();
+		json_object_set_new(root, "functional", o);
+		json_object_set_new(o, "functionalities", fs);
+	} else
+		printf("\n%-28s %6s %7s %8s %7s %7s %7s %7s\n",
+		    "functionality", "n", "harmful", "harmless", "flagged",
+		    "share", "caught", "share");
+	for (i = 0; i < gs->n; i++) {
+		group_add(&all, &gs->v[i]);
+		if (fs != NULL)
+			json_object_set_new(fs, gs->v[i].name,
+			    group_json(&gs->v[i]));
+		else
+			print_group(gs->v[i].name, &gs->v[i]);
+	}
+	if (o != NULL)
+		json_object_set_new(o, "all", group_json(&all));
+	else {
+		print_group(all.name, &all);
+		printf("flagged: harmless cases flagged; caught: harmful cases "
+		    "flagged; share: of the harmless, of the harmful\n");
+	}
+}
+
 static void
 progress(size_t done, size_t total, size_t lines, int final)
 {
@@ -285,10 +511,13 @@ cmd_eval(int argc, char **argv)
 	};
 	const char	*model_dir = NULL, *conf_file = NULL, *policy = NULL;
 	const char	*file, *const *labels;
-	struct config	*cfg = NULL;
+	struct snapshot	*snap = NULL;
+	const struct config *cfg = NULL;
 	const struct policy_conf *pol = NULL;
 	struct classifier_conf cc = { 0 };
-	struct model	*model = NULL;
+	struct model	*own = NULL, *loaded;
+	const struct model *model;
+	struct eval	 ev = { 0 };
 	struct samples	 ss = { 0 };
 	struct metric	 met[MAX_LABELS + 1];
 	struct scored	*buf = NULL;
@@ -298,7 +527,7 @@ cmd_eval(int argc, char **argv)
 	char		*line = NULL;
 	size_t		 cap = 0, lineno = 0, skipped = 0, nl, j, k, done = 0;
 	ssize_t		 len;
-	int		 ch, json = 0, warned = 0, bar, rc = EX_SOFTWARE;
+	int		 ch, json = 0, bar, rc = EX_SOFTWARE;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:jm:p:", longopts, NULL)) != -1)
@@ -316,11 +545,11 @@ cmd_eval(int argc, char **argv)
 	if (conf_file == NULL && access(EVAL_DEFAULT_CONF, R_OK) == 0)
 		conf_file = EVAL_DEFAULT_CONF;
 	if (conf_file != NULL) {
-		if ((cfg = config_load(conf_file)) == NULL)
+		/* The whole pipeline, for the verdicts of functional cases. */
+		if ((snap = snapshot_load(conf_file, NULL)) == NULL)
 			return EX_CONFIG;
+		cfg = snap->cfg;
 		cc = cfg->classifier;
-		if (model_dir == NULL)
-			model_dir = cfg->classifier.model;
 		if (policy == NULL)
 			policy = cfg->server.default_policy;
 		if ((pol = config_policy(cfg, policy)) == NULL) {
@@ -329,25 +558,38 @@ cmd_eval(int argc, char **argv)
 			rc = EX_CONFIG;
 			goto out;
 		}
+		/* -m, or a config with the classifier off: load it here. */
+		if (model_dir != NULL || snap->model == NULL) {
+			if ((loaded = model_load(model_dir ? model_dir :
+			    cfg->classifier.model)) == NULL) {
+				rc = EX_DATAERR;
+				goto out;
+			}
+			model_free(snap->model);
+			snap->model = loaded;
+		}
+		if (model_dir == NULL)
+			model_dir = cfg->classifier.model;
+		model = snap->model;
 	} else if (policy != NULL) {
 		log_warnx("-p needs -c: policies live in the config");
 		rc = EX_USAGE;
 		goto out;
-	}
-	if (model_dir == NULL)
-		model_dir = "models/default";
-	transformer_set_threads(cc.threads > 0 ? cc.threads : 1);
-	if ((model = model_load(model_dir)) == NULL) {
-		rc = EX_DATAERR;
-		goto out;
-	}
-	nl = model_labels(model, &labels);
-	if (cfg == NULL) {
+	} else {
+		if (model_dir == NULL)
+			model_dir = "models/default";
+		if ((own = model_load(model_dir)) == NULL) {
+			rc = EX_DATAERR;
+			goto out;
+		}
+		model = own;
 		/* No config: the model's longest window, 3/4 of it apart. */
 		cc.window = (int)model->cfg.max_positions;
 		cc.stride = cc.window * 3 / 4;
 		cc.batch_max = MODEL_BATCH_MAX;
 	}
+	transformer_set_threads(cc.threads > 0 ? cc.threads : 1);
+	nl = model_labels(model, &labels);
 	for (j = 0; j < nl; j++) {
 		met[j].threshold = 0.5;
 		met[j].threshold_default = 1;
@@ -362,6 +604,12 @@ cmd_eval(int argc, char **argv)
 		}
 		thr[j] = met[j].threshold;
 	}
+	ev.file = file;
+	ev.model = model;
+	ev.cc = &cc;
+	ev.snap = snap;
+	ev.pol = pol;
+	ev.thr = thr;
 
 	if ((f = fopen(file, "r")) == NULL) {
 		log_warn("%s", file);
@@ -389,8 +637,8 @@ cmd_eval(int argc, char **argv)
 			ss.v = nv;
 			ss.cap = ncap;
 		}
-		if (parse_line(file, lineno, line, (size_t)len, model, &cc,
-		    &ss.v[ss.n], &warned) == -1)
+		if (parse_line(&ev, lineno, line, (size_t)len,
+		    &ss.v[ss.n]) == -1)
 			skipped++;
 		else
 			ss.n++;
@@ -444,6 +692,7 @@ cmd_eval(int argc, char **argv)
 			} else
 				json_object_set_new(root, "any", o);
 		}
+		report_groups(&ev.groups, root);
 		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
 		    JSON_REAL_PRECISION(6));
 		putchar('\n');
@@ -462,6 +711,7 @@ cmd_eval(int argc, char **argv)
 			k += (size_t)met[j].threshold_default;
 		if (k > 0)
 			printf("* no threshold in the policy: 0.5\n");
+		report_groups(&ev.groups, NULL);
 	}
 	rc = skipped ? EX_DATAERR : 0;
 out:
@@ -470,7 +720,8 @@ out:
 	free(line);
 	free(buf);
 	free(ss.v);
-	model_free(model);
-	config_free(cfg);
+	groups_free(&ev.groups);
+	model_free(own);
+	snapshot_unref(snap);
 	return rc;
 }
