@@ -79,7 +79,6 @@ struct call {
 	json_t			*id;		/* protocol v1 id */
 	json_t			*meta;		/* with http_peer */
 	const char		*policy;
-	const char		*model;		/* OpenAI: echoed */
 	struct peer		 peer;
 	struct snapshot		*snap;
 	struct hjob		**jobs;
@@ -194,7 +193,7 @@ reply_json(struct evhttp_request *req, int status, json_t *o)
 
 /*
  * An error in the protocol's shape, {"id": ID, "error": {"code",
- * "message"}}, which OpenAI clients also read ("error.message").
+ * "message"}}; on /v1/moderations in the OpenAI API's.
  */
 static void
 reply_error(struct evhttp_request *req, json_t *id, const char *code,
@@ -209,8 +208,12 @@ reply_error(struct evhttp_request *req, json_t *id, const char *code,
 	if (status == 401)
 		evhttp_add_header(oh, "WWW-Authenticate",
 		    "Bearer realm=\"modgate\"");
-	reply_json(req, status, json_pack("{s:O?, s:{s:s, s:s, s:s}}",
-	    "id", id, "error", "code", code, "message", msg, "type", code));
+	if (openai_path(evhttp_request_get_uri(req)))
+		reply_json(req, status, openai_error(status, code, msg));
+	else
+		reply_json(req, status, json_pack("{s:O?, s:{s:s, s:s, s:s}}",
+		    "id", id, "error", "code", code, "message", msg, "type",
+		    code));
 }
 
 /*
@@ -360,10 +363,9 @@ static void
 call_reply(struct call *c)
 {
 	struct hjob	*j;
-	json_t		*o, *a;
-	char		 rid[40];
-	unsigned char	 rnd[12];
+	json_t		*a;
 	size_t		 i;
+	int		 scored = 0;
 
 	c->replied = 1;
 	/* The first error answers for the whole call. */
@@ -382,20 +384,21 @@ call_reply(struct call *c)
 		    &c->jobs[0]->j.res, c->jobs[0]->j.snap->version));
 		return;
 	}
-	randombytes_buf(rnd, sizeof(rnd));
-	memcpy(rid, "modr-", 5);
-	sodium_bin2hex(rid + 5, sizeof(rid) - 5, rnd, sizeof(rnd));
 	if ((a = json_array()) == NULL) {
 		reply_error(c->req, NULL, "internal", "out of memory");
 		return;
 	}
-	for (i = 0; i < c->njobs; i++)
-		json_array_append_new(a, openai_result(&c->jobs[i]->req,
-		    &c->jobs[i]->j.res, c->jobs[i]->j.snap->version));
-	o = json_pack("{s:s, s:s, s:o}", "id", rid, "model",
-	    c->model != NULL ? c->model : "modgate-" MODGATE_VERSION,
-	    "results", a);
-	reply_json(c->req, 200, o);
+	for (i = 0; i < c->njobs; i++) {
+		j = c->jobs[i];
+		scored |= j->j.res.n_scores > 0;
+		if (json_array_append_new(a, openai_result(&j->req, &j->j.res,
+		    j->j.snap->version)) == -1) {
+			json_decref(a);
+			reply_error(c->req, NULL, "internal", "out of memory");
+			return;
+		}
+	}
+	reply_json(c->req, 200, openai_response(c->snap, scored, a));
 }
 
 /* Back on the event loop thread. */
@@ -883,16 +886,8 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 		json_array_append(texts, v);
 		break;
 	case EP_MODERATIONS:
-		/* "model" is echoed; other OpenAI fields are ignored. */
-		if (opt_string(root, "model", &c->model, 128) == -1) {
-			snprintf(msg, sizeof(msg), "model must be a string");
-			goto bad;
-		}
-		if ((v = json_object_get(root, "input")) == NULL) {
-			snprintf(msg, sizeof(msg), "missing field \"input\"");
-			goto bad;
-		}
-		if (openai_inputs(v, texts, HTTP_MAX_INPUTS, msg,
+		/* Other OpenAI fields are ignored. */
+		if (openai_inputs(root, texts, HTTP_MAX_INPUTS, msg,
 		    sizeof(msg)) == -1)
 			goto bad;
 		break;

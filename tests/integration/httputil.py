@@ -52,7 +52,8 @@ def free_port():
 class HttpDaemon(Daemon):
     """modgated with http enabled.  TCP (default) gets a tokens file with
     one token named "ci"; unix=True listens on a Unix socket without
-    tokens.  Extra keyword sections are merged as in Daemon."""
+    tokens.  Extra keyword sections are merged as in Daemon; the classifier
+    is off unless classifier={"enabled": True} asks for it."""
 
     def __init__(self, unix=False, tokens=True, http=None, **sections):
         super().__init__(start=False, **sections)
@@ -65,7 +66,7 @@ class HttpDaemon(Daemon):
         with open(rules, "w") as f:
             f.write(RULES)
         self.sections["rules"]["paths"] = [rules]
-        self.sections.setdefault("classifier", {})["enabled"] = False
+        self.sections.setdefault("classifier", {}).setdefault("enabled", False)
         hc = {"enabled": True}
         if unix:
             self.http_sock = os.path.join(self.tmp, "http.sock")

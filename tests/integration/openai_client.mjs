@@ -1,7 +1,9 @@
 // openai_client.mjs NPMDIR BASEURL TOKEN: the official `openai` package
 // (installed under NPMDIR by test_openai_client.py) calling
 // moderations.create against modgated; prints what it got as one JSON
-// object for the Python test to check.
+// object for the Python test to check: the answers as the client returned
+// them, and for each refused call the client's error (its class, status,
+// type, code, param, and the body's "error" object).
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -14,7 +16,7 @@ const version = JSON.parse(readFileSync(path.join(npmdir, "node_modules",
     "openai", "package.json"), "utf8")).version;
 
 const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 20000 });
-const out = { version };
+const out = { version, errors: {} };
 
 out.one = await client.moderations.create({
 	model: "omni-moderation-latest",
@@ -23,20 +25,30 @@ out.one = await client.moderations.create({
 out.many = await client.moderations.create({
 	input: ["hello there", "i want to cut myself", "darn it, bob@corp.io"],
 });
-try {
-	const bad = new OpenAI({ baseURL, apiKey: "x".repeat(32),
-	    maxRetries: 0 });
-	await bad.moderations.create({ input: "x" });
-	out.unauthorized = null;
-} catch (e) {
-	out.unauthorized = { status: e.status, name: e.constructor.name,
-	    message: e.message };
+out.parts = await client.moderations.create({
+	model: "omni-moderation-latest",
+	input: [
+		{ type: "text", text: "look at this" },
+		{ type: "image_url", image_url: { url: "https://example.com/a.png" } },
+		{ type: "text", text: "darn it" },
+	],
+});
+
+async function refused(name, c, body) {
+	try {
+		await c.moderations.create(body);
+		out.errors[name] = null;
+	} catch (e) {
+		out.errors[name] = { status: e.status, name: e.constructor.name,
+		    message: e.message, type: e.type, code: e.code,
+		    param: e.param, error: e.error };
+	}
 }
-try {
-	await client.moderations.create({ input: [] });
-	out.bad_request = null;
-} catch (e) {
-	out.bad_request = { status: e.status, name: e.constructor.name,
-	    message: e.message };
-}
+
+await refused("unauthorized", new OpenAI({ baseURL, apiKey: "x".repeat(32),
+    maxRetries: 0 }), { input: "x" });
+await refused("empty", client, { input: [] });
+await refused("image_only", client, { input: [{ type: "image_url",
+    image_url: { url: "https://example.com/a.png" } }] });
+await refused("unknown_policy", client, { input: "x", policy: "nope" });
 console.log(JSON.stringify(out));

@@ -154,14 +154,19 @@ class TcpTest(unittest.TestCase):
                                 "model": "omni-moderation-latest"})
         self.assertEqual(st, 200, a)
         self.assertTrue(a["id"].startswith("modr-"))
-        self.assertEqual(a["model"], "omni-moderation-latest")
+        # The rules decided (no classifier here), not the model asked for.
+        self.assertEqual(a["model"], "modgate-rules")
         self.assertEqual(len(a["results"]), 1)
         r = a["results"][0]
+        self.assertEqual(set(r), {"flagged", "categories", "category_scores",
+                                  "category_applied_input_types",
+                                  "modgate"})
         self.assertTrue(r["flagged"])
         self.assertTrue(r["categories"]["hate"])
         self.assertEqual(r["category_scores"]["hate"], 1.0)
+        self.assertEqual(r["category_applied_input_types"]["hate"], ["text"])
         self.assertFalse(r["categories"]["sexual"])
-        self.assertEqual(r["verdict"], "block")
+        self.assertEqual(r["modgate"]["verdict"], "block")
         for name in ("hate", "hate/threatening", "harassment",
                      "harassment/threatening", "self-harm",
                      "self-harm/intent", "self-harm/instructions", "sexual",
@@ -169,33 +174,94 @@ class TcpTest(unittest.TestCase):
                      "illicit", "illicit/violent"):
             self.assertIn(name, r["categories"])
             self.assertIsInstance(r["category_scores"][name], float)
-            self.assertEqual(r["category_applied_input_types"][name],
-                             ["text"])
+            if name != "hate":      # no model, no rule of theirs hit
+                self.assertEqual(r["category_applied_input_types"][name],
+                                 [])
+        self.assertEqual(len(r["categories"]), 13)
 
         st, _, a = self.d.post("/v1/moderations", {"input": [
-            "hello", "i want to cut myself", "darn it, bob@corp.io",
-            {"type": "text", "text": "fine"}]})
+            "hello", "i want to cut myself", "darn it, bob@corp.io"]})
         self.assertEqual(st, 200, a)
         rs = a["results"]
-        self.assertEqual(len(rs), 4)
+        self.assertEqual(len(rs), 3)
         self.assertFalse(rs[0]["flagged"])
-        self.assertEqual(rs[0]["verdict"], "allow")
+        self.assertEqual(rs[0]["modgate"]["verdict"], "allow")
         self.assertTrue(rs[1]["categories"]["self-harm"])
+        self.assertFalse(rs[1]["categories"]["self-harm/intent"])
         self.assertTrue(rs[1]["flagged"])
-        self.assertEqual(rs[1]["verdict"], "allow")    # flag only
-        self.assertEqual(rs[2]["verdict"], "rewrite")
-        self.assertEqual(rs[2]["text"], "d*** it, [email]")
-        self.assertEqual(sorted(m["rule"] for m in rs[2]["matches"]),
+        self.assertEqual(rs[1]["modgate"]["verdict"], "allow")  # flag only
+        # PII and profanity rewrite the text but are no harm category.
+        self.assertFalse(rs[2]["flagged"])
+        self.assertEqual(rs[2]["modgate"]["verdict"], "rewrite")
+        self.assertEqual(rs[2]["modgate"]["text"], "d*** it, [email]")
+        self.assertEqual(sorted(m["rule"] for m in rs[2]["modgate"]["matches"]),
                          ["t.email", "t.swear"])
-        self.assertFalse(rs[3]["flagged"])
 
-        for body, st_want in (({}, 400), ({"input": []}, 400),
-                              ({"input": 3}, 400),
-                              ({"input": [{"type": "image_url"}]}, 400),
-                              ({"input": ["x"] * 300}, 400)):
+        # Parts: the text parts are one input; the image is not checked.
+        st, _, a = self.d.post("/v1/moderations", {"input": [
+            {"type": "text", "text": "look:"},
+            {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
+            {"type": "text", "text": "you zorgblat"}]})
+        self.assertEqual(st, 200, a)
+        self.assertEqual(len(a["results"]), 1)
+        r = a["results"][0]
+        self.assertTrue(r["categories"]["hate"])
+        for types in r["category_applied_input_types"].values():
+            self.assertNotIn("image", types)
+        m = r["modgate"]["matches"][0]
+        self.assertEqual((m["rule"], m["start"], m["end"]),
+                         ("t.slur", 10, 18))     # in "look:\nyou zorgblat"
+
+    def test_moderations_errors(self):
+        # Every failure in the API's shape, with the API's status codes.
+        def check(st, a, status, code, param=None, typ=None):
+            self.assertEqual(st, status, a)
+            self.assertEqual(set(a), {"error"})
+            e = a["error"]
+            self.assertEqual(set(e), {"message", "type", "param", "code"})
+            self.assertIsInstance(e["message"], str)
+            self.assertEqual(e["code"], code, a)
+            self.assertEqual(e["param"], param, a)
+            self.assertEqual(e["type"], typ or ("server_error" if status >= 500
+                                                else "invalid_request_error"))
+
+        for body, param, why in (
+                ({}, "input", "input is required"),
+                ({"input": []}, "input", "non-empty"),
+                ({"input": 3}, "input", "input must be"),
+                ({"input": ["x"] * 300}, "input", "at most 256"),
+                ({"input": ["x", {"type": "text", "text": "y"}]}, "input",
+                 "input[1]"),
+                ({"input": [{"type": "image_url",
+                             "image_url": {"url": "https://x/y.png"}}]},
+                 "input", "no text part"),
+                ({"input": [{"type": "video"}]}, "input", "unknown part"),
+                ({"input": "x", "model": 5}, "model", "model must"),
+                ({"input": "x", "meta": 5}, "meta", "meta must"),
+                ({"input": "x", "policy": 5}, "policy", "policy must")):
             st, _, a = self.d.post("/v1/moderations", body)
-            self.assertEqual(st, st_want, body)
-            self.assertIn("message", a["error"])
+            check(st, a, 400, "bad_request", param)
+            self.assertIn(why, a["error"]["message"])
+        st, _, a = self.d.post("/v1/moderations", {"input": "x",
+                                                   "policy": "nope"})
+        check(st, a, 400, "unknown_policy", "policy")
+        for tok in (False, "not-the-right-token-at-all"):
+            st, hd, a = self.d.post("/v1/moderations", {"input": "x"},
+                                    token=tok)
+            check(st, a, 401, "invalid_api_key")
+        st, hd, body = self.d.request("GET", "/v1/moderations?x=1")
+        check(st, json.loads(body), 405, "method_not_allowed")
+        self.assertEqual(hd["allow"], "POST")
+        st, _, body = self.d.request("POST", "/v1/moderations", '{"input": ')
+        check(st, json.loads(body), 400, "bad_request")
+        self.assertIn("malformed", json.loads(body)["error"]["message"])
+        st, _, body = self.d.request("POST", "/v1/moderations",
+                                     '{"input": "x"}', ctype="text/plain")
+        check(st, json.loads(body), 415, "unsupported_media_type")
+        # The protocol's shape elsewhere.
+        st, _, a = self.d.post("/v1/moderate", {"text": "x", "policy": "no"})
+        self.assertEqual(a["error"]["code"], "unknown_policy")
+        self.assertIn("id", a)
 
     def test_metrics(self):
         self.d.post("/v1/moderate", {"text": "darn"})
@@ -312,6 +378,7 @@ class LimitsTest(unittest.TestCase):
             self.assertTrue(timeouts)
             for a in timeouts:
                 self.assertIn(a["error"]["code"], ("timeout", "overloaded"))
+                self.assertEqual(a["error"]["type"], "server_error")
             self.assertIn("timeout", [a["error"]["code"] for a in timeouts])
             d.sections["server"]["request_timeout"] = 0
             st, _, body = d.request("GET", "/healthz")
