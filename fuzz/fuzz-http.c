@@ -2,8 +2,9 @@
  * fuzz-http: the parsers of the HTTP front.  The first byte picks one:
  * even, the rest is a bearer tokens file (http_tokens_load): what it
  * accepts has 1 to 256 tokens with names; odd, the rest is the JSON of
- * an OpenAI "input" (openai_inputs): what it accepts is 1 to 8 strings
- * without NUL.
+ * an OpenAI request body, or of its "input" alone (openai_inputs): what it
+ * accepts is 1 to 8 strings without NUL, which outlive the body's
+ * reference only through A's.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -72,7 +73,7 @@ tokens(const uint8_t *data, size_t size)
 static void
 inputs(const uint8_t *data, size_t size)
 {
-	json_t	*in, *a;
+	json_t	*in, *root, *a;
 	char	 msg[256];
 	size_t	 i;
 
@@ -80,10 +81,15 @@ inputs(const uint8_t *data, size_t size)
 	    JSON_ALLOW_NUL, NULL);
 	if (in == NULL)
 		return;
-	if ((a = json_array()) == NULL)
+	root = json_is_object(in) ? json_incref(in) : json_pack("{s:O}",
+	    "input", in);
+	json_decref(in);
+	if (root == NULL || (a = json_array()) == NULL)
 		abort();
 	msg[0] = '\0';
-	if (openai_inputs(in, a, 8, msg, sizeof(msg)) == 0) {
+	if (openai_inputs(root, a, 8, msg, sizeof(msg)) == 0) {
+		json_decref(root);
+		root = NULL;
 		if (json_array_size(a) < 1 || json_array_size(a) > 8)
 			abort();
 		for (i = 0; i < json_array_size(a); i++)
@@ -95,7 +101,7 @@ inputs(const uint8_t *data, size_t size)
 	} else if (msg[0] == '\0')
 		abort();
 	json_decref(a);
-	json_decref(in);
+	json_decref(root);
 }
 
 int
