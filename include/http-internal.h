@@ -22,7 +22,8 @@ struct server;
 #define HTTP_TOKEN_MIN		16
 #define HTTP_NAME_MAX		64
 
-struct token {
+/* One bearer token of http.tokens_file: its name and a hash of it. */
+struct bearer_token {
 	char		 name[HTTP_NAME_MAX];
 	unsigned char	 hash[crypto_generichash_BYTES];
 };
@@ -34,7 +35,7 @@ struct http {
 	int			 fd;
 	int			 timeout;	/* seconds, evhttp */
 	int			 max_body;
-	struct token		*tokens;
+	struct bearer_token	*tokens;
 	size_t			 ntokens;
 	struct event_base	*base;
 	struct evhttp		*evh;
