@@ -30,4 +30,30 @@ int		 classifier_score(const struct model *m,
 		    const struct classifier_conf *conf, const char *text,
 		    size_t len, struct classifier_out *out);
 
+/*
+ * Incremental scoring of a text that grows at its end (a stream): the
+ * windows of classifier_score's scoring of the whole text, each scored
+ * once its tokens are sure, that is once they end before the last white
+ * space of the text so far (a later byte may still extend the last word).
+ * One caller at a time per classifier_stream; M must outlive it.  NULL on
+ * allocation failure.
+ */
+struct classifier_stream *classifier_stream_new(const struct model *m,
+		    const struct classifier_conf *conf);
+/* NULL is a no-op. */
+void		 classifier_stream_free(struct classifier_stream *);
+
+/*
+ * Score the windows that TEXT[0, LEN), the whole text so far (the bytes
+ * given to earlier calls unchanged), completes.  When it completes some,
+ * OUT->scores holds the text's probabilities over every window scored so
+ * far, combined as classifier_score combines them, and the call returns
+ * the number of windows it scored.  0 when it completes none (OUT
+ * untouched), as always when the window is below 2 tokens or the model's
+ * n-gram head reads the whole text (a window's score is then known only
+ * with the whole text).  -1 when the classifier failed (logged).
+ */
+int		 classifier_stream_score(struct classifier_stream *cs,
+		    const char *text, size_t len, struct classifier_out *out);
+
 #endif

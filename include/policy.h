@@ -18,6 +18,32 @@ enum rule_action policy_rule_action(const struct policy_conf *p,
 		    const struct match *m);
 
 /*
+ * The effect rule hit M has on the answer under P: ACTION_BLOCK or
+ * ACTION_REWRITE, or ACTION_FLAG when it changes nothing (a flag, a
+ * monitor-mode rule, a monitor policy).
+ */
+enum rule_action policy_hit_effect(const struct policy_conf *p,
+		    const struct match *m);
+
+/* The text that replaces the span of rewrite hit M under P (not owned). */
+const char	*policy_replacement(const struct policy_conf *p,
+		    const struct match *m);
+
+/* 1 when one of the N SCORES of LABELS reaches its block threshold in P. */
+int		 policy_scores_block(const struct policy_conf *p,
+		    const char *const *labels, const float *scores, size_t n);
+
+/* 1 when a failed stage blocks the answer under P (on_error block). */
+int		 policy_error_blocks(const struct policy_conf *p);
+
+/*
+ * The policy of the rules alone (modgate scan -R): enforce-mode hits
+ * decide with their own actions and templates, no thresholds, no
+ * overrides, a failed stage allows.
+ */
+const struct policy_conf *policy_rules_only(void);
+
+/*
  * Fill RES->verdict, text, message and flagged from RES->matches and scores
  * under P.  0, or -1 on allocation failure.
  */

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -296,4 +297,174 @@ classifier_score(const struct model *cm, const struct classifier_conf *conf,
 	}
 	model_doc_probs(m, window_count(n, w, stride), out->scores);
 	return 0;
+}
+
+/*
+ * Incremental scoring.  The tokens of the text up to its last white space
+ * are kept (ids and byte ranges), tokenized piece by piece as the text
+ * grows: a piece ending in white space tokenizes as it does inside the
+ * whole text.  A window of w - 1 tokens at windows * stride is scored once
+ * it is complete.
+ */
+struct classifier_stream {
+	const struct model *m;
+	const struct classifier_conf *conf;
+	uint32_t	*tok_ids;	/* [tokcap] */
+	size_t		*tok_start;	/* [tokcap] byte range of each token */
+	size_t		*tok_end;
+	size_t		 ntoks, tokcap;
+	size_t		 tok_bytes;	/* tokens cover text[0, tok_bytes) */
+	size_t		 ws_end;	/* just after the last white space */
+	size_t		 ws_scanned;	/* bytes looked at for it */
+	size_t		 windows;	/* scored so far */
+	float		 win_max[MAX_LABELS];	/* max over windows */
+};
+
+struct classifier_stream *
+classifier_stream_new(const struct model *m, const struct classifier_conf *conf)
+{
+	struct classifier_stream *cs;
+
+	if ((cs = calloc(1, sizeof(*cs))) == NULL) {
+		log_warn("classifier");
+		return NULL;
+	}
+	cs->m = m;
+	cs->conf = conf;
+	return cs;
+}
+
+void
+classifier_stream_free(struct classifier_stream *cs)
+{
+	if (cs == NULL)
+		return;
+	free(cs->tok_ids);
+	free(cs->tok_start);
+	free(cs->tok_end);
+	free(cs);
+}
+
+/* Make CS hold N tokens.  0, or -1 (out of memory). */
+static int
+stream_reserve(struct classifier_stream *cs, size_t n)
+{
+	uint32_t	*ti;
+	size_t		*ts, *te, nc;
+
+	if (n <= cs->tokcap)
+		return 0;
+	nc = cs->tokcap ? cs->tokcap : 256;
+	while (nc < n)
+		nc *= 2;
+	ti = reallocarray(cs->tok_ids, nc, sizeof(*ti));
+	if (ti != NULL)
+		cs->tok_ids = ti;
+	ts = reallocarray(cs->tok_start, nc, sizeof(*ts));
+	if (ts != NULL)
+		cs->tok_start = ts;
+	te = reallocarray(cs->tok_end, nc, sizeof(*te));
+	if (te != NULL)
+		cs->tok_end = te;
+	if (ti == NULL || ts == NULL || te == NULL)
+		return -1;
+	cs->tokcap = nc;
+	return 0;
+}
+
+/* Tokenize TEXT up to its last white space (new bytes only).  0 or -1. */
+static int
+stream_tokenize(struct classifier_stream *cs, const char *text, size_t len)
+{
+	struct token	*toks;
+	size_t		 k, n, end;
+
+	for (k = cs->ws_scanned; k < len; k++)
+		if (text[k] == ' ' || text[k] == '\n' || text[k] == '\t' ||
+		    text[k] == '\r')
+			cs->ws_end = k + 1;
+	cs->ws_scanned = len;
+	end = cs->ws_end;
+	if (end <= cs->tok_bytes)
+		return 0;
+	n = end - cs->tok_bytes;
+	if ((toks = calloc(n, sizeof(*toks))) == NULL)
+		return -1;
+	n = tokenizer_encode(cs->m->tok, text + cs->tok_bytes, n, toks, n);
+	if (stream_reserve(cs, cs->ntoks + n) == -1) {
+		free(toks);
+		return -1;
+	}
+	for (k = 0; k < n; k++) {
+		cs->tok_ids[cs->ntoks + k] = toks[k].id;
+		cs->tok_start[cs->ntoks + k] = cs->tok_bytes + toks[k].start;
+		cs->tok_end[cs->ntoks + k] = cs->tok_bytes + toks[k].end;
+	}
+	cs->ntoks += n;
+	cs->tok_bytes = end;
+	free(toks);
+	return 0;
+}
+
+int
+classifier_stream_score(struct classifier_stream *cs, const char *text,
+    size_t len, struct classifier_out *out)
+{
+	const struct model	*m = cs->m;
+	struct model_slot	*slot;
+	size_t			 w, stride, batch, k, b, j, nw, used, first, last;
+	size_t			 scored = 0;
+	float			 pr[MAX_LABELS];
+	int			 rc = -1;
+
+	if (cs->conf->window < 2 || (m->has_ngram && m->ng.whole_text))
+		return 0;
+	if (geometry(m, cs->conf, &w, &stride, &batch) == -1)
+		return -1;
+	if (stream_tokenize(cs, text, len) == -1) {
+		log_warnx("classifier: out of memory");
+		return -1;
+	}
+	/* Complete windows: w - 1 tokens at windows * stride. */
+	if (cs->windows * stride + (w - 1) > cs->ntoks)
+		return 0;
+	if ((slot = model_slot_get(m)) == NULL)
+		return -1;
+	while (cs->windows * stride + (w - 1) <= cs->ntoks) {
+		nw = used = 0;
+		while (nw < batch && cs->windows * stride + (w - 1) <=
+		    cs->ntoks) {
+			slot->lens[nw] = w;
+			slot->starts[nw] = cs->windows * stride;
+			slot->ids[used++] = TOKEN_CLS;
+			for (k = 0; k < w - 1; k++)
+				slot->ids[used++] =
+				    cs->tok_ids[cs->windows * stride + k];
+			nw++;
+			cs->windows++;
+		}
+		if (transformer_forward(&m->cfg, &m->w, slot->ts, slot->ids,
+		    slot->lens, nw, slot->logits) == -1) {
+			log_warnx("classifier: forward pass failed");
+			goto out;
+		}
+		for (b = 0; b < nw; b++) {
+			/* The same probabilities as classifier_score's. */
+			first = cs->tok_start[slot->starts[b]];
+			last = cs->tok_end[slot->starts[b] + w - 2];
+			model_window_probs(m, slot->logits + b * m->n_labels,
+			    text + first, last - first, NULL, pr);
+			for (j = 0; j < m->n_labels && j < MAX_LABELS; j++)
+				if (pr[j] > cs->win_max[j])
+					cs->win_max[j] = pr[j];
+		}
+		scored += nw;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out->scores, cs->win_max, sizeof(out->scores));
+	model_doc_probs(m, cs->windows, out->scores);
+	rc = (int)scored;	/* at most one a token */
+out:
+	model_slot_put(m, slot);
+	return rc;
 }

@@ -33,8 +33,8 @@
 #include "config.h"
 #include "normalize.h"
 #include "pipeline.h"
+#include "policy.h"
 #include "protocol.h"
-#include "rewrite.h"
 #include "rules.h"
 #include "rules-internal.h"
 #include "snapshot.h"
@@ -99,25 +99,27 @@ add_excerpts(json_t *answer, const char *text, size_t len)
 	}
 }
 
-/* Rules stage alone (-R): fill ANSWER from the hits on TEXT. */
+/*
+ * Rules stage alone (-R): fill ANSWER from the hits on TEXT, the verdict
+ * from policy.c's policy of the rules alone.
+ */
 static json_t *
 scan_rules_only(struct scan *sc, const struct request *req, int *verdict)
 {
-	struct match_list ml;
-	struct span_edit *edits = NULL;
+	struct result	 res;
 	json_t		*o, *ms, *m;
-	size_t		 i, ne = 0, outlen;
-	int		 rc, v = VERDICT_ALLOW;
-	char		*text = NULL;
+	size_t		 i;
+	int		 rc;
 
-	memset(&ml, 0, sizeof(ml));
-	rc = rules_match(sc->rules, req->text, req->len, &ml);
+	result_init(&res);
+	rc = rules_match(sc->rules, req->text, req->len, &res.matches);
+	res.degraded = rc == -1;
 	o = json_object();
 	ms = json_array();
-	if (ml.n > 0 && (edits = calloc(ml.n, sizeof(*edits))) == NULL)
+	if (o == NULL || ms == NULL)
 		goto fail;
-	for (i = 0; i < ml.n; i++) {
-		const struct match *x = &ml.v[i];
+	for (i = 0; i < res.matches.n; i++) {
+		const struct match *x = &res.matches.v[i];
 
 		m = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f}", "rule", x->rule,
 		    "category", x->category, "action",
@@ -130,38 +132,24 @@ scan_rules_only(struct scan *sc, const struct request *req, int *verdict)
 		if (x->monitor)
 			json_object_set_new(m, "monitor", json_true());
 		json_array_append_new(ms, m);
-		if (x->monitor)
-			continue;
-		if (x->action == ACTION_BLOCK)
-			v = VERDICT_BLOCK;
-		else if (x->action == ACTION_REWRITE) {
-			if (v == VERDICT_ALLOW)
-				v = VERDICT_REWRITE;
-			edits[ne].start = x->start;
-			edits[ne].end = x->end;
-			edits[ne].replacement = x->replacement;
-			ne++;
-		}
 	}
-	json_object_set_new(o, "verdict", json_string(verdict_name(v)));
-	if (v == VERDICT_REWRITE &&
-	    (text = rewrite_apply(req->text, req->len, edits, ne, &outlen))) {
-		json_object_set_new(o, "text", json_stringn(text, outlen));
-		free(text);
-	}
+	if (policy_apply(policy_rules_only(), req, &res) == -1)
+		goto fail;
+	json_object_set_new(o, "verdict", json_string(verdict_name(
+	    res.verdict)));
+	if (res.verdict == VERDICT_REWRITE)
+		json_object_set_new(o, "text", json_stringn(res.text,
+		    res.text_len));
 	json_object_set_new(o, "matches", ms);
-	ms = NULL;
-	if (rc == -1)
+	if (res.degraded)
 		json_object_set_new(o, "degraded", json_true());
-	*verdict = v;
-	free(edits);
-	match_list_clear(&ml);
+	*verdict = (int)res.verdict;
+	result_clear(&res);
 	return o;
 fail:
-	free(edits);
 	json_decref(o);
 	json_decref(ms);
-	match_list_clear(&ml);
+	result_clear(&res);
 	return NULL;
 }
 

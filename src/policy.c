@@ -131,6 +131,52 @@ policy_rule_action(const struct policy_conf *p, const struct match *m)
 	return m->action;
 }
 
+enum rule_action
+policy_hit_effect(const struct policy_conf *p, const struct match *m)
+{
+	if (m->monitor || p->monitor)
+		return ACTION_FLAG;
+	return policy_rule_action(p, m);
+}
+
+const char *
+policy_replacement(const struct policy_conf *p, const struct match *m)
+{
+	return m->replacement != NULL ? m->replacement : p->rewrite_text;
+}
+
+int
+policy_scores_block(const struct policy_conf *p, const char *const *labels,
+    const float *scores, size_t n)
+{
+	const struct category_threshold	*t;
+	size_t				 i;
+
+	for (i = 0; i < n; i++)
+		if (labels[i] != NULL && (t = threshold(p, labels[i])) != NULL &&
+		    scores[i] >= t->block)
+			return 1;
+	return 0;
+}
+
+int
+policy_error_blocks(const struct policy_conf *p)
+{
+	return p->on_error == ON_ERROR_BLOCK;
+}
+
+const struct policy_conf *
+policy_rules_only(void)
+{
+	static const struct policy_conf rules_only = {
+		.name = "rules-only",
+		.on_error = ON_ERROR_ALLOW,
+		.stage_rules = 1,
+	};
+
+	return &rules_only;
+}
+
 /* Apply the policy's category overrides to a rule hit. */
 static void
 override(const struct policy_conf *p, struct match *m)
@@ -167,8 +213,7 @@ rewrite_text(const struct policy_conf *p, const struct request *req,
 			continue;
 		edits[n].start = m->start;
 		edits[n].end = m->end;
-		edits[n].replacement = m->replacement != NULL ?
-		    m->replacement : p->rewrite_text;
+		edits[n].replacement = policy_replacement(p, m);
 		n++;
 	}
 	if (span) {
@@ -240,7 +285,7 @@ policy_apply(const struct policy_conf *p, const struct request *req,
 			flag(res, res->labels[i]);
 		}
 	}
-	if (res->degraded && p->on_error == ON_ERROR_BLOCK)
+	if (res->degraded && policy_error_blocks(p))
 		block = wblock = 1;
 
 	res->would_verdict = decide(wblock, wrewrite || span);

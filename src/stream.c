@@ -43,7 +43,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
-#include "model-internal.h"
+#include "model.h"
 #include "pipeline.h"
 #include "policy.h"
 #include "protocol.h"
@@ -51,8 +51,12 @@
 #include "rules.h"
 #include "snapshot.h"
 #include "stream.h"
-#include "tokenizer.h"
-#include "transformer.h"
+
+/* A ticket given up unrun, its turn to be passed over. */
+struct skip {
+	SLIST_ENTRY(skip)	 entry;
+	uint64_t		 ticket;
+};
 
 struct stream {
 	TAILQ_ENTRY(stream)	 entry;
@@ -67,8 +71,7 @@ struct stream {
 	pthread_cond_t		 cv;
 	uint64_t		 tickets;	/* next ticket (loop thread) */
 	uint64_t		 turn;		/* ticket allowed to run */
-	uint64_t		*skipped;	/* tickets given up unrun */
-	size_t			 nskipped, capskipped;
+	SLIST_HEAD(, skip)	 skipped;	/* tickets given up unrun */
 
 	struct snapshot		*snap;
 	const struct policy_conf *policy;
@@ -86,17 +89,9 @@ struct stream {
 	int			 late;
 	uint64_t		 appends;
 
-	/* Classifier: complete windows scored so far. */
-	uint32_t		*tok_ids;
-	size_t			*tok_start;
-	size_t			*tok_end;
-	size_t			 ntoks, tokcap;
-	size_t			 tok_bytes;	/* tokens cover buf[0, tok_bytes) */
-	size_t			 ws_end;	/* just after the last white space */
-	size_t			 ws_scanned;	/* bytes looked at for it */
-	size_t			 windows;
+	/* Classifier: the complete windows scored so far. */
+	struct classifier_stream *cls;	/* NULL until the first append */
 	size_t			 n_scores;
-	float			 win_max[MAX_LABELS];	/* max over windows */
 	float			 scores[MAX_LABELS];	/* the text so far's */
 	const char		*labels[MAX_LABELS];
 };
@@ -105,6 +100,7 @@ struct stream_call {
 	struct stream		*s;
 	enum stream_op		 op;
 	uint64_t		 ticket;
+	struct skip		*skip;		/* for S->skipped, made ahead */
 	int			 ran;
 	char			*text;
 	size_t			 len;
@@ -124,18 +120,21 @@ static uint64_t		 next_id;
 static void
 stream_unref(struct stream *s)
 {
+	struct skip	*k;
+
 	if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	pthread_mutex_destroy(&s->mtx);
 	pthread_cond_destroy(&s->cv);
 	snapshot_unref(s->snap);
 	json_decref(s->meta);
-	free(s->skipped);
+	while ((k = SLIST_FIRST(&s->skipped)) != NULL) {
+		SLIST_REMOVE_HEAD(&s->skipped, entry);
+		free(k);
+	}
 	free(s->buf);
 	free(s->out);
-	free(s->tok_ids);
-	free(s->tok_start);
-	free(s->tok_end);
+	classifier_stream_free(s->cls);
 	free(s);
 }
 
@@ -206,6 +205,7 @@ call_fail(struct stream_call *c, const char **code, char *msg, size_t msgsz,
 	*code = ccode;
 	snprintf(msg, msgsz, "%s", cmsg);
 	if (c != NULL) {
+		free(c->skip);
 		free(c->text);
 		free(c);
 	}
@@ -222,7 +222,12 @@ stream_call_new(struct snapshot *snap, const struct stream_args *a,
 	struct request		 req;
 	char			 m[256];
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	/*
+	 * The note of a call given up unrun is made here, where a failure
+	 * can still be answered: giving the call up allocates nothing.
+	 */
+	if ((c = calloc(1, sizeof(*c))) == NULL ||
+	    (c->skip = malloc(sizeof(*c->skip))) == NULL)
 		return call_fail(c, code, msg, msgsz, "internal",
 		    "out of memory");
 	c->op = a->op;
@@ -251,6 +256,7 @@ stream_call_new(struct snapshot *snap, const struct stream_args *a,
 			    "out of memory");
 		pthread_mutex_init(&s->mtx, NULL);
 		pthread_cond_init(&s->cv, NULL);
+		SLIST_INIT(&s->skipped);
 		atomic_init(&s->refs, 2);	/* the table's and C's */
 		s->owner = a->owner;
 		s->snap = snapshot_ref(snap);
@@ -324,15 +330,16 @@ stream_call_new(struct snapshot *snap, const struct stream_args *a,
 static void
 turn_pass(struct stream *s)
 {
-	size_t	 i;
-	int	 again = 1;
+	struct skip	*k;
+	int		 again = 1;
 
 	s->turn++;
 	while (again) {
 		again = 0;
-		for (i = 0; i < s->nskipped; i++)
-			if (s->skipped[i] == s->turn) {
-				s->skipped[i] = s->skipped[--s->nskipped];
+		SLIST_FOREACH(k, &s->skipped, entry)
+			if (k->ticket == s->turn) {
+				SLIST_REMOVE(&s->skipped, k, skip, entry);
+				free(k);
 				s->turn++;
 				again = 1;
 				break;
@@ -345,8 +352,6 @@ void
 stream_call_free(struct stream_call *c)
 {
 	struct stream	*s;
-	uint64_t	*v;
-	size_t		 cap;
 
 	if (c == NULL)
 		return;
@@ -375,21 +380,16 @@ stream_call_free(struct stream_call *c)
 		if (s->turn == c->ticket)
 			turn_pass(s);
 		else {
-			if (s->nskipped == s->capskipped) {
-				cap = s->capskipped ? s->capskipped * 2 : 8;
-				v = reallocarray(s->skipped, cap, sizeof(*v));
-				if (v == NULL)
-					fatal("stream: out of memory");
-				s->skipped = v;
-				s->capskipped = cap;
-			}
-			s->skipped[s->nskipped++] = c->ticket;
+			c->skip->ticket = c->ticket;
+			SLIST_INSERT_HEAD(&s->skipped, c->skip, entry);
+			c->skip = NULL;		/* the stream's now */
 		}
 		pthread_mutex_unlock(&s->mtx);
 	}
 	stream_unref(s);
 	json_decref(c->result);
 	json_decref(c->id);
+	free(c->skip);
 	free(c->text);
 	free(c);
 }
@@ -451,140 +451,38 @@ char_fwd(const char *b, size_t len, size_t off)
 /* Classifier windows. */
 
 /*
- * Score the windows of the whole-text scoring whose tokens are all known:
- * tokens end before the last white space of the text (a later byte may
- * still extend the last word).  Sets *BLOCK when a score reaches its
- * block threshold.  0, or -1 (the classifier failed).
+ * Score the windows of the whole-text scoring that the text so far
+ * completes (classifier_stream_score).  Sets *BLOCK when a score reaches
+ * its block threshold under the stream's policy.  0, or -1 (the classifier
+ * failed).
  */
 static int
 classify_windows(struct stream *s, int *block)
 {
 	const struct model		*m = s->snap->model;
-	const struct classifier_conf	*conf = &s->snap->cfg->classifier;
-	const struct policy_conf	*p = s->policy;
 	const char *const		*labels;
-	struct model_slot		*slot;
-	struct token			*toks;
-	size_t				 w, stride, batch, end, n, k, b, j, nw;
-	size_t				 used, nl, *ts, *te, first, last;
-	uint32_t			*ti;
-	float				 pr[MAX_LABELS];
-	int				 rc = -1;
+	struct classifier_out		 out;
+	size_t				 j, nl;
+	int				 rc;
 
 	*block = 0;
-	if (!pipeline_classifies(s->snap, p) || conf->window < 2)
+	if (!pipeline_classifies(s->snap, s->policy))
 		return 0;
-	/*
-	 * An n-gram head over the whole text: a window's score is only known
-	 * once the text is; the verdict at close decides.
-	 */
-	if (m->has_ngram && m->ng.whole_text)
-		return 0;
-	w = (size_t)conf->window;
-	if (w > m->cfg.max_positions)
-		w = m->cfg.max_positions;
-	stride = conf->stride < 1 ? 1 : (size_t)conf->stride;
-	if (stride > w - 1)
-		stride = w - 1;
-	batch = conf->batch_max < 1 ? 1 : (size_t)conf->batch_max;
-	if (batch > MODEL_BATCH_MAX)
-		batch = MODEL_BATCH_MAX;
-
-	/* New stable tokens: up to the last white space (new bytes only). */
-	for (k = s->ws_scanned; k < s->len; k++)
-		if (s->buf[k] == ' ' || s->buf[k] == '\n' || s->buf[k] == '\t' ||
-		    s->buf[k] == '\r')
-			s->ws_end = k + 1;
-	s->ws_scanned = s->len;
-	end = s->ws_end;
-	if (end > s->tok_bytes) {
-		n = end - s->tok_bytes;
-		if ((toks = calloc(n, sizeof(*toks))) == NULL)
-			return -1;
-		n = tokenizer_encode(m->tok, s->buf + s->tok_bytes, n, toks, n);
-		if (s->ntoks + n > s->tokcap) {
-			size_t nc = s->tokcap ? s->tokcap : 256;
-
-			while (nc < s->ntoks + n)
-				nc *= 2;
-			ti = reallocarray(s->tok_ids, nc, sizeof(*ti));
-			if (ti != NULL)
-				s->tok_ids = ti;
-			ts = reallocarray(s->tok_start, nc, sizeof(*ts));
-			if (ts != NULL)
-				s->tok_start = ts;
-			te = reallocarray(s->tok_end, nc, sizeof(*te));
-			if (te != NULL)
-				s->tok_end = te;
-			if (ti == NULL || ts == NULL || te == NULL) {
-				free(toks);
-				return -1;
-			}
-			s->tokcap = nc;
-		}
-		for (k = 0; k < n; k++) {
-			s->tok_ids[s->ntoks + k] = toks[k].id;
-			s->tok_start[s->ntoks + k] = s->tok_bytes +
-			    toks[k].start;
-			s->tok_end[s->ntoks + k] = s->tok_bytes +
-			    toks[k].end;
-		}
-		s->ntoks += n;
-		s->tok_bytes = end;
-		free(toks);
-	}
-	/* Complete windows: w - 1 tokens at windows * stride. */
-	if (s->windows * stride + (w - 1) > s->ntoks)
-		return 0;
-	if ((slot = model_slot_get(m)) == NULL)
+	if (s->cls == NULL && (s->cls = classifier_stream_new(m,
+	    &s->snap->cfg->classifier)) == NULL)
 		return -1;
+	if ((rc = classifier_stream_score(s->cls, s->buf, s->len, &out)) <= 0)
+		return rc;
 	nl = model_labels(m, &labels);
 	if (nl > MAX_LABELS)
 		nl = MAX_LABELS;
-	while (s->windows * stride + (w - 1) <= s->ntoks) {
-		nw = used = 0;
-		while (nw < batch && s->windows * stride + (w - 1) <=
-		    s->ntoks) {
-			slot->lens[nw] = w;
-			slot->starts[nw] = s->windows * stride;
-			slot->ids[used++] = TOKEN_CLS;
-			for (k = 0; k < w - 1; k++)
-				slot->ids[used++] =
-				    s->tok_ids[s->windows * stride + k];
-			nw++;
-			s->windows++;
-		}
-		if (transformer_forward(&m->cfg, &m->w, slot->ts, slot->ids,
-		    slot->lens, nw, slot->logits) == -1) {
-			log_warnx("stream %s: classifier forward pass failed",
-			    s->id);
-			goto out;
-		}
-		for (b = 0; b < nw; b++) {
-			/* The same probabilities as classifier_score's. */
-			first = s->tok_start[slot->starts[b]];
-			last = s->tok_end[slot->starts[b] + w - 2];
-			model_window_probs(m, slot->logits + b * m->n_labels,
-			    s->buf + first, last - first, NULL, pr);
-			for (j = 0; j < nl; j++)
-				if (pr[j] > s->win_max[j])
-					s->win_max[j] = pr[j];
-		}
-	}
-	s->n_scores = nl;
-	memcpy(s->scores, s->win_max, sizeof(s->scores));
-	model_doc_probs(m, s->windows, s->scores);
 	for (j = 0; j < nl; j++) {
 		s->labels[j] = labels[j];
-		for (k = 0; k < p->n_thresholds; k++)
-			if (strcmp(p->thresholds[k].category, labels[j]) ==
-			    0 && s->scores[j] >= p->thresholds[k].block)
-				*block = 1;
+		s->scores[j] = out.scores[j];
 	}
-	rc = 0;
-out:
-	model_slot_put(m, slot);
-	return rc;
+	s->n_scores = nl;
+	*block = policy_scores_block(s->policy, s->labels, s->scores, nl);
+	return 0;
 }
 
 /* Rules. */
@@ -595,16 +493,12 @@ struct hit {
 	const struct match *m;
 };
 
-/* The action of M under the stream's policy; -1: none (monitor, flag). */
+/* What M does to the stream under its policy; -1: nothing. */
 static int
 hit_action(const struct stream *s, const struct match *m)
 {
-	const struct policy_conf	*p = s->policy;
-	enum rule_action		 a;
+	enum rule_action	 a = policy_hit_effect(s->policy, m);
 
-	if (m->monitor || p->monitor)
-		return -1;
-	a = policy_rule_action(p, m);
 	return a == ACTION_FLAG ? -1 : (int)a;
 }
 
@@ -645,8 +539,7 @@ stream_step(struct stream *s)
 		return NULL;
 	if (s->blocked)
 		goto answer;
-	if (classify_windows(s, &cblock) == -1 && p->on_error ==
-	    ON_ERROR_BLOCK)
+	if (classify_windows(s, &cblock) == -1 && policy_error_blocks(p))
 		cblock = 1;
 	if (cblock) {
 		s->blocked = 1;
@@ -660,7 +553,7 @@ stream_step(struct stream *s)
 	if (p->stage_rules && s->snap->rules != NULL)
 		rc = rules_match(s->snap->rules, s->buf + rs, s->len - rs,
 		    &ml);
-	if (rc == -1 && p->on_error == ON_ERROR_BLOCK) {
+	if (rc == -1 && policy_error_blocks(p)) {
 		s->blocked = 1;
 		s->block_at = s->released;
 		goto answer;
@@ -696,8 +589,7 @@ stream_step(struct stream *s)
 		} else {
 			edits[ne].start = m->start;
 			edits[ne].end = m->end;
-			edits[ne].replacement = m->replacement != NULL ?
-			    m->replacement : p->rewrite_text;
+			edits[ne].replacement = policy_replacement(p, m);
 			ne++;
 		}
 	}
