@@ -443,6 +443,67 @@ test_select(void **state)
 	assert_null(policy_select(&cfg, &req));
 }
 
+/* What a stream asks of the policy: a hit's effect, scores, failures. */
+static void
+test_stream_questions(void **state)
+{
+	struct policy_conf	 p;
+	struct match		 m;
+	static char		 har[] = "harassment";
+	const char		*labels[2] = { "violence", "hate" };
+	float			 scores[2] = { 0.99f, 0.89f };
+
+	mkpolicy(&p);
+	memset(&m, 0, sizeof(m));
+	m.rule = "insult";
+	m.category = "harassment";
+	m.action = ACTION_BLOCK;
+	assert_int_equal(policy_hit_effect(&p, &m), ACTION_BLOCK);
+	p.rewrite_rule_categories[0] = har;
+	p.n_rewrite_rule_categories = 1;
+	assert_int_equal(policy_hit_effect(&p, &m), ACTION_REWRITE);
+	assert_string_equal(policy_replacement(&p, &m), "[removed]");
+	m.replacement = "[x]";
+	assert_string_equal(policy_replacement(&p, &m), "[x]");
+	m.monitor = 1;
+	assert_int_equal(policy_hit_effect(&p, &m), ACTION_FLAG);
+	m.monitor = 0;
+	p.monitor = 1;
+	assert_int_equal(policy_hit_effect(&p, &m), ACTION_FLAG);
+	/* only hate has thresholds: 0.89 is under its 0.9 */
+	assert_false(policy_scores_block(&p, labels, scores, 2));
+	scores[1] = 0.95f;
+	assert_true(policy_scores_block(&p, labels, scores, 2));
+	assert_false(policy_scores_block(&p, labels, scores, 1));
+	assert_true(policy_error_blocks(&p));
+	p.on_error = ON_ERROR_ALLOW;
+	assert_false(policy_error_blocks(&p));
+}
+
+/* The policy of the rules alone: the hits' own actions and templates. */
+static void
+test_rules_only(void **state)
+{
+	struct request	 req;
+	struct result	 res;
+
+	mkreq(&req);
+	result_init(&res);
+	hit(&res, "pii.email", "pii", ACTION_REWRITE, 0, NULL);
+	hit(&res, "insult", "harassment", ACTION_FLAG, 0, NULL);
+	res.degraded = 1;
+	assert_int_equal(policy_apply(policy_rules_only(), &req, &res), 0);
+	assert_int_equal(res.verdict, VERDICT_REWRITE);
+	assert_string_equal(res.text, "Hello there. You are awful! Mail  now.");
+	result_clear(&res);
+	result_init(&res);
+	hit(&res, "insult", "harassment", ACTION_BLOCK, 1, NULL);
+	assert_int_equal(policy_apply(policy_rules_only(), &req, &res), 0);
+	assert_int_equal(res.verdict, VERDICT_ALLOW);
+	assert_int_equal(res.would_verdict, VERDICT_BLOCK);
+	result_clear(&res);
+}
+
 int
 main(void)
 {
@@ -459,6 +520,8 @@ main(void)
 		cmocka_unit_test(test_monitor_policy),
 		cmocka_unit_test(test_on_error),
 		cmocka_unit_test(test_select),
+		cmocka_unit_test(test_stream_questions),
+		cmocka_unit_test(test_rules_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
