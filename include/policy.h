@@ -44,6 +44,17 @@ int		 policy_error_blocks(const struct policy_conf *p);
 const struct policy_conf *policy_rules_only(void);
 
 /*
+ * 1 when a rule hit of RES already blocks under P whatever the scores: an
+ * enforce-mode hit whose own action is block (before P's category
+ * overrides), P not in monitor mode.
+ */
+int		 policy_rules_block(const struct policy_conf *p,
+		    const struct result *res);
+
+/* Make RES a block answer under P: its message, no rewritten text. */
+void		 policy_block(const struct policy_conf *p, struct result *res);
+
+/*
  * Fill RES->verdict, text, message and flagged from RES->matches and scores
  * under P.  0, or -1 on allocation failure.
  */

@@ -99,23 +99,6 @@ stage_rules(struct run *r)
 	return 0;
 }
 
-/* 1 when an enforce-mode rule hit already blocks under the policy. */
-static int
-already_blocked(const struct run *r)
-{
-	const struct match	*m;
-	size_t			 i;
-
-	if (r->policy->monitor)
-		return 0;
-	for (i = 0; i < r->res->matches.n; i++) {
-		m = &r->res->matches.v[i];
-		if (!m->monitor && m->action == ACTION_BLOCK)
-			return 1;
-	}
-	return 0;
-}
-
 static int
 stage_classifier(struct run *r)
 {
@@ -128,7 +111,7 @@ stage_classifier(struct run *r)
 		res->stage[STAGE_CLASSIFIER] = STAGE_NOT_RUN;
 		return 0;
 	}
-	if (already_blocked(r)) {
+	if (policy_rules_block(r->policy, res)) {
 		res->stage[STAGE_CLASSIFIER] = STAGE_SKIPPED;
 		return 0;
 	}
@@ -196,11 +179,7 @@ stage_audit(struct run *r)
 		return fail(res, "internal", "%s", "the audit log cannot be "
 		    "written; request refused (audit.on_failure refuse)");
 	case AUDIT_FAIL_BLOCK:
-		free(res->text);
-		res->text = NULL;
-		res->text_len = 0;
-		res->verdict = VERDICT_BLOCK;
-		res->message = r->policy->message;
+		policy_block(r->policy, res);
 		break;
 	case AUDIT_FAIL_ALLOW:
 		break;

@@ -177,6 +177,32 @@ policy_rules_only(void)
 	return &rules_only;
 }
 
+int
+policy_rules_block(const struct policy_conf *p, const struct result *res)
+{
+	const struct match	*m;
+	size_t			 i;
+
+	if (p->monitor)
+		return 0;
+	for (i = 0; i < res->matches.n; i++) {
+		m = &res->matches.v[i];
+		if (!m->monitor && m->action == ACTION_BLOCK)
+			return 1;
+	}
+	return 0;
+}
+
+void
+policy_block(const struct policy_conf *p, struct result *res)
+{
+	free(res->text);
+	res->text = NULL;
+	res->text_len = 0;
+	res->verdict = VERDICT_BLOCK;
+	res->message = p->message;
+}
+
 /* Apply the policy's category overrides to a rule hit. */
 static void
 override(const struct policy_conf *p, struct match *m)
