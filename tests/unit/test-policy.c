@@ -480,6 +480,37 @@ test_stream_questions(void **state)
 	assert_false(policy_error_blocks(&p));
 }
 
+/* What the pipeline asks: does a rule hit already block; a block answer. */
+static void
+test_rules_block(void **state)
+{
+	struct policy_conf	 p;
+	struct result		 res;
+	static char		 pii[] = "pii";
+
+	mkpolicy(&p);
+	result_init(&res);
+	hit(&res, "insult", "harassment", ACTION_BLOCK, 1, NULL);
+	assert_false(policy_rules_block(&p, &res));	/* monitor rule */
+	/* a category override is not applied yet: the rule's own action */
+	p.block_rule_categories[0] = pii;
+	p.n_block_rule_categories = 1;
+	hit(&res, "pii.email", "pii", ACTION_FLAG, 0, NULL);
+	assert_false(policy_rules_block(&p, &res));
+	hit(&res, "insult", "harassment", ACTION_BLOCK, 0, NULL);
+	assert_true(policy_rules_block(&p, &res));
+	p.monitor = 1;
+	assert_false(policy_rules_block(&p, &res));
+	res.verdict = VERDICT_REWRITE;
+	res.text = strdup("x");
+	res.text_len = 1;
+	policy_block(&p, &res);
+	assert_int_equal(res.verdict, VERDICT_BLOCK);
+	assert_null(res.text);
+	assert_string_equal(res.message, "withheld");
+	result_clear(&res);
+}
+
 /* The policy of the rules alone: the hits' own actions and templates. */
 static void
 test_rules_only(void **state)
@@ -522,6 +553,7 @@ main(void)
 		cmocka_unit_test(test_select),
 		cmocka_unit_test(test_stream_questions),
 		cmocka_unit_test(test_rules_only),
+		cmocka_unit_test(test_rules_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
