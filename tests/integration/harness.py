@@ -1,16 +1,26 @@
-"""harness: start the real modgated from $BUILD on a temporary socket with a
-temporary config, talk to it, stop it.  Python standard library only; every
-wait is bounded.
+"""harness: the one test harness of the integration tests.  Start the real
+modgated from $BUILD on a temporary socket with a temporary config, talk to
+it (JSON Lines, HTTP, server-sent events), stop it.  Python standard
+library only; every wait is bounded.
 
     with Daemon() as d:                  # or Daemon(server={...}, ...)
         c = d.client()
         ans = c.ask({"id": "1", "text": "hello"})
+
+Daemon runs on base_sections() merged with the caller's sections;
+HttpDaemon adds the HTTP listener, a bearer token and RULES;
+DaemonProcess runs modgated with the caller's own arguments (the
+operations tests: systemd, install, access control, logging, metrics,
+docs), on a config from ops_config() and write_config().
 """
+import http.client
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -22,10 +32,16 @@ MODGATE = os.path.join(BUILD, "modgate")
 START_TIMEOUT = float(os.environ.get("MODGATE_START_TIMEOUT", "60"))
 
 
+class Octal(int):
+    """An integer written in octal (socket_mode = 0660)."""
+
+
 def _conf_value(v, depth=0):
     pad = "  " * (depth + 1)
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, Octal):
+        return "0%o" % v
     if isinstance(v, int):
         return "%dL" % v if abs(v) >= 2 ** 31 else str(v)
     if isinstance(v, float):
@@ -65,6 +81,29 @@ def base_sections(tmp):
     }
 
 
+def ops_config(tmp, sock=None):
+    """Sections of the operations tests' config in directory TMP: the
+    socket open to every user (0666: the access tests run clients as
+    other users), the repository's rules directory and model, one default
+    policy, the audit log in TMP."""
+    return {
+        "server": {"socket": sock or os.path.join(tmp, "modgated.sock"),
+                   "socket_mode": Octal(0o666)},
+        "rules": {"paths": [os.path.join(TOP, "rules")]},
+        "classifier": {"model": os.path.join(TOP, "models", "default")},
+        "audit": {"path": os.path.join(tmp, "audit.jsonl")},
+        "policies": [{"name": "default"}],
+    }
+
+
+def write_config(tmp, sections, name="modgated.conf"):
+    """Write SECTIONS as the config file NAME in TMP; returns its path."""
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(config_text(sections))
+    return path
+
+
 def merge(base, extra):
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
@@ -74,7 +113,7 @@ def merge(base, extra):
     return base
 
 
-def wait_for(pred, timeout, what):
+def wait_for(pred, timeout=30.0, what="condition"):
     end = time.monotonic() + timeout
     while True:
         r = pred()
@@ -235,6 +274,61 @@ class Daemon:
         return False
 
 
+class DaemonProcess:
+    """modgated -F with the caller's arguments; stderr kept in a file for
+    the report, checked for sanitizer errors at stop()."""
+
+    def __init__(self, args, env=None, pass_fds=(), preexec_fn=None,
+                 logdir=None, binary=MODGATED, prefix=()):
+        self.log = open(os.path.join(logdir or "/tmp", "modgated-%d.log" %
+                                     os.getpid()), "w+")
+        self.proc = subprocess.Popen(list(prefix) + [binary, "-F"] +
+                                     list(args), env=env,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.log, stderr=self.log,
+                                     pass_fds=pass_fds, preexec_fn=preexec_fn)
+
+    def wait_socket(self, path, timeout=60.0):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError("modgated exited %d:\n%s" %
+                                     (self.proc.returncode, self.output()))
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(path)
+                return True
+            except OSError:
+                return False
+            finally:
+                s.close()
+        wait_for(ready, timeout, "socket %s" % path)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        out = self.output()
+        self.log.close()
+        # Under SAN=1 a sanitizer report fails the test that ran it.
+        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:"):
+            if mark in out:
+                raise AssertionError("modgated: %s\n%s" % (mark, out))
+        return rc
+
+
 def socat(path, data, timeout=30):
     """Send DATA through socat(1) to the socket PATH; returns its output."""
     r = subprocess.run(["socat", "-t", "5", "-", "UNIX-CONNECT:" + path],
@@ -243,3 +337,153 @@ def socat(path, data, timeout=30):
     if r.returncode != 0:
         raise AssertionError("socat failed: %s" % r.stderr.decode())
     return r.stdout
+
+
+# Rules whose hits are known exactly: one per action, and categories that
+# map to OpenAI names (slur -> hate, self_harm -> self-harm).
+RULES = r"""
+rule t.email {
+    match     /[a-z0-9._%+-]+@[a-z0-9.-]+\.[a-z]{2,}/i
+    on        raw
+    category  pii
+    action    rewrite "[email]"
+    test match "write to bob@corp.io today"
+}
+rule t.slur {
+    match     /\bzorgblat\b/
+    category  slur
+    action    block
+    test match "you zorgblat"
+}
+rule t.harm {
+    match     /\bcut myself\b/
+    category  self_harm
+    action    flag
+    test match "i want to cut myself"
+}
+rule t.swear {
+    match     /\bdarn\w*/
+    category  profanity
+    action    rewrite "d***"
+    test match "darn it"
+}
+"""
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class HttpDaemon(Daemon):
+    """modgated with http enabled.  TCP (default) gets a tokens file with
+    one token named "ci"; unix=True listens on a Unix socket without
+    tokens.  Extra keyword sections are merged as in Daemon; the classifier
+    is off unless classifier={"enabled": True} asks for it."""
+
+    def __init__(self, unix=False, tokens=True, http=None, **sections):
+        super().__init__(start=False, **sections)
+        self.token = secrets.token_urlsafe(24)
+        self.tokens_file = os.path.join(self.tmp, "tokens")
+        with open(self.tokens_file, "w") as f:
+            f.write("# name token\nci %s\n" % self.token)
+        os.chmod(self.tokens_file, stat.S_IRUSR | stat.S_IWUSR)
+        rules = os.path.join(self.tmp, "test.rules")
+        with open(rules, "w") as f:
+            f.write(RULES)
+        self.sections["rules"]["paths"] = [rules]
+        self.sections.setdefault("classifier", {}).setdefault("enabled", False)
+        hc = {"enabled": True}
+        if unix:
+            self.http_sock = os.path.join(self.tmp, "http.sock")
+            hc["listen"] = "unix:" + self.http_sock
+            self.port = None
+        else:
+            self.port = free_port()
+            hc["listen"] = "127.0.0.1:%d" % self.port
+        if tokens:
+            hc["tokens_file"] = self.tokens_file
+        hc.update(http or {})
+        self.sections["http"] = hc
+        self.write_config()
+        self.start()
+        if not unix:
+            wait_for(self._tcp_up, 30, "the HTTP port")
+
+    def _tcp_up(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 1).close()
+            return True
+        except OSError:
+            return False
+
+    @property
+    def base(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def conn(self, timeout=30):
+        if self.port is None:
+            return UnixHTTPConnection(self.http_sock, timeout)
+        return http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
+
+    def request(self, method, path, body=None, token=True, headers=None,
+                ctype="application/json"):
+        """(status, headers dict, body bytes) of one request."""
+        h = {}
+        if ctype is not None and body is not None:
+            h["Content-Type"] = ctype
+        if token is True:
+            h["Authorization"] = "Bearer " + self.token
+        elif token:
+            h["Authorization"] = "Bearer " + token
+        h.update(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        c = self.conn()
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def post(self, path, body, **kw):
+        st, hd, data = self.request("POST", path, body, **kw)
+        return st, hd, json.loads(data) if data else None
+
+    def audit_records(self):
+        with open(self.sections["audit"]["path"]) as f:
+            return [json.loads(x) for x in f if x.strip()]
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def sse_events(data):
+    """[(event, json)] of a text/event-stream body."""
+    out = []
+    for block in data.decode().split("\n\n"):
+        ev, payload = None, []
+        for line in block.splitlines():
+            if line.startswith("event: "):
+                ev = line[7:]
+            elif line.startswith("data: "):
+                payload.append(line[6:])
+        if ev is not None:
+            out.append((ev, json.loads("\n".join(payload))))
+    return out

@@ -17,8 +17,8 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import opsutil  # noqa: E402
-from opsutil import Client, Daemon  # noqa: E402
+import harness  # noqa: E402
+from harness import Client, DaemonProcess  # noqa: E402
 
 USERS = ("mgt-alice", "mgt-bob", "mgt-carol", "mgt-dave", "mgt-admin")
 GROUP = "mgt-clients"
@@ -97,7 +97,7 @@ class AccessTests(unittest.TestCase):
         with open(self.client, "w") as f:
             f.write(CLIENT)
         os.chmod(self.client, 0o644)
-        cfg = opsutil.base_config(self.tmp, self.sock)
+        cfg = harness.ops_config(self.tmp, self.sock)
         cfg["server"].update({
             "allowed_uids": [self.alice[0], self.admin[0]],
             "allowed_gids": [self.carol[1]],
@@ -108,8 +108,8 @@ class AccessTests(unittest.TestCase):
                                "policy": "permissive"}],
         })
         cfg["policies"] = {"default": {}, "strict": {}, "permissive": {}}
-        self.conf = opsutil.write_config(self.tmp, cfg)
-        self.daemon = Daemon(["-c", self.conf], logdir=self.tmp)
+        self.conf = harness.write_config(self.tmp, cfg)
+        self.daemon = DaemonProcess(["-c", self.conf], logdir=self.tmp)
         self.daemon.wait_socket(self.sock)
 
     def tearDown(self):

@@ -16,10 +16,10 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import opsutil  # noqa: E402
-from opsutil import Client, Daemon  # noqa: E402
+import harness  # noqa: E402
+from harness import Client, DaemonProcess  # noqa: E402
 
-MAN = os.path.join(opsutil.TOP, "man")
+MAN = os.path.join(harness.TOP, "man")
 OURS = ("modgated.8", "modgate.1", "modgated.conf.5", "modgate.rules.5")
 # Messages about the host's manual database, not about the page.
 HOST_ONLY = ("referenced manual not found", "outdated mandoc.db")
@@ -78,7 +78,7 @@ def items(page, heading_macro, section_name=None):
 
 def options():
     """[(name, type, range, default)] from modgated -O."""
-    p = subprocess.run([opsutil.MODGATED, "-O"], capture_output=True,
+    p = subprocess.run([harness.MODGATED, "-O"], capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     rows = []
@@ -130,7 +130,7 @@ class StandsAlone(unittest.TestCase):
     def test_no_file_outside_the_repository(self):
         """The README and the manual pages are all a user gets: they name
         no file beside the repository (the training data, design notes)."""
-        docs = [os.path.join(opsutil.TOP, "README.md")] + \
+        docs = [os.path.join(harness.TOP, "README.md")] + \
             sorted(glob.glob(os.path.join(MAN, "*.[1-9]")))
         for path in docs:
             with open(path, encoding="utf-8") as f:
@@ -195,7 +195,7 @@ class ConfigOptions(unittest.TestCase):
 
 class RuleKeys(unittest.TestCase):
     def setUp(self):
-        with open(os.path.join(opsutil.TOP, "src", "rules-parse.c")) as f:
+        with open(os.path.join(harness.TOP, "src", "rules-parse.c")) as f:
             src = f.read()
         self.code = set(re.findall(r'word_is\(key, "([a-z_]+)"\)', src))
         self.doc = {k[1] for k in items(read("modgate.rules.5"), ".Sh",
@@ -210,7 +210,7 @@ class RuleKeys(unittest.TestCase):
         with open(path, "w") as f:
             f.write("rule t.k {\n    match /x/\n    category c\n"
                     "    %s\n}\n" % key_line)
-        p = subprocess.run([opsutil.MODGATE, "lint", path],
+        p = subprocess.run([harness.MODGATE, "lint", path],
                            capture_output=True, text=True, timeout=60)
         return p.stdout + p.stderr
 
@@ -239,7 +239,7 @@ class RuleKeys(unittest.TestCase):
         path = os.path.join(self.tmp, "examples.rules")
         with open(path, "w") as f:
             f.write("\n".join(rules) + "\n")
-        p = subprocess.run([opsutil.MODGATE, "lint", path],
+        p = subprocess.run([harness.MODGATE, "lint", path],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("%d rules OK" % len(rules), p.stdout)
@@ -249,8 +249,8 @@ class Metrics(unittest.TestCase):
     def test_every_metric_described(self):
         tmp = tempfile.mkdtemp(prefix="modgate-docs-")
         sock = os.path.join(tmp, "s")
-        d = Daemon(["-c", opsutil.write_config(
-            tmp, opsutil.base_config(tmp, sock))], logdir=tmp)
+        d = DaemonProcess(["-c", harness.write_config(
+            tmp, harness.ops_config(tmp, sock))], logdir=tmp)
         try:
             d.wait_socket(sock)
             c = Client(sock)
@@ -271,15 +271,15 @@ class ArchitectureMap(unittest.TestCase):
     every module of src/ (the subcommands as cmd-*.c)."""
 
     def test_files(self):
-        with open(os.path.join(opsutil.TOP, "ARCHITECTURE.md")) as f:
+        with open(os.path.join(harness.TOP, "ARCHITECTURE.md")) as f:
             text = f.read()
         named = set(re.findall(r"(?<![\w*-])([a-z0-9][a-z0-9-]*\.[ch])\b",
                                text))
         for name in named:
             where = "include" if name.endswith(".h") else "src"
-            self.assertTrue(os.path.exists(os.path.join(opsutil.TOP, where,
+            self.assertTrue(os.path.exists(os.path.join(harness.TOP, where,
                                                         name)), name)
-        for path in glob.glob(os.path.join(opsutil.TOP, "src", "*.c")):
+        for path in glob.glob(os.path.join(harness.TOP, "src", "*.c")):
             name = os.path.basename(path)
             if not name.startswith("cmd-"):
                 self.assertIn(name, named, "%s not in ARCHITECTURE.md" % name)

@@ -13,8 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import MODGATED, Daemon  # noqa: E402
-from httputil import HttpDaemon  # noqa: E402
+from harness import MODGATED, Daemon, HttpDaemon  # noqa: E402
 
 
 def curl(*args, timeout=30):

@@ -19,10 +19,10 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import opsutil  # noqa: E402
-from opsutil import Client, Daemon  # noqa: E402
+import harness  # noqa: E402
+from harness import Client, DaemonProcess  # noqa: E402
 
-TOP = opsutil.TOP
+TOP = harness.TOP
 
 
 def make(*args):
@@ -134,7 +134,8 @@ class InstallTests(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("configuration OK", p.stdout)
         sock = os.path.join(run, "s.sock")
-        d = Daemon(["-c", cpath, "-s", sock], logdir=run, binary=modgated)
+        d = DaemonProcess(["-c", cpath, "-s", sock], logdir=run,
+                          binary=modgated)
         try:
             d.wait_socket(sock)
             c = Client(sock)
@@ -172,7 +173,7 @@ class InstallTests(unittest.TestCase):
         # systemd creates the runtime directory; here the test does.
         os.makedirs(os.path.join(root, "run/modgate"))
         sock = os.path.join(root, "run/modgate/modgated.sock")
-        d = Daemon(["-c", conf], logdir=self.tmp, binary=modgated)
+        d = DaemonProcess(["-c", conf], logdir=self.tmp, binary=modgated)
         log = os.path.join(root, "var/log/modgate/audit.jsonl")
         snippet = os.path.join(root, "etc/logrotate.d/modgate")
         codes = {"allow": 0, "rewrite": 2, "block": 3}
@@ -198,7 +199,7 @@ class InstallTests(unittest.TestCase):
                 self.assertEqual(len(glob.glob(log + "-*")), 1)
                 self.assertFalse(os.path.exists(log))
                 d.signal(signal.SIGUSR1)
-                opsutil.wait_for(lambda: os.path.exists(log), 30,
+                harness.wait_for(lambda: os.path.exists(log), 30,
                                  "the reopened audit log")
                 p = subprocess.run([modgate, "check", "-s", sock, "hello"],
                                    capture_output=True, text=True,

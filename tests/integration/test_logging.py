@@ -17,8 +17,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import opsutil  # noqa: E402
-from opsutil import Client, Daemon  # noqa: E402
+import harness  # noqa: E402
+from harness import Client, DaemonProcess  # noqa: E402
 
 # Hyperscan cannot take the backreference, so PCRE2 runs it alone, and it
 # backtracks exponentially on a run of a's: the match limit stops it.
@@ -40,11 +40,11 @@ class Base(unittest.TestCase):
         os.mkdir(rules)
         with open(os.path.join(rules, "slow.rules"), "w") as f:
             f.write(RULES)
-        cfg = opsutil.base_config(self.tmp, self.sock)
+        cfg = harness.ops_config(self.tmp, self.sock)
         cfg["rules"] = {"paths": [rules], "match_limit": 1000}
         cfg["audit"]["syslog"] = True
         cfg["policies"] = {"default": {"on_error": "allow"}}
-        self.conf = opsutil.write_config(self.tmp, cfg)
+        self.conf = harness.write_config(self.tmp, cfg)
 
     def tearDown(self):
         shutil.rmtree(self.tmp)
@@ -59,7 +59,7 @@ class Base(unittest.TestCase):
 
 class StderrTests(Base):
     def test_request_id_on_stderr(self):
-        d = Daemon(["-c", self.conf], logdir=self.tmp)
+        d = DaemonProcess(["-c", self.conf], logdir=self.tmp)
         try:
             d.wait_socket(self.sock)
             self.slow_request("req-42")
@@ -78,17 +78,17 @@ class StderrTests(Base):
         st = os.fstat(log.fileno())
         env = dict(os.environ,
                    JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
-        d = Daemon(["-c", self.conf], env=env, logdir=self.tmp)
+        d = DaemonProcess(["-c", self.conf], env=env, logdir=self.tmp)
         # Point the daemon's stderr at the "journal" file.
         d.proc.kill()
         d.proc.wait()
         d.log.close()
         import subprocess
-        p = subprocess.Popen([opsutil.MODGATED, "-F", "-c", self.conf],
+        p = subprocess.Popen([harness.MODGATED, "-F", "-c", self.conf],
                              stdin=subprocess.DEVNULL, stdout=log,
                              stderr=log, env=env)
         try:
-            opsutil.wait_for(lambda: os.path.exists(self.sock), 60,
+            harness.wait_for(lambda: os.path.exists(self.sock), 60,
                              "socket")
             time.sleep(0.2)
             self.slow_request("req-43")
@@ -152,19 +152,19 @@ class SyslogTests(Base):
     def test_detached_daemon_logs_to_syslog(self):
         # Without -F the daemon detaches; its pid comes from SO_PEERCRED.
         import subprocess
-        argv = [opsutil.MODGATED, "-c", self.conf]
+        argv = [harness.MODGATED, "-c", self.conf]
         p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
-        pid = opsutil.wait_for(lambda: daemon_pid(argv), 30, "daemon pid")
+        pid = harness.wait_for(lambda: daemon_pid(argv), 30, "daemon pid")
         try:
-            opsutil.wait_for(lambda: os.path.exists(self.sock), 60, "socket")
+            harness.wait_for(lambda: os.path.exists(self.sock), 60, "socket")
             self.slow_request("req-44")
             msgs = self.messages(5, lambda m: any(
                 "[req-44]" in x and "limit" in x for x in m) and any(
                 '"id":"req-44"' in x for x in m))
         finally:
             os.kill(pid, signal.SIGTERM)
-            opsutil.wait_for(lambda: not os.path.exists("/proc/%d" % pid),
+            harness.wait_for(lambda: not os.path.exists("/proc/%d" % pid),
                              30, "daemon exit")
         # "<PRI>Mon dd hh:mm:ss modgated[PID]: [req-44] rules: ..."
         ops = [m for m in msgs if "limit" in m]

@@ -15,8 +15,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import opsutil  # noqa: E402
-from opsutil import Client, Daemon  # noqa: E402
+import harness  # noqa: E402
+from harness import Client, DaemonProcess  # noqa: E402
 
 RULES = r'''
 rule test.email {
@@ -68,13 +68,13 @@ class MetricsTests(unittest.TestCase):
         os.mkdir(rules)
         with open(os.path.join(rules, "test.rules"), "w") as f:
             f.write(RULES)
-        cfg = opsutil.base_config(self.tmp, self.sock)
+        cfg = harness.ops_config(self.tmp, self.sock)
         cfg["rules"]["paths"] = [rules]
         cfg["server"]["max_connections_per_uid"] = 3
         cfg["policies"] = {"default": {}, "strict": {}}
         self.cfg = cfg
-        self.conf = opsutil.write_config(self.tmp, cfg)
-        self.daemon = Daemon(["-c", self.conf], logdir=self.tmp)
+        self.conf = harness.write_config(self.tmp, cfg)
+        self.daemon = DaemonProcess(["-c", self.conf], logdir=self.tmp)
         self.daemon.wait_socket(self.sock)
 
     def tearDown(self):
@@ -165,14 +165,14 @@ class MetricsTests(unittest.TestCase):
 
     def test_reloads_and_refusals(self):
         self.daemon.signal(signal.SIGHUP)
-        opsutil.wait_for(lambda: value(parse(self.metrics()),
+        harness.wait_for(lambda: value(parse(self.metrics()),
                          "modgate_snapshot_generation") == 2, 30,
                          "generation 2")
         # A broken config is refused; generation stays, failures count.
         with open(self.conf, "a") as f:
             f.write("bogus_section = { x = 1; };\n")
         self.daemon.signal(signal.SIGHUP)
-        opsutil.wait_for(lambda: value(parse(self.metrics()),
+        harness.wait_for(lambda: value(parse(self.metrics()),
                          "modgate_reloads_total", result="failed") == 1, 30,
                          "a failed reload")
         m = parse(self.metrics())
@@ -200,7 +200,7 @@ class MetricsTests(unittest.TestCase):
         c = Client(self.sock)
         c.ask({"text": "hello"})
         c.close()
-        p = subprocess.run([opsutil.MODGATE, "stats", "--prometheus", "-s",
+        p = subprocess.run([harness.MODGATE, "stats", "--prometheus", "-s",
                             self.sock], capture_output=True, text=True,
                            timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -209,7 +209,7 @@ class MetricsTests(unittest.TestCase):
                                policy="default", verdict="allow"), 1)
         r = promtool(p.stdout)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        p = subprocess.run([opsutil.MODGATE, "stats", "--prometheus", "-s",
+        p = subprocess.run([harness.MODGATE, "stats", "--prometheus", "-s",
                             os.path.join(self.tmp, "nothing.sock")],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 69, p.stderr)   # EX_UNAVAILABLE

@@ -18,8 +18,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TOP  # noqa: E402
-from httputil import HttpDaemon  # noqa: E402
+from harness import TOP, HttpDaemon  # noqa: E402
 
 OPENAI_VERSION = "6.30.1"   # supports node 20 (7.x wants node >= 22)
 TYPESCRIPT_VERSION = "5.9.3"

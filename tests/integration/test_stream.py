@@ -21,8 +21,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import TOP, Daemon, wait_for  # noqa: E402
-from httputil import HttpDaemon, sse_events  # noqa: E402
+from harness import (TOP, Daemon, HttpDaemon, sse_events,  # noqa: E402
+                     wait_for)
 
 SEED = int(os.environ.get("MODGATE_STREAM_SEED", "8"))
 FILLER = ("the quick brown fox jumps over a lazy dog while we talk about "

@@ -14,8 +14,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import opsutil  # noqa: E402
-from opsutil import Client, Daemon  # noqa: E402
+import harness  # noqa: E402
+from harness import Client, DaemonProcess  # noqa: E402
 
 
 class Notify:
@@ -80,8 +80,8 @@ class NotifyTests(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="modgate-notify-")
         self.conf_sock = os.path.join(self.tmp, "from-config.sock")
-        self.conf = opsutil.write_config(
-            self.tmp, opsutil.base_config(self.tmp, self.conf_sock))
+        self.conf = harness.write_config(
+            self.tmp, harness.ops_config(self.tmp, self.conf_sock))
         self.notify = Notify(os.path.join(self.tmp, "notify"))
         self.daemon = None
 
@@ -106,7 +106,7 @@ class NotifyTests(unittest.TestCase):
         early = Client(act_path)
         early.send({"op": "ping"})
         # Watchdog at 400 ms: a ping every 200 ms.
-        self.daemon = Daemon(["-c", self.conf],
+        self.daemon = DaemonProcess(["-c", self.conf],
                              env=self.env(WATCHDOG_USEC="400000"),
                              pass_fds=(lsock.fileno(), 3),
                              preexec_fn=activated(lsock.fileno()),
@@ -164,11 +164,11 @@ class NotifyTests(unittest.TestCase):
         # the daemon with the socket as fd 3 and LISTEN_PID set (and only
         # the environment it is told to pass).
         act_path = os.path.join(self.tmp, "sa.sock")
-        self.daemon = Daemon(["-c", self.conf], env=self.env(),
+        self.daemon = DaemonProcess(["-c", self.conf], env=self.env(),
                              prefix=["systemd-socket-activate", "-l",
                                      act_path, "-E", "NOTIFY_SOCKET=" +
                                      self.notify.path], logdir=self.tmp)
-        opsutil.wait_for(lambda: os.path.exists(act_path), 30, "listener")
+        harness.wait_for(lambda: os.path.exists(act_path), 30, "listener")
         c = Client(act_path)
         ans = c.ask({"op": "ping"})
         self.assertTrue(ans.get("ok"), ans)
@@ -184,7 +184,7 @@ class NotifyTests(unittest.TestCase):
         self.assertEqual(self.daemon.proc.wait(30), 0)
 
     def test_no_watchdog_without_request(self):
-        self.daemon = Daemon(["-c", self.conf], env=self.env(),
+        self.daemon = DaemonProcess(["-c", self.conf], env=self.env(),
                              logdir=self.tmp)
         self.notify.wait(lambda f: f.get("READY") == "1")
         self.daemon.wait_socket(self.conf_sock)
@@ -194,7 +194,8 @@ class NotifyTests(unittest.TestCase):
     def test_runs_without_systemd(self):
         env = self.env()
         del env["NOTIFY_SOCKET"]
-        self.daemon = Daemon(["-c", self.conf], env=env, logdir=self.tmp)
+        self.daemon = DaemonProcess(["-c", self.conf], env=env,
+                                    logdir=self.tmp)
         self.daemon.wait_socket(self.conf_sock)
         c = Client(self.conf_sock)
         self.assertNotIn("error", c.ask({"op": "ping"}))
@@ -207,7 +208,7 @@ class NotifyTests(unittest.TestCase):
         # A datagram socket is no listening stream socket: refuse to start.
         bad = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         bad.bind(os.path.join(self.tmp, "bad.sock"))
-        self.daemon = Daemon(["-c", self.conf], env=self.env(),
+        self.daemon = DaemonProcess(["-c", self.conf], env=self.env(),
                              pass_fds=(bad.fileno(), 3),
                              preexec_fn=activated(bad.fileno()),
                              prefix=ACTIVATE, logdir=self.tmp)
