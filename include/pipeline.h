@@ -1,7 +1,7 @@
 /*
  * pipeline: the fixed sequence of stages a request goes through,
  *
- *	normalize -> rules -> classifier -> policy -> audit
+ *	admit -> rules -> classifier -> policy -> audit
  *
  * run by a worker thread on one immutable snapshot (config, rules, model).
  * The server and `modgate scan` both call pipeline_run; neither knows what

@@ -65,7 +65,13 @@ enum stage_state {
 	STAGE_FAILED		/* error or limit hit: on_error decides */
 };
 
-enum stage_id { STAGE_NORMALIZE, STAGE_RULES, STAGE_CLASSIFIER, STAGE_POLICY,
+/*
+ * The stages (pipeline.c).  STAGE_ADMIT checks the text (valid UTF-8, no
+ * NUL) and picks the policy it runs under; answers, audit records and
+ * metrics call it "normalize" (protocol v1).  The normalised forms of the
+ * text are the rules stage's (rules.c, normalize.c).
+ */
+enum stage_id { STAGE_ADMIT, STAGE_RULES, STAGE_CLASSIFIER, STAGE_POLICY,
     STAGE_AUDIT, STAGE_COUNT };
 
 struct result {
@@ -101,5 +107,7 @@ void	 match_list_clear(struct match_list *l);
 
 const char *verdict_name(enum verdict);
 const char *stage_state_name(enum stage_state);
+/* The name of stage S in answers, audit records and metrics. */
+const char *stage_name(enum stage_id s);
 
 #endif

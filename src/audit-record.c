@@ -165,15 +165,6 @@ verdict_str(enum verdict v)
 	return "allow";
 }
 
-static const char *
-stage_str(enum stage_id s)
-{
-	static const char *const names[STAGE_COUNT] = { "normalize", "rules",
-	    "classifier", "policy", "audit" };
-
-	return (unsigned)s < STAGE_COUNT ? names[s] : "?";
-}
-
 /* Move [*A, *B) outward to UTF-8 character boundaries of TEXT. */
 static void
 span_align(const char *text, size_t len, size_t *a, size_t *b)
@@ -356,7 +347,7 @@ audit_record_body(const struct request *req, const struct result *res,
 	if (put(b, "stages", st = json_object()) == -1)
 		goto fail;
 	for (i = STAGE_RULES; i <= STAGE_CLASSIFIER; i++)
-		if (put(st, stage_str(i), json_string(stage_state_name(res->stage[i])))
+		if (put(st, stage_name(i), json_string(stage_state_name(res->stage[i])))
 		    == -1)
 			goto fail;
 	audit_hash(req->text != NULL ? req->text : "", req->len, h);

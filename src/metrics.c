@@ -71,12 +71,6 @@ struct histogram {
 	atomic_uint_least64_t	 count;
 };
 
-static const char *stage_names[STAGE_COUNT] = {
-	[STAGE_NORMALIZE] = "normalize", [STAGE_RULES] = "rules",
-	[STAGE_CLASSIFIER] = "classifier", [STAGE_POLICY] = "policy",
-	[STAGE_AUDIT] = "audit",
-};
-
 static struct histogram		 stage_hist[STAGE_COUNT];
 static struct histogram		 request_hist;
 static atomic_uint_least64_t	 degraded;
@@ -476,7 +470,7 @@ metrics_render(const struct metrics_gauges *g, size_t *len)
 	header(f, "modgate_stage_duration_seconds", "histogram",
 	    "Time spent in each pipeline stage.");
 	for (i = 0; i < STAGE_COUNT; i++) {
-		snprintf(label, sizeof(label), "stage=\"%s\",", stage_names[i]);
+		snprintf(label, sizeof(label), "stage=\"%s\",", stage_name(i));
 		render_hist(f, "modgate_stage_duration_seconds", label,
 		    &stage_hist[i]);
 	}

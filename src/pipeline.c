@@ -50,27 +50,30 @@ fail(struct result *res, const char *code, const char *fmt, ...)
 	return -1;
 }
 
-/* Validate the text and pick the policy the request runs under. */
+/*
+ * Admit the request: check the text and pick the policy it runs under
+ * ("normalize" in answers, see include/verdict.h).
+ */
 static int
-stage_normalize(struct run *r)
+stage_admit(struct run *r)
 {
 	struct result	*res = r->res;
 
 	if (!utf8_valid(r->req->text, r->req->len)) {
-		res->stage[STAGE_NORMALIZE] = STAGE_FAILED;
+		res->stage[STAGE_ADMIT] = STAGE_FAILED;
 		return fail(res, "bad_request", "%s",
 		    "text is not valid UTF-8 or contains NUL");
 	}
 	r->policy = r->req->picked != NULL ? r->req->picked :
 	    policy_select(r->snap->cfg, r->req);
 	if (r->policy == NULL) {
-		res->stage[STAGE_NORMALIZE] = STAGE_FAILED;
+		res->stage[STAGE_ADMIT] = STAGE_FAILED;
 		return fail(res, "unknown_policy", "no policy named \"%s\"",
 		    r->req->policy != NULL ? r->req->policy :
 		    r->snap->cfg->server.default_policy);
 	}
 	res->policy = r->policy;
-	res->stage[STAGE_NORMALIZE] = STAGE_OK;
+	res->stage[STAGE_ADMIT] = STAGE_OK;
 	return 0;
 }
 
@@ -191,7 +194,7 @@ static const struct {
 	enum stage_id	  id;
 	int		(*run)(struct run *);
 } stages[] = {
-	{ STAGE_NORMALIZE,	stage_normalize },
+	{ STAGE_ADMIT,	stage_admit },
 	{ STAGE_RULES,		stage_rules },
 	{ STAGE_CLASSIFIER,	stage_classifier },
 	{ STAGE_POLICY,		stage_policy },

@@ -275,10 +275,6 @@ put(json_t *o, const char *key, json_t *v)
 	return json_object_set_new(o, key, v);
 }
 
-static const char *const stage_keys[STAGE_COUNT] = {
-	"normalize", "rules", "classifier", "policy", "audit"
-};
-
 static const char *const action_names[] = { "block", "rewrite", "flag" };
 
 json_t *
@@ -340,7 +336,7 @@ protocol_answer_json(const struct request *req, const struct result *res,
 	if ((st = json_object()) == NULL || put(o, "stages", st) == -1)
 		goto fail;
 	for (i = 0; i < STAGE_COUNT; i++)
-		bad |= put(st, stage_keys[i],
+		bad |= put(st, stage_name(i),
 		    json_string(stage_state_name(res->stage[i])));
 	if (bad)
 		goto fail;

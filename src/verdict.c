@@ -65,6 +65,18 @@ verdict_name(enum verdict v)
 }
 
 const char *
+stage_name(enum stage_id s)
+{
+	static const char *const names[STAGE_COUNT] = {
+		[STAGE_ADMIT] = "normalize", [STAGE_RULES] = "rules",
+		[STAGE_CLASSIFIER] = "classifier", [STAGE_POLICY] = "policy",
+		[STAGE_AUDIT] = "audit",
+	};
+
+	return (unsigned)s < STAGE_COUNT ? names[s] : "?";
+}
+
+const char *
 stage_state_name(enum stage_state s)
 {
 	switch (s) {

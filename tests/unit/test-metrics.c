@@ -46,8 +46,8 @@ fill(struct result *res, enum verdict v)
 	res->verdict = v;
 	res->would_verdict = (int)v;
 	res->policy = &pol;
-	res->stage[STAGE_NORMALIZE] = STAGE_OK;
-	res->stage_us[STAGE_NORMALIZE] = 30;		/* <= 50us bucket */
+	res->stage[STAGE_ADMIT] = STAGE_OK;
+	res->stage_us[STAGE_ADMIT] = 30;		/* <= 50us bucket */
 	res->stage[STAGE_RULES] = STAGE_OK;
 	res->stage_us[STAGE_RULES] = 700;		/* 1ms bucket */
 	res->stage[STAGE_CLASSIFIER] = STAGE_NOT_RUN;

@@ -70,7 +70,7 @@ test_pipeline(void **state)
 	assert_string_equal(res.labels[0], "hate");
 	assert_int_equal(res.verdict, res.scores[0] >= 0.9 ? VERDICT_BLOCK :
 	    res.scores[0] >= 0.5 ? VERDICT_REWRITE : VERDICT_ALLOW);
-	assert_int_equal(res.stage[STAGE_NORMALIZE], STAGE_OK);
+	assert_int_equal(res.stage[STAGE_ADMIT], STAGE_OK);
 	/* No rule files configured: the rules stage says it passed. */
 	assert_int_equal(res.stage[STAGE_RULES], STAGE_PASSTHROUGH);
 	/* The golden model scores every label. */

@@ -182,7 +182,7 @@ test_answer_allow(void **state)
 	result_init(&res);
 	res.policy = &pol;
 	res.verdict = VERDICT_ALLOW;
-	res.stage[STAGE_NORMALIZE] = STAGE_OK;
+	res.stage[STAGE_ADMIT] = STAGE_OK;
 	res.stage[STAGE_RULES] = STAGE_PASSTHROUGH;
 	res.stage[STAGE_CLASSIFIER] = STAGE_PASSTHROUGH;
 	res.stage[STAGE_POLICY] = STAGE_OK;
