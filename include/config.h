@@ -60,6 +60,7 @@ struct rules_conf {
 	int	 match_limit;		/* PCRE2 match limit */
 	int	 depth_limit;		/* PCRE2 depth limit */
 	char	*cache_dir;		/* compiled database cache, "" = none */
+	int	 allow_empty;		/* paths may load no rule at all */
 };
 
 struct classifier_conf {

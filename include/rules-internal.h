@@ -85,9 +85,13 @@ int	 rules_parse_file(const char *path, struct rule_defs *defs,
 /* The same for a buffer named NAME; includes are relative to DIR. */
 int	 rules_parse_buf(const char *name, const char *buf, size_t len,
 	    const char *dir, struct rule_defs *defs, struct rules_diag *diag);
-/* Parse every file, directory (its *.rules, sorted) or glob of PATHS. */
+/*
+ * Parse every file, directory (its *.rules, sorted) or glob of PATHS.  A
+ * path that yields no file (an empty glob or directory) is an error unless
+ * ALLOW_EMPTY.
+ */
 int	 rules_parse_paths(char *const *paths, size_t n, const char *base_dir,
-	    struct rule_defs *defs, struct rules_diag *diag);
+	    int allow_empty, struct rule_defs *defs, struct rules_diag *diag);
 void	 rule_defs_free(struct rule_defs *);
 
 /*

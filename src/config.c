@@ -165,6 +165,9 @@ static const struct option options[] = {
 	  R(depth_limit), 0, 0, "PCRE2 depth limit per rule and text" },
 	{ SEC_RULES, "cache_dir", OPT_PATH, 0, 0, "", NULL, R(cache_dir), 0, 0,
 	  "directory for the compiled rule database; empty: no cache" },
+	{ SEC_RULES, "allow_empty", OPT_BOOL, 0, 1, "false", NULL,
+	  R(allow_empty), 0, 0, "paths may match no file and load no rule "
+	  "(otherwise an error at start and on reload)" },
 
 	{ SEC_CLASSIFIER, "enabled", OPT_BOOL, 0, 1, "true", NULL,
 	  C(enabled), 0, 0, "load the model and run the classifier stage" },

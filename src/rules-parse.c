@@ -870,6 +870,13 @@ rules_suffix(const struct dirent *d)
 	    strcmp(d->d_name + n - 6, ".rules") == 0;
 }
 
+/* glob(3): a directory that cannot be read stops it; a missing one not. */
+static int
+glob_error(const char *path, int err)
+{
+	return err != ENOENT && err != ENOTDIR;
+}
+
 /* A file, a directory (its *.rules in name order) or a glob. */
 static int
 parse_path(const char *path, int depth, struct rule_defs *defs,
@@ -884,9 +891,14 @@ parse_path(const char *path, int depth, struct rule_defs *defs,
 
 	if (strpbrk(path, "*?[") != NULL) {
 		memset(&g, 0, sizeof(g));
-		if (glob(path, 0, NULL, &g) != 0) {
+		if ((i = glob(path, 0, glob_error, &g)) != 0) {
 			globfree(&g);
-			return 0;	/* a glob may match nothing */
+			if (i == GLOB_NOMATCH)
+				return 0;	/* the caller counts files */
+			rules_diag_add(diag, path, 0, 0, "%s", i == GLOB_ABORTED ?
+			    "cannot read a directory of the pattern" :
+			    "out of memory");
+			return -1;
 		}
 		for (k = 0; k < g.gl_pathc; k++)
 			if (parse_path(g.gl_pathv[k], depth, defs, diag) == -1)
@@ -946,13 +958,14 @@ rules_parse_buf(const char *name, const char *buf, size_t len,
 
 int
 rules_parse_paths(char *const *paths, size_t n, const char *base_dir,
-    struct rule_defs *defs, struct rules_diag *diag)
+    int allow_empty, struct rule_defs *defs, struct rules_diag *diag)
 {
-	size_t	 i;
+	size_t	 i, nfiles;
 	char	*p;
 	int	 rv = 0;
 
 	for (i = 0; i < n; i++) {
+		nfiles = defs->nfiles;
 		if (paths[i][0] == '/' || base_dir == NULL ||
 		    base_dir[0] == '\0')
 			p = strdup(paths[i]);
@@ -962,6 +975,11 @@ rules_parse_paths(char *const *paths, size_t n, const char *base_dir,
 			return -1;
 		if (parse_path(p, 0, defs, diag) == -1)
 			rv = -1;
+		else if (!allow_empty && defs->nfiles == nfiles) {
+			rules_diag_add(diag, p, 0, 0, "matches no rules file "
+			    "(rules.allow_empty = true runs without)");
+			rv = -1;
+		}
 		free(p);
 	}
 	return rv;

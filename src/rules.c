@@ -1370,8 +1370,14 @@ rules_load_diag(const struct rules_conf *conf, const char *base_dir,
 	size_t		 n0 = diag->n;
 
 	memset(&defs, 0, sizeof(defs));
-	(void)rules_parse_paths(conf->paths, conf->n_paths, base_dir, &defs,
-	    diag);
+	(void)rules_parse_paths(conf->paths, conf->n_paths, base_dir,
+	    conf->allow_empty, &defs, diag);
+	/* a rules stage that loads nothing would pass everything silently */
+	if (!conf->allow_empty && conf->n_paths > 0 && defs.n == 0 &&
+	    diag->n == n0)
+		rules_diag_add(diag, conf->paths[0], 0, 0, "no rules in %s "
+		    "(rules.allow_empty = true runs without)",
+		    conf->n_paths == 1 ? "this path" : "any of rules.paths");
 	/* compile what parsed too, so that one run reports every error */
 	rs = rules_compile(&defs, conf, diag);
 	if (rs != NULL && diag->n != n0) {

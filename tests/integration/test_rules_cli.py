@@ -171,5 +171,66 @@ class Reload(unittest.TestCase):
             self.assertEqual(ans["verdict"], "block", ans)
 
 
+class EmptyRuleSet(unittest.TestCase):
+    """A rules path that loads nothing is an error, not a silent pass."""
+
+    MODGATED = os.path.join(os.path.dirname(MODGATE), "modgated")
+
+    def check_config(self, rules):
+        tmp = tempfile.mkdtemp(prefix="modgate-rules.")
+        sections = base_sections(tmp)
+        if rules is None:
+            del sections["rules"]
+        else:
+            sections["rules"] = rules
+        conf = os.path.join(tmp, "modgated.conf")
+        with open(conf, "w") as f:
+            f.write(config_text(sections))
+        return subprocess.run([self.MODGATED, "-t", "-c", conf],
+                              capture_output=True, text=True, timeout=120)
+
+    def test_nothing_matched_fails_the_check(self):
+        tmp = tempfile.mkdtemp(prefix="modgate-rules.")
+        empty = os.path.join(tmp, "empty.d")
+        os.mkdir(empty)
+        blank = os.path.join(tmp, "blank.rules")
+        with open(blank, "w") as f:
+            f.write("# no rule yet\n")
+        for rules, want in (
+                ({"paths": [os.path.join(tmp, "none", "*.rules")]},
+                 "matches no rules file"),
+                ({"paths": [empty]}, "matches no rules file"),
+                ({"paths": [blank]}, "no rules in this path"),
+                (None, "matches no rules file")):
+            r = self.check_config(rules)
+            self.assertNotEqual(r.returncode, 0, (rules, r.stdout))
+            self.assertIn(want, r.stderr, rules)
+            if rules is not None:
+                rules["allow_empty"] = True
+                r = self.check_config(rules)
+                self.assertEqual(r.returncode, 0, (rules, r.stderr))
+
+    def test_lint_config_says_so(self):
+        tmp = tempfile.mkdtemp(prefix="modgate-rules.")
+        r = run("lint", os.path.join(tmp, "*.rules"))
+        self.assertEqual(r.returncode, EX_DATAERR, r.stdout)
+        self.assertIn("matches no rules file", r.stderr)
+
+    def test_reload_onto_nothing_keeps_the_old_set(self):
+        tmp = tempfile.mkdtemp(prefix="modgate-rules.")
+        good = os.path.join(tmp, "site.rules")
+        with open(good, "w") as f:
+            f.write('rule site.word {\n  match /\\bzorblax\\b/\n'
+                    '  action block\n  test match "zorblax"\n}\n')
+        with Daemon(rules={"paths": [os.path.join(tmp, "*.rules")]}) as d:
+            self.assertEqual(d.ask({"id": "1", "text": "say zorblax"})
+                             ["verdict"], "block")
+            os.rename(good, good + ".off")
+            self.assertFalse(d.ask({"op": "reload"}).get("ok"))
+            self.assertIn("matches no rules file", d.output())
+            self.assertEqual(d.ask({"id": "2", "text": "say zorblax"})
+                             ["verdict"], "block")
+
+
 if __name__ == "__main__":
     unittest.main()
