@@ -24,6 +24,7 @@
 #define AUDIT_TS_SIZE		32	/* "2026-11-27T11:39:27.123456Z\0" */
 #define AUDIT_LINE_MAX		(64u * 1024 * 1024)	/* longest line read */
 #define AUDIT_CHECKPOINT_CTX	"modgate-audit-checkpoint-v1"
+#define AUDIT_FORMAT		2	/* "format" of the start record */
 
 /* OUT = "sha256:" + hex SHA-256 of [LINE, LINE+LEN). */
 void	 audit_hash(const char *line, size_t len, char out[AUDIT_HASH_SIZE]);

@@ -20,7 +20,7 @@ struct audit_verify_result {
 	char		 file[256];
 	size_t		 line;
 	/* edited, dropped, reordered, inserted, malformed, torn,
-	 * signature or unsigned */
+	 * signature, unsigned, truncated or witness */
 	const char	*kind;
 	char		 message[512];
 	/* counters over what was read */
@@ -29,6 +29,11 @@ struct audit_verify_result {
 	uint64_t	 first_seq, last_seq;
 	uint64_t	 signed_seq;	/* head of the last checkpoint */
 	uint64_t	 torn_sealed;	/* torn lines sealed by torn_tail */
+	int		 clean_end;	/* ends with a stop (and checkpoint) */
+	char		 sealed_ts[32];	/* time of the last checkpoint */
+	char		 last_ts[32];	/* time of the last record */
+	uint64_t	 unclean;	/* starts after an unclean end */
+	uint64_t	 witnessed;	/* records matched by the witness */
 };
 
 /*
@@ -38,6 +43,17 @@ struct audit_verify_result {
  */
 struct audit_verify *audit_verify_new(const unsigned char *pk, int flags);
 void		 audit_verify_free(struct audit_verify *);
+/* The time the end of the log is judged at (default: now). */
+void		 audit_verify_set_now(struct audit_verify *, int64_t us);
+/*
+ * A line of the witness (syslog or journal output): a checkpoint record,
+ * possibly after a syslog prefix, is checked on its own (signature, and
+ * the pinned key) and kept: the log must hold that very line at its seq.
+ * Returns 0 when kept, 1 when the line holds no checkpoint, -1 when it
+ * holds a bad one (the reason is in the result's message).
+ */
+int		 audit_verify_witness(struct audit_verify *, const char *line,
+		    size_t len);
 /* The following lines come from file NAME (for messages). */
 void		 audit_verify_file(struct audit_verify *, const char *name);
 /*

@@ -5,6 +5,7 @@
 #ifndef MODGATE_AUDIT_H
 #define MODGATE_AUDIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -18,6 +19,11 @@ struct audit;
  * may run before daemon(3).  NULL after logging why.
  */
 struct audit	*audit_open(const struct audit_conf *conf);
+/*
+ * Start the background thread (interval fsync, checkpoints every
+ * audit.checkpoint_seconds); call after daemon(3).  NULL: no-op.
+ */
+void		 audit_start(struct audit *);
 /* Write a "stop" record and a final checkpoint, fsync, free.  NULL: no-op. */
 void		 audit_close(struct audit *);
 
@@ -28,6 +34,14 @@ void		 audit_close(struct audit *);
  */
 int		 audit_append(struct audit *, const struct request *req,
 		    struct result *res, const char *policy_version);
+
+/*
+ * Record a reload, accepted (OK) or refused, asked by the N peers of UIDS
+ * (op reload) or by a signal (N = 0), from OLD_VERSION to NEW_VERSION (NULL
+ * when refused), followed by a checkpoint.  NULL: no-op.  0 or -1 (logged).
+ */
+int		 audit_reload(struct audit *, int ok, const unsigned int *uids,
+		    size_t n, const char *old_version, const char *new_version);
 
 /* Reopen the file (SIGUSR1, logrotate).  0 or -1. */
 int		 audit_reopen(struct audit *);

@@ -82,6 +82,7 @@ struct audit_conf {
 	enum audit_on_failure on_failure;
 	char	*key;			/* Ed25519 secret key file, "" = unsigned */
 	int	 checkpoint_every;	/* records between signed checkpoints */
+	int	 checkpoint_seconds;	/* seconds between them, at most */
 	int64_t	 rotate_bytes;		/* 0 = no size rotation */
 	int	 syslog;		/* also send records to syslog */
 };

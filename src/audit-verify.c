@@ -7,9 +7,18 @@
  * were reordered, none means they were dropped; a record whose successor
  * links past it was inserted; otherwise the record before the break was
  * edited.
+ *
+ * The end of the log: it ends cleanly with a stop record and the checkpoint
+ * after it (or a rotation checkpoint, the end of a rotated file).  A signed
+ * log that ends otherwise is being written, or was cut: its daemon writes
+ * a checkpoint at least every checkpoint_seconds (from its start record),
+ * so a last checkpoint older than twice that is a cut end or a dead daemon.
+ * Witness checkpoints (from syslog) must match the record of their seq and
+ * may not lie past the end of the log.
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +31,14 @@
 #include "audit-verify.h"
 
 #define LOOKAHEAD_LINES	100000	/* lines searched for a missing seq */
+#define STALE_SLACK_US	5000000	/* beyond twice checkpoint_seconds */
+
+struct witness {
+	uint64_t	 seq;
+	char		 hash[AUDIT_HASH_SIZE];	/* of the checkpoint line */
+	char		 ts[AUDIT_TS_SIZE];
+	int		 seen;
+};
 
 enum diag { DIAG_NONE, DIAG_JUMP, DIAG_LINK, DIAG_FORK, DIAG_DONE };
 
@@ -59,6 +76,12 @@ struct audit_verify {
 	struct loc	 before_loc;	/* the record before the break */
 	char		 fork_hash[AUDIT_HASH_SIZE];	/* DIAG_FORK: 2nd */
 	size_t		 looked;
+
+	int		 after_stop;	/* the last record is a stop */
+	int64_t		 checkpoint_seconds;	/* of the last start record */
+	int64_t		 now_us;
+	struct witness	*wit;
+	size_t		 nwit, capwit;
 
 	struct audit_verify_result r;
 };
@@ -109,12 +132,21 @@ audit_verify_new(const unsigned char *pk, int flags)
 	memcpy(v->last_hash, AUDIT_HASH_ZERO, sizeof(AUDIT_HASH_ZERO));
 	snprintf(v->file, sizeof(v->file), "-");
 	v->r.ok = 1;
+	audit_verify_set_now(v, time(NULL) * (int64_t)1000000);
 	return v;
+}
+
+void
+audit_verify_set_now(struct audit_verify *v, int64_t us)
+{
+	v->now_us = us;
 }
 
 void
 audit_verify_free(struct audit_verify *v)
 {
+	if (v != NULL)
+		free(v->wit);
 	free(v);
 }
 
@@ -160,9 +192,13 @@ str(json_t *o, const char *k)
 	return json_is_string(j) ? json_string_value(j) : NULL;
 }
 
-/* Check a checkpoint record O that links correctly.  0 or -1 (failed). */
+/*
+ * Check the signature of checkpoint O over HEAD_SEQ and HEAD (the hash of
+ * the record before it).  0, or -1 with the reason in WHY.
+ */
 static int
-check_checkpoint(struct audit_verify *v, json_t *o, const struct loc *l)
+checkpoint_sig(const struct audit_verify *v, json_t *o, uint64_t head_seq,
+    const char *head, char *why, size_t size)
 {
 	unsigned char	 pk[crypto_sign_PUBLICKEYBYTES];
 	const char	*key = str(o, "key"), *sig = str(o, "sig");
@@ -171,37 +207,113 @@ check_checkpoint(struct audit_verify *v, json_t *o, const struct loc *l)
 	size_t		 mlen;
 
 	if (key == NULL || sig == NULL || !json_is_integer(hs)) {
-		fail(v, l, "signature", "checkpoint without key, sig or "
-		    "head_seq");
+		snprintf(why, size, "checkpoint without key, sig or head_seq");
 		return -1;
 	}
-	if ((uint64_t)json_integer_value(hs) != v->last_seq) {
-		fail(v, l, "signature", "checkpoint head_seq %" PRId64
-		    " is not the previous record (seq %" PRIu64 ")",
-		    (int64_t)json_integer_value(hs), v->last_seq);
+	if ((uint64_t)json_integer_value(hs) != head_seq) {
+		snprintf(why, size, "checkpoint head_seq %" PRId64 " is not "
+		    "the previous record (seq %" PRIu64 ")",
+		    (int64_t)json_integer_value(hs), head_seq);
 		return -1;
 	}
 	if (audit_key_parse_public(key, pk) == -1) {
-		fail(v, l, "signature", "checkpoint key is not an Ed25519 "
-		    "public key");
+		snprintf(why, size, "checkpoint key is not an Ed25519 public "
+		    "key");
 		return -1;
 	}
 	if (v->pinned && sodium_memcmp(pk, v->pk, sizeof(pk)) != 0) {
-		fail(v, l, "signature", "checkpoint signed by another key "
-		    "(%s)", key);
+		snprintf(why, size, "checkpoint signed by another key (%s)",
+		    key);
 		return -1;
 	}
-	mlen = audit_checkpoint_msg(msg, sizeof(msg), v->last_seq,
-	    v->last_hash);
+	mlen = audit_checkpoint_msg(msg, sizeof(msg), head_seq, head);
 	if (audit_key_check(pk, msg, mlen, sig) == -1) {
-		fail(v, l, "signature", "bad checkpoint signature over seq %"
-		    PRIu64 " (the records before it were changed, or the "
-		    "checkpoint was)", v->last_seq);
+		snprintf(why, size, "bad checkpoint signature over seq %" PRIu64
+		    " (the records before it were changed, or the checkpoint "
+		    "was)", head_seq);
+		return -1;
+	}
+	return 0;
+}
+
+/* Check a checkpoint record O that links correctly.  0 or -1 (failed). */
+static int
+check_checkpoint(struct audit_verify *v, json_t *o, const struct loc *l)
+{
+	char	 why[256];
+
+	if (checkpoint_sig(v, o, v->last_seq, v->last_hash, why,
+	    sizeof(why)) == -1) {
+		fail(v, l, "signature", "%s", why);
 		return -1;
 	}
 	v->r.checkpoints++;
 	v->r.signed_seq = v->last_seq;
+	snprintf(v->r.sealed_ts, sizeof(v->r.sealed_ts), "%s",
+	    str(o, "ts") != NULL ? str(o, "ts") : "");
 	return 0;
+}
+
+int
+audit_verify_witness(struct audit_verify *v, const char *line, size_t len)
+{
+	const char	*p = memmem(line, len, "{\"seq\":", 7), *prev, *why;
+	char		 reason[256];
+	uint64_t	 seq;
+	json_t		*o;
+	struct witness	*w;
+	size_t		 n;
+	int		 rc = 1;
+
+	if (p == NULL)
+		return 1;
+	n = len - (size_t)(p - line);
+	while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' '))
+		n--;
+	if ((o = parse(p, n, &seq, &prev, &why)) == NULL)
+		return 1;
+	if (str(o, "event") == NULL || strcmp(str(o, "event"), "checkpoint")
+	    != 0)
+		goto done;
+	rc = -1;
+	if (seq < 2 || checkpoint_sig(v, o, seq - 1, prev, reason,
+	    sizeof(reason)) == -1) {
+		snprintf(v->r.message, sizeof(v->r.message), "witness "
+		    "checkpoint seq %" PRIu64 ": %s", seq, seq < 2 ?
+		    "no head" : reason);
+		goto done;
+	}
+	if (v->nwit == v->capwit) {
+		v->capwit = v->capwit ? v->capwit * 2 : 64;
+		if ((w = reallocarray(v->wit, v->capwit, sizeof(*w))) == NULL) {
+			snprintf(v->r.message, sizeof(v->r.message),
+			    "out of memory");
+			goto done;
+		}
+		v->wit = w;
+	}
+	w = &v->wit[v->nwit++];
+	memset(w, 0, sizeof(*w));
+	w->seq = seq;
+	audit_hash(p, n, w->hash);
+	snprintf(w->ts, sizeof(w->ts), "%s", str(o, "ts") != NULL ?
+	    str(o, "ts") : "?");
+	rc = 0;
+ done:
+	json_decref(o);
+	return rc;
+}
+
+/* The witness checkpoint of SEQ, or NULL. */
+static struct witness *
+witness_of(struct audit_verify *v, uint64_t seq)
+{
+	size_t	 i;
+
+	for (i = 0; i < v->nwit; i++)
+		if (v->wit[i].seq == seq)
+			return &v->wit[i];
+	return NULL;
 }
 
 /* Settle a pending lookahead with the record O (NULL: none follows). */
@@ -269,6 +381,29 @@ jump_dropped(struct audit_verify *v)
 		    "): dropped", v->want_seq, v->bad_seq - 1, v->bad_seq);
 }
 
+/* After a good record O (event EV): how the log would end here. */
+static void
+end_state(struct audit_verify *v, json_t *o, const char *ev)
+{
+	const char	*why = str(o, "reason");
+	json_t		*cs;
+
+	snprintf(v->r.last_ts, sizeof(v->r.last_ts), "%s",
+	    str(o, "ts") != NULL ? str(o, "ts") : "");
+	v->r.clean_end = ev != NULL && (strcmp(ev, "stop") == 0 ||
+	    (strcmp(ev, "checkpoint") == 0 && (v->after_stop ||
+	    (why != NULL && strcmp(why, "rotate") == 0))));
+	v->after_stop = ev != NULL && strcmp(ev, "stop") == 0;
+	if (ev == NULL || strcmp(ev, "start") != 0)
+		return;
+	cs = json_object_get(o, "checkpoint_seconds");
+	v->checkpoint_seconds = json_is_integer(cs) ? json_integer_value(cs) :
+	    0;
+	why = str(o, "previous_end");
+	if (why != NULL && strcmp(why, "unclean") == 0)
+		v->r.unclean++;
+}
+
 /* A record line O that reads fine: check its link. */
 static void
 record(struct audit_verify *v, json_t *o, const char *line, size_t len,
@@ -276,6 +411,7 @@ record(struct audit_verify *v, json_t *o, const char *line, size_t len,
 {
 	struct loc	 l;
 	const char	*ev = str(o, "event");
+	struct witness	*w;
 
 	here(v, &l);
 	if (v->bad_pending) {
@@ -355,6 +491,17 @@ record(struct audit_verify *v, json_t *o, const char *line, size_t len,
 		return;
 	v->last_seq = seq;
 	audit_hash(line, len, v->last_hash);
+	if ((w = witness_of(v, seq)) != NULL) {
+		if (strcmp(w->hash, v->last_hash) != 0) {
+			fail(v, &l, "witness", "record seq %" PRIu64 " is not "
+			    "the checkpoint the witness holds for this seq (%s)",
+			    seq, w->ts);
+			return;
+		}
+		w->seen = 1;
+		v->r.witnessed++;
+	}
+	end_state(v, o, ev);
 	snprintf(v->last_prev, sizeof(v->last_prev), "%s", prev);
 	v->last_loc = l;
 	v->r.last_seq = seq;
@@ -418,6 +565,38 @@ audit_verify_line(struct audit_verify *v, const char *line, size_t len,
 	return v->diag == DIAG_DONE;
 }
 
+/* The end of an otherwise intact log, and the witness. */
+static void
+check_end(struct audit_verify *v)
+{
+	int64_t	 sealed;
+	size_t	 i;
+
+	for (i = 0; i < v->nwit; i++)
+		if (!v->wit[i].seen && v->wit[i].seq > v->r.last_seq &&
+		    v->r.records > 0) {
+			fail(v, &v->last_loc, "truncated", "the witness holds "
+			    "a checkpoint at seq %" PRIu64 " (%s), past the "
+			    "end of the log at seq %" PRIu64 ": records were "
+			    "removed from the end", v->wit[i].seq,
+			    v->wit[i].ts, v->r.last_seq);
+			return;
+		}
+	if (v->r.clean_end || v->r.checkpoints == 0 ||
+	    v->checkpoint_seconds <= 0 ||
+	    audit_ts_parse(v->r.sealed_ts, &sealed) == -1)
+		return;
+	if (v->now_us - sealed > 2 * v->checkpoint_seconds * 1000000 +
+	    STALE_SLACK_US)
+		fail(v, &v->last_loc, "truncated", "the log ends at seq %"
+		    PRIu64 " without a stop record, and its last checkpoint "
+		    "(seq %" PRIu64 ", %s) is older than twice "
+		    "checkpoint_seconds (%" PRId64 " s): records were cut from "
+		    "the end, or modgated died and has not started since",
+		    v->r.last_seq, v->r.signed_seq + 1, v->r.sealed_ts,
+		    v->checkpoint_seconds);
+}
+
 int
 audit_verify_finish(struct audit_verify *v, struct audit_verify_result *r)
 {
@@ -439,7 +618,8 @@ audit_verify_finish(struct audit_verify *v, struct audit_verify_result *r)
 			fail(v, &v->last_loc, "unsigned", "no checkpoint "
 			    "signed with the given key: the chain is not "
 			    "proven against rewriting");
-		}
+		} else
+			check_end(v);
 	}
 	*r = v->r;
 	return r->ok ? 0 : -1;

@@ -14,6 +14,12 @@
  * lock, then its writer waits on a second lock for an fdatasync(2) that
  * covers its bytes; one sync covers every record written while the previous
  * one ran.  Event records written under the lock are synced at once.
+ *
+ * One background thread (the ticker) syncs with fsync = interval and writes
+ * a checkpoint once audit.checkpoint_seconds pass without one, records or
+ * not, so that a log whose last checkpoint is older than that, and that
+ * does not end with a stop, was cut or its daemon died.  Checkpoints also
+ * go to syslog, a witness kept apart from the file.
  */
 #include <sys/stat.h>
 
@@ -54,6 +60,10 @@ struct audit {
 	int		 has_key;
 	struct audit_key key;
 	uint64_t	 since_checkpoint;
+	struct timespec	 checkpoint_at;	/* CLOCK_MONOTONIC, last checkpoint */
+	struct timespec	 synced_at;	/* CLOCK_MONOTONIC, last interval sync */
+	int		 witness;	/* the next line goes to syslog */
+	const char	*previous_end;	/* "new", "clean" or "unclean" */
 	off_t		 rotate_at;	/* next size that triggers rotation */
 
 	uint64_t	 written;	/* records written since open */
@@ -74,12 +84,13 @@ struct audit {
 	uint64_t	 synced_gen;	/* under sync_mu: file and size known */
 	off_t		 synced_upto;	/*   to be on disk */
 	int		 stop;
-	int		 syncer_running;
-	pthread_t	 syncer;
+	int		 ticker_running;
+	pthread_t	 ticker;
 	pthread_cond_t	 cv;
 };
 
-static void	*syncer_main(void *);
+static void	*ticker_main(void *);
+static void	 start_ticker(struct audit *);
 
 static const char *
 on_failure_name(enum audit_on_failure f)
@@ -166,9 +177,9 @@ put_line(struct audit *a, const char *line, size_t len, size_t lead)
 			return -1;
 		a->dirty = 0;
 	}
-	if (a->conf.syslog)
-		syslog(LOG_AUTHPRIV | LOG_INFO, "%.*s", (int)(len - lead - 1),
-		    line + lead);
+	if (a->conf.syslog || a->witness)
+		syslog(LOG_AUTHPRIV | (a->witness ? LOG_NOTICE : LOG_INFO),
+		    "%.*s", (int)(len - lead - 1), line + lead);
 	return 0;
 }
 
@@ -222,13 +233,18 @@ event_new(const char *name)
 	return o;
 }
 
-/* A signed checkpoint over the current head.  0 or -1. */
+/*
+ * A signed checkpoint over the current head, written for REASON ("records",
+ * "interval", "rotate", "reload" or "stop") and sent to syslog as a
+ * witness.  0 or -1.
+ */
 static int
-checkpoint(struct audit *a)
+checkpoint(struct audit *a, const char *reason)
 {
 	char	 msg[256], sig[AUDIT_SIG_B64_SIZE];
 	size_t	 mlen;
 	json_t	*o;
+	int	 rc;
 
 	if (!a->has_key)
 		return 0;
@@ -238,6 +254,7 @@ checkpoint(struct audit *a)
 		return -1;
 	}
 	if ((o = event_new("checkpoint")) == NULL ||
+	    json_object_set_new(o, "reason", json_string(reason)) == -1 ||
 	    json_object_set_new(o, "head_seq", json_integer((json_int_t)a->seq))
 	    == -1 ||
 	    json_object_set_new(o, "key", json_string(a->key.pubstr)) == -1 ||
@@ -246,9 +263,13 @@ checkpoint(struct audit *a)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (put_body(a, o, NULL) == -1)
+	a->witness = 1;
+	rc = put_body(a, o, NULL);
+	a->witness = 0;
+	if (rc == -1)
 		return -1;
 	a->since_checkpoint = 0;
+	clock_gettime(CLOCK_MONOTONIC, &a->checkpoint_at);
 	return 0;
 }
 
@@ -259,7 +280,7 @@ after_record(struct audit *a)
 	a->since_checkpoint++;
 	if (a->has_key && a->conf.checkpoint_every > 0 &&
 	    a->since_checkpoint >= (uint64_t)a->conf.checkpoint_every)
-		return checkpoint(a);
+		return checkpoint(a, "records");
 	return 0;
 }
 
@@ -369,7 +390,7 @@ rotate(struct audit *a)
 	const char	*base;
 	json_t		*o;
 
-	if (a->since_checkpoint > 0 && checkpoint(a) == -1)
+	if (checkpoint(a, "rotate") == -1)
 		goto fail;
 	if (rotated_name(a, name, sizeof(name)) == -1) {
 		errno = ENAMETOOLONG;
@@ -459,13 +480,7 @@ audit_append(struct audit *a, const struct request *req, struct result *res,
 	json_decref(body);
 
 	pthread_mutex_lock(&a->mu);
-	/* started here, not in audit_open, so that it survives daemon(3) */
-	if (a->conf.fsync == AUDIT_FSYNC_INTERVAL && !a->syncer_running) {
-		if (pthread_create(&a->syncer, NULL, syncer_main, a) == 0)
-			a->syncer_running = 1;
-		else
-			log_warnx("audit: cannot start the fsync thread");
-	}
+	start_ticker(a);
 	if (s == NULL)
 		goto done;
 	if (a->fd == -1 && open_file(a) == -1) {
@@ -608,6 +623,21 @@ parse_link(const char *line, size_t len, uint64_t *seq, const char **prevp,
 }
 
 /*
+ * Whether the record ROOT is the last one of a clean stop: the stop record
+ * itself (unsigned log) or the checkpoint written after it.
+ */
+static int
+ended_cleanly(json_t *root)
+{
+	const char	*ev = json_string_value(json_object_get(root, "event"));
+	const char	*why = json_string_value(json_object_get(root, "reason"));
+
+	return ev != NULL && (strcmp(ev, "stop") == 0 ||
+	    (strcmp(ev, "checkpoint") == 0 && why != NULL &&
+	    strcmp(why, "stop") == 0));
+}
+
+/*
  * Pick up the chain from the existing file: seq and hash of its last
  * record.  A torn last line (a write cut short, e.g. by kill -9) is sealed
  * with a newline and followed by a "torn_tail" record.  0 or -1 (logged).
@@ -639,6 +669,7 @@ resume(struct audit *a)
 		}
 		a->seq = seq;
 		audit_hash(buf, line_len, a->prev);
+		a->previous_end = ended_cleanly(root) ? "clean" : "unclean";
 	}
 	torn_len = bufsz - torn_off;
 	if (torn_len == 0) {
@@ -654,12 +685,14 @@ resume(struct audit *a)
 		}
 		a->seq = tseq;
 		audit_hash(buf + torn_off, torn_len, a->prev);
+		a->previous_end = ended_cleanly(troot) ? "clean" : "unclean";
 		a->size++;
 		log_warnx("audit: %s: last record lacked its newline; "
 		    "completed it", a->conf.path);
 		rc = 0;
 		goto done;
 	}
+	a->previous_end = "unclean";
 	audit_hash(buf + torn_off, torn_len, h);
 	if ((o = event_new("torn_tail")) == NULL ||
 	    json_object_set_new(o, "torn_bytes",
@@ -760,19 +793,32 @@ resume_rotated(struct audit *a)
 	return rc;
 }
 
+/* Whether a checkpoint is due by time.  Under MU. */
+static int
+checkpoint_due(struct audit *a, const struct timespec *now)
+{
+	return a->has_key && a->conf.checkpoint_seconds > 0 && a->fd != -1 &&
+	    now->tv_sec - a->checkpoint_at.tv_sec >=
+	    (time_t)a->conf.checkpoint_seconds;
+}
+
 static void *
-syncer_main(void *arg)
+ticker_main(void *arg)
 {
 	struct audit	*a = arg;
-	struct timespec	 until;
+	struct timespec	 until, now;
+	long		 ms;
 	int		 fd;
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stop) {
+		/* wake for the next sync, or at least once a second */
+		ms = a->conf.fsync == AUDIT_FSYNC_INTERVAL &&
+		    a->conf.fsync_interval_ms < 1000 ?
+		    a->conf.fsync_interval_ms : 1000;
 		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += a->conf.fsync_interval_ms / 1000;
-		until.tv_nsec += (long)(a->conf.fsync_interval_ms % 1000) *
-		    1000000L;
+		until.tv_sec += ms / 1000;
+		until.tv_nsec += (ms % 1000) * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
@@ -780,11 +826,26 @@ syncer_main(void *arg)
 		while (!a->stop && pthread_cond_timedwait(&a->cv, &a->mu,
 		    &until) != ETIMEDOUT)
 			;
-		if (a->stop || !a->dirty || a->fd == -1)
+		if (a->stop)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (checkpoint_due(a, &now) && (tell_failures(a) == -1 ||
+		    checkpoint(a, "interval") == -1)) {
+			log_warn("audit: checkpoint in %s", a->conf.path);
+			/* try again at the next tick, not in a burst */
+			a->checkpoint_at = now;
+			a->checkpoint_at.tv_sec -= a->conf.checkpoint_seconds -
+			    1;
+		}
+		if (a->conf.fsync != AUDIT_FSYNC_INTERVAL || !a->dirty ||
+		    a->fd == -1 || (now.tv_sec - a->synced_at.tv_sec) * 1000 +
+		    (now.tv_nsec - a->synced_at.tv_nsec) / 1000000 <
+		    a->conf.fsync_interval_ms)
 			continue;
 		if ((fd = dup(a->fd)) == -1)
 			continue;
 		a->dirty = 0;
+		a->synced_at = now;
 		pthread_mutex_unlock(&a->mu);
 		if (fdatasync(fd) == -1)
 			log_warn("audit: fsync %s", a->conf.path);
@@ -793,6 +854,31 @@ syncer_main(void *arg)
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
+}
+
+/* Start the ticker when it has work, once.  Under MU. */
+static void
+start_ticker(struct audit *a)
+{
+	if (a->ticker_running || a->stop ||
+	    (a->conf.fsync != AUDIT_FSYNC_INTERVAL &&
+	    !(a->has_key && a->conf.checkpoint_seconds > 0)))
+		return;
+	if (pthread_create(&a->ticker, NULL, ticker_main, a) == 0)
+		a->ticker_running = 1;
+	else
+		log_warnx("audit: cannot start the fsync and checkpoint "
+		    "thread");
+}
+
+void
+audit_start(struct audit *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->mu);
+	start_ticker(a);
+	pthread_mutex_unlock(&a->mu);
 }
 
 static void
@@ -853,11 +939,22 @@ audit_open(const struct audit_conf *conf)
 		log_warn("audit: %s", a->conf.path);
 		goto fail;
 	}
+	a->previous_end = "new";
 	if (resume_rotated(a) == -1 || resume(a) == -1)
 		goto fail;
+	if (strcmp(a->previous_end, "unclean") == 0)
+		log_warnx("audit: %s: the previous run did not end with a stop "
+		    "record (a crash, kill -9, or records cut from the end); "
+		    "noted in the start record", a->conf.path);
 	if ((o = event_new("start")) == NULL ||
 	    json_object_set_new(o, "version", json_string(MODGATE_VERSION))
 	    == -1 ||
+	    json_object_set_new(o, "format", json_integer(AUDIT_FORMAT)) ==
+	    -1 ||
+	    json_object_set_new(o, "previous_end",
+	    json_string(a->previous_end)) == -1 ||
+	    json_object_set_new(o, "checkpoint_seconds",
+	    json_integer(a->has_key ? a->conf.checkpoint_seconds : 0)) == -1 ||
 	    json_object_set_new(o, "fsync",
 	    json_string(fsync_name(a->conf.fsync))) == -1 ||
 	    json_object_set_new(o, "on_failure",
@@ -873,6 +970,11 @@ audit_open(const struct audit_conf *conf)
 		goto fail;
 	}
 	after_record(a);
+	clock_gettime(CLOCK_MONOTONIC, &a->synced_at);
+	if (a->since_checkpoint > 0 && checkpoint(a, "start") == -1) {
+		log_warn("audit: %s", a->conf.path);
+		goto fail;
+	}
 	return a;
  fail:
 	audit_free(a);
@@ -890,8 +992,8 @@ audit_close(struct audit *a)
 	a->stop = 1;
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
-	if (a->syncer_running)
-		pthread_join(a->syncer, NULL);
+	if (a->ticker_running)
+		pthread_join(a->ticker, NULL);
 	pthread_mutex_lock(&a->mu);
 	if (a->fd != -1) {
 		tell_failures(a);
@@ -902,11 +1004,9 @@ audit_close(struct audit *a)
 		    json_integer((json_int_t)a->failures)) == 0) {
 			if (put_body(a, o, NULL) == -1)
 				log_warn("audit: %s", a->conf.path);
-			else
-				a->since_checkpoint++;
 		} else
 			json_decref(o);
-		if (a->since_checkpoint > 0 && checkpoint(a) == -1)
+		if (checkpoint(a, "stop") == -1)
 			log_warn("audit: final checkpoint in %s", a->conf.path);
 		if (fdatasync(a->fd) == -1)
 			log_warn("audit: fsync %s", a->conf.path);
@@ -948,6 +1048,45 @@ audit_reopen(struct audit *a)
 	log_info("audit: reopened %s at seq %" PRIu64, a->conf.path, a->seq);
 	rc = 0;
  done:
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+audit_reload(struct audit *a, int ok, const unsigned int *uids, size_t n,
+    const char *old_version, const char *new_version)
+{
+	json_t	*o, *by;
+	size_t	 i;
+	int	 rc = -1;
+
+	if (a == NULL)
+		return 0;
+	if ((o = event_new("reload")) == NULL ||
+	    json_object_set_new(o, "ok", json_boolean(ok)) == -1 ||
+	    json_object_set_new(o, "by", by = n == 0 ?
+	    json_string("signal") : json_array()) == -1 ||
+	    json_object_set_new(o, "old_version", json_string(old_version))
+	    == -1 ||
+	    json_object_set_new(o, "new_version", ok && new_version != NULL ?
+	    json_string(new_version) : json_null()) == -1) {
+		json_decref(o);
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(by, json_pack("{s:I}", "uid",
+		    (json_int_t)uids[i])) == -1) {
+			json_decref(o);
+			return -1;
+		}
+	pthread_mutex_lock(&a->mu);
+	if (a->fd == -1 && open_file(a) == -1)
+		json_decref(o);
+	else if (tell_failures(a) == 0 && put_body(a, o, NULL) == 0 &&
+	    checkpoint(a, "reload") == 0)
+		rc = 0;
+	if (rc == -1)
+		log_warn("audit: reload record in %s", a->conf.path);
 	pthread_mutex_unlock(&a->mu);
 	return rc;
 }

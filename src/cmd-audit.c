@@ -1,7 +1,7 @@
 /*
  * modgate audit: check and read the audit log (man 5 modgate.audit).
  *
- *	modgate audit verify [-aPq] [-k pubkey] file ...
+ *	modgate audit verify [-aPq] [-k pubkey] [-w witness] file ...
  *	modgate audit show [-P] [filters] [file ...]
  *	modgate audit query [-P] [filters] [file ...]
  *	modgate audit keygen [-f] [-p pubfile] secretfile
@@ -10,7 +10,9 @@
  *	    --category C --uid N
  *
  * verify exits 0 when the files (given oldest first) are intact, 1 at the
- * first bad record, printed as "file:line: kind: message".  show prints one
+ * first bad record, printed as "file:line: kind: message"; -w (--witness)
+ * names the syslog or journal output holding the checkpoints the daemon
+ * also sent there.  show prints one
  * human-readable block per record, query the matching lines as they are
  * (JSON Lines, for jq).  Both stream: a line at a time, lines up to 64 MiB,
  * with a progress bar on stderr with -P, or when stderr is a terminal that
@@ -113,6 +115,54 @@ open_input(const char *name)
 
 /* verify */
 
+/* Feed the checkpoints of the witness file NAME to V.  0, or -1 (said). */
+static int
+read_witness(struct audit_verify *v, const char *name)
+{
+	struct audit_reader	*rd;
+	struct audit_verify_result r;
+	const char		*line;
+	size_t			 len, lineno = 0, kept = 0;
+	int			 fd, n, complete, rc = 0;
+
+	if ((fd = open_input(name)) == -1)
+		return -1;
+	if ((rd = audit_reader_new(fd, AUDIT_LINE_MAX)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while (rc == 0 && (n = audit_reader_next(rd, &line, &len,
+	    &complete)) == 1) {
+		lineno++;
+		if (line == NULL)
+			continue;
+		switch (audit_verify_witness(v, line, len)) {
+		case 0:
+			kept++;
+			break;
+		case -1:
+			memset(&r, 0, sizeof(r));
+			(void)audit_verify_finish(v, &r);
+			printf("%s:%zu: witness: %s\n", name, lineno,
+			    r.message);
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && n == -1) {
+		log_warn("%s", name);
+		rc = -1;
+	}
+	if (rc == 0 && kept == 0) {
+		printf("%s: witness: no checkpoint record in it\n", name);
+		rc = -1;
+	}
+	audit_reader_free(rd);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return rc;
+}
+
 static int
 audit_verify_cmd(int argc, char **argv)
 {
@@ -122,6 +172,11 @@ audit_verify_cmd(int argc, char **argv)
 	struct progress			 pr;
 	unsigned char			 pk[crypto_sign_PUBLICKEYBYTES];
 	const char			*keyarg = NULL, *line;
+	const char			*witness = NULL;
+	static const struct option	 longopts[] = {
+		{ "witness", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
 	size_t				 len;
 	uint64_t			 base = 0;
 	int				 ch, flags = 0, quiet = 0, force = 0;
@@ -129,10 +184,14 @@ audit_verify_cmd(int argc, char **argv)
 	char				 msg[128];
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "ak:Pq")) != -1) {
+	while ((ch = getopt_long(argc, argv, "ak:Pqw:", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'a':
 			flags |= AUDIT_VERIFY_MIDDLE;
+			break;
+		case 'w':
+			witness = optarg;
 			break;
 		case 'k':
 			keyarg = optarg;
@@ -156,6 +215,10 @@ audit_verify_cmd(int argc, char **argv)
 	if ((v = audit_verify_new(keyarg != NULL ? pk : NULL, flags)) == NULL) {
 		log_warnx("out of memory");
 		return EX_OSERR;
+	}
+	if (witness != NULL && read_witness(v, witness) == -1) {
+		audit_verify_free(v);
+		return 1;
 	}
 	progress_init(&pr, force, 0, argv, argc);
 	for (i = 0; i < argc && !stop; i++) {
@@ -215,16 +278,29 @@ audit_verify_cmd(int argc, char **argv)
 		if (r.torn_sealed > 0)
 			printf(", %" PRIu64 " torn line(s) sealed",
 			    r.torn_sealed);
+		if (witness != NULL)
+			printf(", %" PRIu64 " checkpoint(s) matched by the "
+			    "witness", r.witnessed);
 		printf("\n");
-		if (r.checkpoints > 0 && r.last_seq > r.signed_seq + 1)
-			printf("note: %" PRIu64 " record(s) after the last "
-			    "checkpoint are chained but not yet signed\n",
+		if (r.clean_end)
+			printf("end: closed cleanly at %s\n", r.last_ts);
+		else if (r.checkpoints > 0)
+			printf("end: no stop record (modgated is running); "
+			    "last sealed at %s, %" PRIu64 " record(s) after "
+			    "that not signed yet\n", r.sealed_ts,
 			    r.last_seq - r.signed_seq - 1);
+		else
+			printf("end: no stop record, and no checkpoint to seal "
+			    "it (an unsigned log proves no end)\n");
+		if (r.unclean > 0)
+			printf("note: %" PRIu64 " start(s) after an unclean end "
+			    "(a crash, kill -9, or records cut from the end)\n",
+			    r.unclean);
 	}
 	return 0;
  usage:
 	fprintf(stderr, "usage: modgate audit verify [-aPq] [-k pubkey] "
-	    "file ...\n");
+	    "[-w witness] file ...\n");
 	return EX_USAGE;
 }
 
@@ -589,8 +665,8 @@ cmd_audit(int argc, char **argv)
 		if (strcmp(argv[1], "keygen") == 0)
 			return audit_keygen_cmd(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "usage: modgate audit verify [-aPq] [-k pubkey] file "
-	    "...\n"
+	fprintf(stderr, "usage: modgate audit verify [-aPq] [-k pubkey] "
+	    "[-w witness] file ...\n"
 	    "       modgate audit show [-P] [filters] [file ...]\n"
 	    "       modgate audit query [-P] [filters] [file ...]\n"
 	    "       modgate audit keygen [-f] [-p pubfile] secretfile\n"

@@ -203,6 +203,9 @@ static const struct option options[] = {
 	  "Ed25519 secret key file signing checkpoints; empty: unsigned" },
 	{ SEC_AUDIT, "checkpoint_every", OPT_INT, 1, 1000000, "1000", NULL,
 	  A(checkpoint_every), 0, 0, "records between signed checkpoints" },
+	{ SEC_AUDIT, "checkpoint_seconds", OPT_INT, 0, 86400, "300", NULL,
+	  A(checkpoint_seconds), 0, 0, "seconds between signed checkpoints "
+	  "at most, written even when idle; 0: only by records" },
 	{ SEC_AUDIT, "rotate_bytes", OPT_INT64, 0, 1e15, "0", NULL,
 	  A(rotate_bytes), 0, 0, "rotate the log past this size; 0: never" },
 	{ SEC_AUDIT, "syslog", OPT_BOOL, 0, 1, "false", NULL, A(syslog), 0, 0,

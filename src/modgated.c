@@ -154,6 +154,7 @@ main(int argc, char **argv)
 			fatal("daemon");
 		log_init("modgated", 0, verbose);
 	}
+	audit_start(audit);
 	rv = server_run(srv);
 	server_free(srv);
 	audit_close(audit);

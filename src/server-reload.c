@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "audit.h"
 #include "log.h"
 #include "metrics.h"
 #include "protocol.h"
@@ -34,6 +35,21 @@ reload_main(void *arg)
 	return NULL;
 }
 
+/* The audit record of a reload: asked by the op reload peers, or a signal. */
+static void
+reload_audit(struct server *srv, const struct snapshot *snap)
+{
+	unsigned int	 uids[16];
+	size_t		 n = 0;
+	struct pending	*p;
+
+	TAILQ_FOREACH(p, &srv->reload_now, wait_entry)
+		if (n < sizeof(uids) / sizeof(uids[0]))
+			uids[n++] = (unsigned int)p->conn->peer.uid;
+	audit_reload(srv->audit, snap != NULL, uids, n, srv->snap->version,
+	    snap != NULL ? snap->version : NULL);
+}
+
 /*
  * Swap in SNAP (NULL: the load failed, the old snapshot serves on) and
  * answer the op reload requests that waited for this load.
@@ -43,6 +59,7 @@ server_reload_finish(struct server *srv, struct snapshot *snap)
 {
 	struct snapshot	*old = srv->snap;
 
+	reload_audit(srv, snap);
 	if (snap == NULL) {
 		metrics_reload(0);
 		log_warnx("reload failed; still serving %s", old->version);

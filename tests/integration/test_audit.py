@@ -211,6 +211,90 @@ class AuditTest(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("event checkpoint", out)
 
+    def test_completeness(self):
+        """Checkpoints by time even when idle, start, reload and stop as
+        records, a tail cut after a clean stop caught by verify (by the
+        age of the last checkpoint, and at once with the witness), and an
+        unclean end noted by the next start."""
+        sk = os.path.join(self.tmp, "key")
+        rc, out, err = modgate("audit", "keygen", sk)
+        self.assertEqual(rc, 0, err)
+        pub = sk + ".pub"
+        self.daemon = Daemon(self.tmp, {"key": sk, "checkpoint_every": 1000,
+                                        "checkpoint_seconds": 1}).start()
+        with Client(self.daemon.sock) as c:
+            for i in range(12):
+                c.ask({"text": "hello %d" % i})
+            self.assertTrue(c.ask({"op": "reload"})["ok"])
+        # idle: a checkpoint comes by time alone
+        wait_checkpoints = time.monotonic() + 10
+        while time.monotonic() < wait_checkpoints:
+            if any(r.get("reason") == "interval" for r in records(self.log)):
+                break
+            time.sleep(0.1)
+        self.assertEqual(self.daemon.stop(), 0)
+        recs = records(self.log)
+        self.assertEqual(recs[0]["event"], "start")
+        self.assertEqual(recs[0]["previous_end"], "new")
+        self.assertEqual(recs[0]["checkpoint_seconds"], 1)
+        self.assertIn("interval", [r.get("reason") for r in recs])
+        rl = [r for r in recs if r.get("event") == "reload"]
+        self.assertEqual(len(rl), 1, rl)
+        self.assertTrue(rl[0]["ok"])
+        self.assertEqual(rl[0]["by"], [{"uid": os.getuid()}])
+        self.assertTrue(rl[0]["old_version"].startswith("sha256:"))
+        self.assertEqual([r.get("event") for r in recs[-2:]],
+                         ["stop", "checkpoint"])
+        rc, out, err = self.verify(self.log, key=pub)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("closed cleanly", out)
+        # the witness: the checkpoints as syslog would have them
+        witness = os.path.join(self.tmp, "witness")
+        with open(witness, "w") as f:
+            for line in read_text(self.log).splitlines():
+                if '"event":"checkpoint"' in line:
+                    f.write("Dec  7 00:00:00 host modgated[1]: %s\n" % line)
+        rc, out, err = modgate("audit", "verify", "-k", pub, "--witness",
+                               witness, self.log)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("matched by the witness", out)
+        # cut the last 10 records: the stop and its checkpoint go too
+        lines = read_text(self.log).splitlines(True)
+        with open(self.log, "w") as f:
+            f.writelines(lines[:-10])
+        rc, out, err = modgate("audit", "verify", "-k", pub, "--witness",
+                               witness, self.log)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("truncated", out)
+        time.sleep(7.5)     # twice checkpoint_seconds and the slack
+        rc, out, err = self.verify(self.log, key=pub)
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("truncated", out)
+        # the next start notes an unclean end
+        self.daemon.start()
+        self.assertEqual(self.daemon.stop(), 0)
+        starts = [r for r in records(self.log) if r.get("event") == "start"]
+        self.assertEqual(starts[-1]["previous_end"], "unclean")
+        rc, out, err = self.verify(self.log, key=pub)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("1 start(s) after an unclean end", out)
+
+    def test_refused_reload_recorded(self):
+        self.daemon = Daemon(self.tmp, {}).start()
+        with open(self.daemon.conf, "a") as f:
+            f.write("nonsense here\n")
+        self.daemon.signal(signal.SIGHUP)
+        end = time.monotonic() + 20
+        while time.monotonic() < end and '"event":"reload"' not in \
+                read_text(self.log):
+            time.sleep(0.05)
+        self.assertEqual(self.daemon.stop(), 0)
+        rl = [r for r in records(self.log) if r.get("event") == "reload"]
+        self.assertEqual(len(rl), 1)
+        self.assertFalse(rl[0]["ok"])
+        self.assertEqual(rl[0]["by"], "signal")
+        self.assertIsNone(rl[0]["new_version"])
+
     def test_kill9_under_load_then_verify(self):
         self.daemon = Daemon(self.tmp, {}).start()
         answered = []

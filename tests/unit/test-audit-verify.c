@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -53,6 +54,7 @@ setup_log(void **state)
 	c.fsync = AUDIT_FSYNC_NEVER;
 	c.key = skpath;
 	c.checkpoint_every = 5;
+	c.checkpoint_seconds = 60;
 	if ((a = audit_open(&c)) == NULL)
 		return -1;
 	for (i = 0; i < NREC; i++) {
@@ -103,6 +105,35 @@ run(char **v, int n, const unsigned char *pk, int torn,
 	for (i = 0; i < n; i++)
 		if (audit_verify_line(av, v[i], strlen(v[i]),
 		    !(torn && i == n - 1)))
+			break;
+	rc = audit_verify_finish(av, r);
+	audit_verify_free(av);
+	return rc;
+}
+
+/*
+ * Verify V[0..N) at time NOW_US (0: now) against the witness lines W[0..NW)
+ * (each given a syslog prefix).
+ */
+static int
+run_witness(char **v, int n, int64_t now_us, char **w, int nw,
+    struct audit_verify_result *r)
+{
+	struct audit_verify	*av;
+	char			 buf[4096];
+	int			 i, rc;
+
+	assert_non_null(av = audit_verify_new(key.pk, 0));
+	if (now_us != 0)
+		audit_verify_set_now(av, now_us);
+	for (i = 0; i < nw; i++) {
+		snprintf(buf, sizeof(buf), "Dec  7 00:10:00 host modgated[42]: "
+		    "%s", w[i]);
+		assert_true(audit_verify_witness(av, buf, strlen(buf)) >= 0);
+	}
+	audit_verify_file(av, "log");
+	for (i = 0; i < n; i++)
+		if (audit_verify_line(av, v[i], strlen(v[i]), 1))
 			break;
 	rc = audit_verify_finish(av, r);
 	audit_verify_free(av);
@@ -173,6 +204,76 @@ test_intact(void **state)
 	assert_true(r.checkpoints >= NREC / 5);
 	/* without a pinned key too */
 	assert_int_equal(run(v, n, NULL, 0, &r), 0);
+	free(v);
+}
+
+/* The end of the log: a clean stop, a live log, and a cut one. */
+static void
+test_end(void **state)
+{
+	struct audit_verify_result	 r;
+	char				**v, *w[NREC];
+	int				 n, nw = 0, i;
+	int64_t				 later;
+
+	v = copy(&n);
+	later = (int64_t)time(NULL) * 1000000 + 3600 * (int64_t)1000000;
+	/* ends with stop and its checkpoint: intact whenever it is read */
+	assert_int_equal(run_witness(v, n, later, NULL, 0, &r), 0);
+	assert_true(r.clean_end);
+	assert_int_equal(r.unclean, 0);
+	/* the last 10 records cut: fine while checkpoints may still come ... */
+	assert_int_equal(run_witness(v, n - 10, 0, NULL, 0, &r), 0);
+	assert_false(r.clean_end);
+	assert_true(r.sealed_ts[0] != '\0');
+	/* ... not once the last one is older than twice the interval */
+	expect(run_witness(v, n - 10, later, NULL, 0, &r), &r, "truncated",
+	    n - 10);
+	/* the witness holds the checkpoints: the cut shows at once */
+	for (i = 0; i < n; i++)
+		if (strstr(v[i], "\"event\":\"checkpoint\"") != NULL)
+			w[nw++] = v[i];
+	assert_true(nw >= 3);
+	assert_int_equal(run_witness(v, n, 0, w, nw, &r), 0);
+	assert_int_equal(r.witnessed, nw);
+	expect(run_witness(v, n - 10, 0, w, nw, &r), &r, "truncated", n - 10);
+	assert_non_null(strstr(r.message, "witness"));
+	free(v);
+}
+
+/* A witness checkpoint that the log does not hold as it is, or forged. */
+static void
+test_witness_mismatch(void **state)
+{
+	struct audit_verify_result	 r;
+	struct audit_verify		*av;
+	char				**v, *w[1], *forged, *p;
+	int				 n, i;
+
+	v = copy(&n);
+	for (i = n - 1; i >= 0; i--)
+		if (strstr(v[i], "\"event\":\"checkpoint\"") != NULL)
+			break;
+	assert_true(i > 0);
+	/* the log's checkpoint differs from the witness's (a re-signed log
+	 * would too): here its ts was changed */
+	assert_non_null(forged = strdup(v[i]));
+	assert_non_null(p = strstr(forged, "\"ts\":\"2"));
+	p[6] = p[6] == '9' ? '8' : '9';
+	w[0] = v[i];
+	v[i] = forged;
+	expect(run_witness(v, n, 0, w, 1, &r), &r, "witness", i + 1);
+	/* a witness line whose signature does not hold is refused */
+	assert_non_null(av = audit_verify_new(key.pk, 0));
+	assert_int_equal(audit_verify_witness(av, forged, strlen(forged)), 0);
+	assert_non_null(p = strstr(forged, "\"sig\":\""));
+	p[7] = p[7] == 'A' ? 'B' : 'A';
+	assert_int_equal(audit_verify_witness(av, forged, strlen(forged)),
+	    -1);
+	assert_int_equal(audit_verify_witness(av, "Dec 7 sshd: hello", 17),
+	    1);
+	audit_verify_free(av);
+	free(forged);
 	free(v);
 }
 
@@ -437,6 +538,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_intact),
+		cmocka_unit_test(test_end),
+		cmocka_unit_test(test_witness_mismatch),
 		cmocka_unit_test(test_edited),
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_reordered),

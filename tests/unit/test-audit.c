@@ -184,6 +184,24 @@ line_json(const char *p, int n)
 	return o;
 }
 
+/* Byte offset of the start of line N (1-based) of file P. */
+static off_t
+line_offset(const char *p, int n)
+{
+	FILE	*f;
+	off_t	 off = 0;
+	int	 ch, line = 1;
+
+	assert_non_null(f = fopen(p, "r"));
+	while (line < n && (ch = getc(f)) != EOF) {
+		off++;
+		if (ch == '\n')
+			line++;
+	}
+	fclose(f);
+	return off;
+}
+
 static int
 count_lines(const char *p)
 {
@@ -341,6 +359,74 @@ test_chain_and_resume(void **state)
 	assert_int_equal(verify1(NULL, &r), 0);
 	assert_int_equal(r.last_seq, 11);
 	assert_int_equal(count_lines(path), 11);
+}
+
+/* The start record says how the previous run ended; reloads are records. */
+static void
+test_previous_end_and_reload(void **state)
+{
+	struct audit_conf		 c = conf();
+	struct audit			*a;
+	struct audit_verify_result	 r;
+	unsigned int			 uids[2] = { 0, 1001 };
+	json_t				*o;
+	off_t				 cut;
+	int				 n;
+
+	assert_non_null(a = audit_open(&c));
+	o = line_json(path, 1);
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "previous_end")), "new");
+	assert_int_equal(json_integer_value(json_object_get(o, "format")),
+	    AUDIT_FORMAT);
+	json_decref(o);
+	append_n(a, 3);
+	assert_int_equal(audit_reload(a, 1, NULL, 0, "sha256:old",
+	    "sha256:new"), 0);
+	assert_int_equal(audit_reload(a, 0, uids, 2, "sha256:new", NULL), 0);
+	audit_close(a);
+	o = line_json(path, 5);
+	assert_string_equal(json_string_value(json_object_get(o, "event")),
+	    "reload");
+	assert_true(json_is_true(json_object_get(o, "ok")));
+	assert_string_equal(json_string_value(json_object_get(o, "by")),
+	    "signal");
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "new_version")), "sha256:new");
+	json_decref(o);
+	o = line_json(path, 6);
+	assert_true(json_is_false(json_object_get(o, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(
+	    json_object_get(o, "by"), 1), "uid")), 1001);
+	assert_true(json_is_null(json_object_get(o, "new_version")));
+	json_decref(o);
+	n = count_lines(path);			/* ... 7 stop */
+
+	/* a clean stop is noted as such */
+	assert_non_null(a = audit_open(&c));
+	audit_close(a);
+	o = line_json(path, n + 1);
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "previous_end")), "clean");
+	json_decref(o);
+	assert_int_equal(verify1(NULL, &r), 0);
+	assert_true(r.clean_end);
+	assert_int_equal(r.unclean, 0);
+
+	/* the stop record cut from the end: the next start says unclean */
+	n = count_lines(path);
+	cut = line_offset(path, n);
+	assert_int_equal(truncate(path, cut), 0);
+	assert_int_equal(verify1(NULL, &r), 0);
+	assert_false(r.clean_end);
+	assert_non_null(a = audit_open(&c));
+	audit_close(a);
+	o = line_json(path, n);
+	assert_string_equal(json_string_value(json_object_get(o,
+	    "previous_end")), "unclean");
+	json_decref(o);
+	assert_int_equal(verify1(NULL, &r), 0);
+	assert_int_equal(r.unclean, 1);
 }
 
 static void
@@ -517,14 +603,26 @@ test_checkpoints(void **state)
 	assert_non_null(a = audit_open(&c));
 	append_n(a, 7);
 	audit_close(a);
-	/* start + 7 + stop = 9 records, a checkpoint after every 3 */
+	/* start, a checkpoint sealing it, 7 records with a checkpoint after
+	 * every 3, stop and its checkpoint */
 	assert_int_equal(verify1(k.pk, &r), 0);
-	assert_int_equal(r.checkpoints, 3);
+	assert_int_equal(r.checkpoints, 4);
 	assert_int_equal(r.signed_seq, r.last_seq - 1);
-	o = line_json(path, 4);
+	assert_true(r.clean_end);
+	o = line_json(path, 2);
+	assert_string_equal(json_string_value(json_object_get(o, "reason")),
+	    "start");
+	json_decref(o);
+	o = line_json(path, 6);
 	assert_string_equal(json_string_value(json_object_get(o, "event")),
 	    "checkpoint");
-	assert_int_equal(json_integer_value(json_object_get(o, "head_seq")), 3);
+	assert_string_equal(json_string_value(json_object_get(o, "reason")),
+	    "records");
+	assert_int_equal(json_integer_value(json_object_get(o, "head_seq")), 5);
+	json_decref(o);
+	o = line_json(path, 13);
+	assert_string_equal(json_string_value(json_object_get(o, "reason")),
+	    "stop");
 	json_decref(o);
 	/* another key is refused */
 	assert_int_equal(verify1(other.pk, &r), -1);
@@ -807,6 +905,8 @@ main(void)
 		cmocka_unit_test(test_reader_huge_line),
 		cmocka_unit_test_setup_teardown(test_chain_and_resume, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_previous_end_and_reload,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_newline, setup,
 		    teardown),
