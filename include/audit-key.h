@@ -17,6 +17,9 @@
 #define AUDIT_PUBLIC_PREFIX	"ed25519:"
 #define AUDIT_PUBSTR_SIZE	64	/* "ed25519:" + 44 base64 + NUL */
 #define AUDIT_SIG_B64_SIZE	96	/* 88 base64 + NUL */
+#define AUDIT_HMAC_PREFIX	"modgate-audit-hmac:"
+#define AUDIT_HMAC_KEY_SIZE	crypto_auth_hmacsha256_KEYBYTES
+#define AUDIT_HMAC_HEX_SIZE	(2 * crypto_auth_hmacsha256_BYTES + 1)
 
 struct audit_key {
 	unsigned char	 sk[crypto_sign_SECRETKEYBYTES];
@@ -41,6 +44,18 @@ void	 audit_key_pubstr(const unsigned char *pk, char out[AUDIT_PUBSTR_SIZE]);
  */
 int	 audit_key_parse_public(const char *s, unsigned char *pk);
 int	 audit_key_read_public(const char *path_or_key, unsigned char *pk);
+
+/*
+ * The per-installation secret of text_hmac: the file PATH holds one line,
+ * "modgate-audit-hmac:" + base64 of 32 bytes, mode 0600 (refused when
+ * group or others may read it).  When PATH does not exist and CREATE is
+ * set, a new random secret is written there.  0, or -1 after logging why.
+ */
+int	 audit_hmac_key_load(const char *path, int create,
+	    unsigned char key[AUDIT_HMAC_KEY_SIZE]);
+/* OUT = lower-case hex HMAC-SHA256 of [TEXT, TEXT+LEN) under KEY. */
+void	 audit_hmac_hex(const unsigned char key[AUDIT_HMAC_KEY_SIZE],
+	    const char *text, size_t len, char out[AUDIT_HMAC_HEX_SIZE]);
 
 /* Sign MSG with K into base64 OUT.  0 or -1. */
 int	 audit_key_sign(const struct audit_key *k, const char *msg, size_t len,

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "audit-key.h"
 #include "config.h"
 #include "verdict.h"
 
@@ -43,13 +44,22 @@ enum audit_text_mode audit_text_mode(const struct audit_conf *,
 	    const struct policy_conf *);
 const char *audit_text_mode_name(enum audit_text_mode);
 
+/* What a record may keep of the text and meta of a request. */
+struct audit_privacy {
+	unsigned char	 hmac_key[AUDIT_HMAC_KEY_SIZE];	/* text_hmac */
+	int		 meta_max;	/* larger meta is dropped; 0: all is */
+	char *const	*redact;	/* meta keys whose values are hidden */
+	size_t		 n_redact;
+};
+
 /*
  * The members of the record of REQ/RES, from "id" to "elapsed_us", as a new
  * object (caller owns it), or NULL on allocation failure.  "seq", "ts" and
  * "prev" are added by audit_line_make.
  */
 json_t	*audit_record_body(const struct request *req, const struct result *res,
-	    const char *policy_version, enum audit_text_mode mode);
+	    const char *policy_version, enum audit_text_mode mode,
+	    const struct audit_privacy *pv);
 
 /*
  * Serialise BODY (an object; may be empty) compactly, members in insertion

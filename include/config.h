@@ -16,6 +16,7 @@
 #define CONFIG_MAX_POLICIES	32
 #define CONFIG_MAX_CATEGORIES	16	/* per-category thresholds a policy may set */
 #define CONFIG_MAX_PEER_POLICIES 64
+#define CONFIG_MAX_REDACT	32	/* meta keys audit.meta_redact names */
 
 enum audit_text_mode { AUDIT_TEXT_NONE, AUDIT_TEXT_HASH, AUDIT_TEXT_REDACTED,
     AUDIT_TEXT_FULL };
@@ -85,6 +86,11 @@ struct audit_conf {
 	int	 checkpoint_seconds;	/* seconds between them, at most */
 	int64_t	 rotate_bytes;		/* 0 = no size rotation */
 	int	 syslog;		/* also send records to syslog */
+	char	*hmac_key;		/* text HMAC secret, "" = PATH.hmac-key */
+	int	 meta_max_bytes;	/* larger meta is dropped; 0 = never kept */
+	char	*meta_redact[CONFIG_MAX_REDACT];	/* meta keys redacted */
+	size_t	 n_meta_redact;
+	int	 retain_days;		/* rotated files kept; 0 = forever */
 };
 
 struct http_conf {

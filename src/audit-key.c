@@ -159,6 +159,65 @@ audit_key_generate(const char *secret, const char *public, int force,
 }
 
 int
+audit_hmac_key_load(const char *path, int create,
+    unsigned char key[AUDIT_HMAC_KEY_SIZE])
+{
+	char		 line[KEYLINE_MAX];
+	size_t		 pl = strlen(AUDIT_HMAC_PREFIX);
+	struct stat	 st;
+	int		 rc = -1;
+
+	if (sodium_init() < 0) {
+		log_warnx("audit hmac key: libsodium failed to initialise");
+		return -1;
+	}
+	if (read_line(path, line, sizeof(line), &st) == -1) {
+		if (errno != ENOENT || !create) {
+			log_warn("audit hmac key %s", path);
+			return -1;
+		}
+		randombytes_buf(key, AUDIT_HMAC_KEY_SIZE);
+		memcpy(line, AUDIT_HMAC_PREFIX, pl);
+		sodium_bin2base64(line + pl, sizeof(line) - pl - 1, key,
+		    AUDIT_HMAC_KEY_SIZE, sodium_base64_VARIANT_ORIGINAL);
+		pl = strlen(line);
+		line[pl++] = '\n';
+		if (write_file(path, line, pl, 0600, 0) == 0) {
+			log_info("audit: created the text_hmac secret %s",
+			    path);
+			rc = 0;
+		}
+		goto done;
+	}
+	if ((st.st_mode & 077) != 0) {
+		log_warnx("audit hmac key %s: readable by group or others "
+		    "(mode %03o); chmod 600 it", path,
+		    (unsigned)(st.st_mode & 0777));
+		goto done;
+	}
+	if (strncmp(line, AUDIT_HMAC_PREFIX, pl) != 0 ||
+	    b64_exact(line + pl, key, AUDIT_HMAC_KEY_SIZE) == -1) {
+		log_warnx("audit hmac key %s: expected one line \"%s\" and "
+		    "base64 of 32 bytes", path, AUDIT_HMAC_PREFIX);
+		goto done;
+	}
+	rc = 0;
+ done:
+	sodium_memzero(line, sizeof(line));
+	return rc;
+}
+
+void
+audit_hmac_hex(const unsigned char key[AUDIT_HMAC_KEY_SIZE],
+    const char *text, size_t len, char out[AUDIT_HMAC_HEX_SIZE])
+{
+	unsigned char	 mac[crypto_auth_hmacsha256_BYTES];
+
+	crypto_auth_hmacsha256(mac, (const unsigned char *)text, len, key);
+	sodium_bin2hex(out, AUDIT_HMAC_HEX_SIZE, mac, sizeof(mac));
+}
+
+int
 audit_key_parse_public(const char *s, unsigned char *pk)
 {
 	size_t	 pl = strlen(AUDIT_PUBLIC_PREFIX);

@@ -292,12 +292,63 @@ scores_json(const struct result *res)
 	return o;
 }
 
+/* Replace, in place and at any depth, the values of PV's keys in J. */
+static void
+redact_meta(json_t *j, const struct audit_privacy *pv)
+{
+	const char	*k;
+	json_t		*v;
+	size_t		 i;
+
+	if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			redact_meta(v, pv);
+		return;
+	}
+	if (!json_is_object(j))
+		return;
+	json_object_foreach(j, k, v) {
+		for (i = 0; i < pv->n_redact; i++)
+			if (strcmp(k, pv->redact[i]) == 0)
+				break;
+		if (i < pv->n_redact)
+			json_object_set_new(j, k, json_string("[redacted]"));
+		else
+			redact_meta(v, pv);
+	}
+}
+
+/*
+ * Add "meta" (redacted; null when absent or larger than meta_max, and then
+ * "meta_dropped", its size) to B.  0 or -1.
+ */
+static int
+put_meta(json_t *b, const json_t *meta, const struct audit_privacy *pv)
+{
+	json_t	*m;
+	size_t	 size;
+
+	if (meta == NULL)
+		return put(b, "meta", json_null());
+	if ((m = json_deep_copy(meta)) == NULL)
+		return -1;
+	redact_meta(m, pv);
+	size = json_dumpb(m, NULL, 0, JSON_COMPACT);
+	if (pv->meta_max > 0 && size <= (size_t)pv->meta_max)
+		return put(b, "meta", m);
+	json_decref(m);
+	if (put(b, "meta", json_null()) == -1)
+		return -1;
+	return put(b, "meta_dropped", json_integer((json_int_t)size));
+}
+
 json_t *
 audit_record_body(const struct request *req, const struct result *res,
-    const char *policy_version, enum audit_text_mode mode)
+    const char *policy_version, enum audit_text_mode mode,
+    const struct audit_privacy *pv)
 {
 	json_t		*b, *peer, *a, *st, *text;
-	char		 h[AUDIT_HASH_SIZE];
+	char		 h[AUDIT_HMAC_HEX_SIZE];
 	const char	*pname;
 	size_t		 i;
 
@@ -350,7 +401,8 @@ audit_record_body(const struct request *req, const struct result *res,
 		if (put(st, stage_name(i), json_string(stage_state_name(res->stage[i])))
 		    == -1)
 			goto fail;
-	audit_hash(req->text != NULL ? req->text : "", req->len, h);
+	audit_hmac_hex(pv->hmac_key, req->text != NULL ? req->text : "",
+	    req->len, h);
 	/* a text that is not valid UTF-8 (a bad_request) keeps its hash only */
 	text = NULL;
 	if (mode == AUDIT_TEXT_FULL && req->text != NULL)
@@ -362,7 +414,7 @@ audit_record_body(const struct request *req, const struct result *res,
 		mode = AUDIT_TEXT_HASH;
 	if (put(b, "text_mode",
 	    json_string(audit_text_mode_name(mode))) == -1 ||
-	    put(b, "text_sha256", json_string(h + 7)) == -1) {
+	    put(b, "text_hmac", json_string(h)) == -1) {
 		json_decref(text);
 		goto fail;
 	}
@@ -370,15 +422,14 @@ audit_record_body(const struct request *req, const struct result *res,
 		goto fail;
 	if (res->error_code == NULL && res->verdict == VERDICT_REWRITE &&
 	    res->text != NULL) {
-		audit_hash(res->text, res->text_len, h);
-		if (put(b, "rewritten_sha256", json_string(h + 7)) == -1)
+		audit_hmac_hex(pv->hmac_key, res->text, res->text_len, h);
+		if (put(b, "rewritten_hmac", json_string(h)) == -1)
 			goto fail;
 		if (mode == AUDIT_TEXT_FULL && put(b, "rewritten",
 		    json_stringn(res->text, res->text_len)) == -1)
 			goto fail;
 	}
-	if (put(b, "meta", req->meta != NULL ? json_deep_copy(req->meta) :
-	    json_null()) == -1 ||
+	if (put_meta(b, req->meta, pv) == -1 ||
 	    put(b, "elapsed_us",
 	    json_integer((json_int_t)res->elapsed_us)) == -1)
 		goto fail;

@@ -59,6 +59,9 @@ struct audit {
 	int		 cut_pending;	/* bytes after size to ftruncate */
 	int		 has_key;
 	struct audit_key key;
+	struct audit_privacy priv;	/* text HMAC secret, meta bounds */
+	char		 hmac_id[17];	/* names the secret in start records */
+	time_t		 expired_at;	/* last look for expired files */
 	uint64_t	 since_checkpoint;
 	struct timespec	 checkpoint_at;	/* CLOCK_MONOTONIC, last checkpoint */
 	struct timespec	 synced_at;	/* CLOCK_MONOTONIC, last interval sync */
@@ -91,6 +94,7 @@ struct audit {
 
 static void	*ticker_main(void *);
 static void	 start_ticker(struct audit *);
+static void	 expire(struct audit *);
 
 static const char *
 on_failure_name(enum audit_on_failure f)
@@ -415,6 +419,7 @@ rotate(struct audit *a)
 		after_record(a);
 	a->rotate_at = a->conf.rotate_bytes;
 	log_info("audit: rotated to %s", name);
+	expire(a);
 	return;
  fail:
 	log_warn("audit: cannot rotate %s", a->conf.path);
@@ -475,7 +480,8 @@ audit_append(struct audit *a, const struct request *req, struct result *res,
 	int			 rc = -1, err = ENOMEM, saved;
 
 	mode = audit_text_mode(&a->conf, res->policy);
-	if ((body = audit_record_body(req, res, policy_version, mode)) != NULL)
+	if ((body = audit_record_body(req, res, policy_version, mode,
+	    &a->priv)) != NULL)
 		s = audit_body_dump(body, &slen);
 	json_decref(body);
 
@@ -719,6 +725,33 @@ resume(struct audit *a)
 }
 
 /*
+ * Open the directory of PATH, with *BASE set to PATH's last component; DIR
+ * (SIZE bytes) gets the directory's name.  NULL on error.
+ */
+static DIR *
+open_dir_of(const char *path, char *dir, size_t size, const char **base)
+{
+	const char	*slash = strrchr(path, '/');
+
+	*base = slash != NULL ? slash + 1 : path;
+	if (slash == NULL)
+		snprintf(dir, size, ".");
+	else if ((size_t)snprintf(dir, size, "%.*s", (int)(slash - path),
+	    path) >= size)
+		return NULL;
+	if (dir[0] == '\0')
+		snprintf(dir, size, "/");
+	return opendir(dir);
+}
+
+/* Whether NAME is a rotated file of BASE (BLEN bytes): "BASE-...". */
+static int
+is_rotated(const char *name, const char *base, size_t blen)
+{
+	return strncmp(name, base, blen) == 0 && name[blen] == '-';
+}
+
+/*
  * The newest rotated file of PATH ("PATH-" and a time, as written by
  * rotate() or logrotate's dateext; names sort in time order), not
  * compressed, into OUT.  0, or -1 when there is none.
@@ -726,26 +759,18 @@ resume(struct audit *a)
 static int
 newest_rotated(const char *path, char *out, size_t size)
 {
-	const char	*slash = strrchr(path, '/'), *base, *ext;
+	const char	*base, *ext;
 	char		 dir[4096], best[256] = "";
 	size_t		 blen;
 	DIR		*d;
 	struct dirent	*e;
 
-	base = slash != NULL ? slash + 1 : path;
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if ((size_t)snprintf(dir, sizeof(dir), "%.*s",
-	    (int)(slash - path), path) >= sizeof(dir))
+	if ((d = open_dir_of(path, dir, sizeof(dir), &base)) == NULL)
 		return -1;
-	if (dir[0] == '\0')
-		snprintf(dir, sizeof(dir), "/");
 	blen = strlen(base);
-	if ((d = opendir(dir)) == NULL)
-		return -1;
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, base, blen) != 0 ||
-		    e->d_name[blen] != '-' || strlen(e->d_name) >= sizeof(best))
+		if (!is_rotated(e->d_name, base, blen) ||
+		    strlen(e->d_name) >= sizeof(best))
 			continue;
 		if ((ext = strrchr(e->d_name + blen, '.')) != NULL &&
 		    (strcmp(ext, ".gz") == 0 || strcmp(ext, ".xz") == 0 ||
@@ -759,6 +784,67 @@ newest_rotated(const char *path, char *out, size_t size)
 	    (size_t)snprintf(out, size, "%s/%s", dir, best) >= size)
 		return -1;
 	return 0;
+}
+
+/*
+ * Remove the rotated files of the log (compressed ones too) last written
+ * more than retain_days ago, and say which in an "expire" record: the
+ * oldest file left starts with the rotate (or reopen) record that links it
+ * to the removed ones, and verifies from there (verify -a).  Under MU.
+ */
+static void
+expire(struct audit *a)
+{
+	const char	*base;
+	char		 dir[4096], name[4400];
+	size_t		 blen;
+	DIR		*d;
+	struct dirent	*e;
+	struct stat	 st;
+	time_t		 now = time(NULL);
+	json_t		*o, *gone;
+
+	if (a->conf.retain_days <= 0 || a->fd == -1)
+		return;
+	a->expired_at = now;
+	if ((gone = json_array()) == NULL)
+		return;
+	if ((d = open_dir_of(a->conf.path, dir, sizeof(dir), &base)) == NULL) {
+		log_warn("audit: retention: %s", dir);
+		json_decref(gone);
+		return;
+	}
+	blen = strlen(base);
+	while ((e = readdir(d)) != NULL) {
+		if (!is_rotated(e->d_name, base, blen) ||
+		    (size_t)snprintf(name, sizeof(name), "%s/%s", dir,
+		    e->d_name) >= sizeof(name) || lstat(name, &st) == -1 ||
+		    !S_ISREG(st.st_mode) ||
+		    now - st.st_mtime <= (time_t)a->conf.retain_days * 86400)
+			continue;
+		if (unlink(name) == -1)
+			log_warn("audit: retention: %s", name);
+		else
+			json_array_append_new(gone, json_string(e->d_name));
+	}
+	closedir(d);
+	if (json_array_size(gone) == 0) {
+		json_decref(gone);
+		return;
+	}
+	log_info("audit: removed %zu file(s) older than %d days",
+	    json_array_size(gone), a->conf.retain_days);
+	if ((o = event_new("expire")) == NULL ||
+	    json_object_set_new(o, "retain_days",
+	    json_integer(a->conf.retain_days)) == -1 ||
+	    json_object_set_new(o, "removed", gone) == -1) {
+		json_decref(o);
+		return;
+	}
+	if (put_body(a, o, NULL) == -1)
+		log_warn("audit: %s", a->conf.path);
+	else
+		after_record(a);
 }
 
 /*
@@ -837,6 +923,9 @@ ticker_main(void *arg)
 			a->checkpoint_at.tv_sec -= a->conf.checkpoint_seconds -
 			    1;
 		}
+		if (a->conf.retain_days > 0 &&
+		    time(NULL) - a->expired_at >= 3600)
+			expire(a);
 		if (a->conf.fsync != AUDIT_FSYNC_INTERVAL || !a->dirty ||
 		    a->fd == -1 || (now.tv_sec - a->synced_at.tv_sec) * 1000 +
 		    (now.tv_nsec - a->synced_at.tv_nsec) / 1000000 <
@@ -861,7 +950,7 @@ static void
 start_ticker(struct audit *a)
 {
 	if (a->ticker_running || a->stop ||
-	    (a->conf.fsync != AUDIT_FSYNC_INTERVAL &&
+	    (a->conf.fsync != AUDIT_FSYNC_INTERVAL && a->conf.retain_days <= 0 &&
 	    !(a->has_key && a->conf.checkpoint_seconds > 0)))
 		return;
 	if (pthread_create(&a->ticker, NULL, ticker_main, a) == 0)
@@ -881,9 +970,53 @@ audit_start(struct audit *a)
 	pthread_mutex_unlock(&a->mu);
 }
 
+/*
+ * The text HMAC secret (created at the first start) and the meta bounds of
+ * CONF, whose meta_redact strings are copied.  0 or -1 (logged).
+ */
+static int
+load_privacy(struct audit *a, const struct audit_conf *conf)
+{
+	char		*path = NULL;
+	unsigned char	 id[crypto_auth_hmacsha256_BYTES];
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < conf->n_meta_redact; i++) {
+		if ((a->conf.meta_redact[i] = strdup(conf->meta_redact[i])) ==
+		    NULL) {
+			log_warn("audit");
+			return -1;
+		}
+		a->conf.n_meta_redact++;
+	}
+
+	if (conf->hmac_key != NULL && conf->hmac_key[0] != '\0')
+		path = strdup(conf->hmac_key);
+	else if (asprintf(&path, "%s.hmac-key", conf->path) == -1)
+		path = NULL;
+	if (path == NULL) {
+		log_warn("audit");
+		return -1;
+	}
+	rc = audit_hmac_key_load(path, 1, a->priv.hmac_key);
+	free(path);
+	if (rc == -1)
+		return -1;
+	crypto_auth_hmacsha256(id, (const unsigned char *)"modgate-audit-hmac-id",
+	    21, a->priv.hmac_key);
+	sodium_bin2hex(a->hmac_id, sizeof(a->hmac_id), id, 8);
+	a->priv.meta_max = conf->meta_max_bytes;
+	a->priv.redact = a->conf.meta_redact;
+	a->priv.n_redact = a->conf.n_meta_redact;
+	return 0;
+}
+
 static void
 audit_free(struct audit *a)
 {
+	size_t	 i;
+
 	if (a == NULL)
 		return;
 	if (a->fd != -1)
@@ -893,7 +1026,10 @@ audit_free(struct audit *a)
 	pthread_mutex_destroy(&a->sync_mu);
 	free(a->conf.path);
 	free(a->conf.key);
+	for (i = 0; i < a->conf.n_meta_redact; i++)
+		free(a->conf.meta_redact[i]);
 	sodium_memzero(&a->key, sizeof(a->key));
+	sodium_memzero(&a->priv, sizeof(a->priv));
 	free(a);
 }
 
@@ -920,6 +1056,8 @@ audit_open(const struct audit_conf *conf)
 	pthread_cond_init(&a->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	a->conf = *conf;
+	a->conf.hmac_key = NULL;	/* CONF's, read by load_privacy only */
+	a->conf.n_meta_redact = 0;	/* copied by load_privacy */
 	a->conf.path = strdup(conf->path);
 	a->conf.key = strdup(conf->key != NULL ? conf->key : "");
 	if (a->conf.path == NULL || a->conf.key == NULL) {
@@ -935,6 +1073,8 @@ audit_open(const struct audit_conf *conf)
 			goto fail;
 		a->has_key = 1;
 	}
+	if (load_privacy(a, conf) == -1)
+		goto fail;
 	if (open_file(a) == -1) {
 		log_warn("audit: %s", a->conf.path);
 		goto fail;
@@ -960,7 +1100,9 @@ audit_open(const struct audit_conf *conf)
 	    json_object_set_new(o, "on_failure",
 	    json_string(on_failure_name(a->conf.on_failure))) == -1 ||
 	    json_object_set_new(o, "key", a->has_key ?
-	    json_string(a->key.pubstr) : json_null()) == -1) {
+	    json_string(a->key.pubstr) : json_null()) == -1 ||
+	    json_object_set_new(o, "hmac_key_id", json_string(a->hmac_id)) ==
+	    -1) {
 		json_decref(o);
 		log_warnx("audit: out of memory");
 		goto fail;
@@ -970,6 +1112,7 @@ audit_open(const struct audit_conf *conf)
 		goto fail;
 	}
 	after_record(a);
+	expire(a);
 	clock_gettime(CLOCK_MONOTONIC, &a->synced_at);
 	if (a->since_checkpoint > 0 && checkpoint(a, "start") == -1) {
 		log_warn("audit: %s", a->conf.path);

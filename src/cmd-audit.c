@@ -5,6 +5,7 @@
  *	modgate audit show [-P] [filters] [file ...]
  *	modgate audit query [-P] [filters] [file ...]
  *	modgate audit keygen [-f] [-p pubfile] secretfile
+ *	modgate audit hmac -K hmackeyfile [text]
  *
  * filters: --since T --until T --verdict V --policy P --rule R (a glob)
  *	    --category C --uid N
@@ -652,6 +653,68 @@ audit_keygen_cmd(int argc, char **argv)
 	return EX_USAGE;
 }
 
+/* hmac: the text_hmac of a text (the argument, or all of stdin). */
+
+static int
+audit_hmac_cmd(int argc, char **argv)
+{
+	unsigned char	 key[AUDIT_HMAC_KEY_SIZE];
+	char		 hex[AUDIT_HMAC_HEX_SIZE], *buf = NULL, *nb;
+	const char	*keyfile = NULL;
+	size_t		 len = 0, cap = 0;
+	ssize_t		 n;
+	int		 ch;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "K:")) != -1) {
+		switch (ch) {
+		case 'K':
+			keyfile = optarg;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (keyfile == NULL || argc - optind > 1)
+		goto usage;
+	if (audit_hmac_key_load(keyfile, 0, key) == -1)
+		return EX_DATAERR;
+	if (argc - optind == 1)
+		audit_hmac_hex(key, argv[optind], strlen(argv[optind]), hex);
+	else {
+		for (;;) {
+			if (len == cap) {
+				cap = cap ? cap * 2 : 65536;
+				if ((nb = realloc(buf, cap)) == NULL) {
+					free(buf);
+					sodium_memzero(key, sizeof(key));
+					return EX_OSERR;
+				}
+				buf = nb;
+			}
+			if ((n = read(STDIN_FILENO, buf + len, cap - len)) <= 0) {
+				if (n == -1 && errno == EINTR)
+					continue;
+				break;
+			}
+			len += (size_t)n;
+		}
+		audit_hmac_hex(key, buf != NULL ? buf : "", len, hex);
+		free(buf);
+		if (n == -1) {
+			log_warn("stdin");
+			sodium_memzero(key, sizeof(key));
+			return EX_IOERR;
+		}
+	}
+	sodium_memzero(key, sizeof(key));
+	printf("%s\n", hex);
+	return 0;
+ usage:
+	fprintf(stderr, "usage: modgate audit hmac -K hmackeyfile [text]\n");
+	return EX_USAGE;
+}
+
 int
 cmd_audit(int argc, char **argv)
 {
@@ -664,12 +727,15 @@ cmd_audit(int argc, char **argv)
 			return audit_read_cmd(argc - 1, argv + 1, 0);
 		if (strcmp(argv[1], "keygen") == 0)
 			return audit_keygen_cmd(argc - 1, argv + 1);
+		if (strcmp(argv[1], "hmac") == 0)
+			return audit_hmac_cmd(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "usage: modgate audit verify [-aPq] [-k pubkey] "
 	    "[-w witness] file ...\n"
 	    "       modgate audit show [-P] [filters] [file ...]\n"
 	    "       modgate audit query [-P] [filters] [file ...]\n"
 	    "       modgate audit keygen [-f] [-p pubfile] secretfile\n"
+	    "       modgate audit hmac -K hmackeyfile [text]\n"
 	    "filters: --since T --until T --verdict V --policy P --rule GLOB "
 	    "--category C --uid N\n");
 	return EX_USAGE;

@@ -210,6 +210,18 @@ static const struct option options[] = {
 	  A(rotate_bytes), 0, 0, "rotate the log past this size; 0: never" },
 	{ SEC_AUDIT, "syslog", OPT_BOOL, 0, 1, "false", NULL, A(syslog), 0, 0,
 	  "also send each record to syslog" },
+	{ SEC_AUDIT, "hmac_key", OPT_PATH, 0, 0, "", NULL, A(hmac_key), 0, 0,
+	  "secret of text_hmac, created when missing; empty: PATH.hmac-key" },
+	{ SEC_AUDIT, "meta_max_bytes", OPT_INT, 0, 1048576, "4096", NULL,
+	  A(meta_max_bytes), 0, 0, "largest meta kept in a record (compact "
+	  "JSON); larger is dropped; 0: meta never kept" },
+	{ SEC_AUDIT, "meta_redact", OPT_STRINGS, 0, CONFIG_MAX_REDACT, "[]",
+	  NULL, LIST(meta_redact, n_meta_redact, CONFIG_MAX_REDACT,
+	      struct audit_conf),
+	  "meta keys, at any depth, whose values are kept as \"[redacted]\"" },
+	{ SEC_AUDIT, "retain_days", OPT_INT, 0, 36500, "0", NULL,
+	  A(retain_days), 0, 0, "rotated files older than this many days are "
+	  "removed; 0: kept for ever" },
 
 	{ SEC_HTTP, "enabled", OPT_BOOL, 0, 1, "false", NULL, H(enabled), 0, 0,
 	  "run the HTTP listener" },
@@ -1159,6 +1171,9 @@ config_free(struct config *cfg)
 	free(cfg->classifier.model);
 	free(cfg->audit.path);
 	free(cfg->audit.key);
+	free(cfg->audit.hmac_key);
+	for (i = 0; i < cfg->audit.n_meta_redact; i++)
+		free(cfg->audit.meta_redact[i]);
 	free(cfg->http.listen);
 	free(cfg->http.tokens_file);
 	for (i = 0; i < cfg->n_policies; i++) {

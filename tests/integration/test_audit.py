@@ -2,6 +2,7 @@
 load then verify, SIGUSR1 reopen after a rename, rotation, and a really
 full filesystem (a small tmpfs mounted by the test, root only) for each
 audit.on_failure, with recovery once space is freed."""
+import hashlib
 import json
 import os
 import shutil
@@ -278,6 +279,30 @@ class AuditTest(unittest.TestCase):
         rc, out, err = self.verify(self.log, key=pub)
         self.assertEqual(rc, 0, out + err)
         self.assertIn("1 start(s) after an unclean end", out)
+
+    def test_text_hmac_and_meta(self):
+        """The text is kept as an HMAC under the installation's secret,
+        not a plain hash anybody can check guesses against; meta keys are
+        redacted and a large meta dropped."""
+        self.daemon = Daemon(self.tmp, {"meta_redact": ["email"],
+                                        "meta_max_bytes": 64}).start()
+        text = "call me on 555-0100"
+        with Client(self.daemon.sock) as c:
+            c.ask({"text": text, "meta": {"email": "bob@corp.io", "n": 1}})
+            c.ask({"text": "x", "meta": {"blob": "y" * 100}})
+        self.assertEqual(self.daemon.stop(), 0)
+        recs = [r for r in records(self.log) if "event" not in r]
+        raw = read_text(self.log)
+        self.assertNotIn(hashlib.sha256(text.encode()).hexdigest(), raw)
+        self.assertNotIn("bob@corp.io", raw)
+        self.assertEqual(recs[0]["meta"], {"email": "[redacted]", "n": 1})
+        self.assertIsNone(recs[1]["meta"])
+        self.assertGreater(recs[1]["meta_dropped"], 64)
+        keyfile = self.log + ".hmac-key"
+        self.assertEqual(os.stat(keyfile).st_mode & 0o777, 0o600)
+        rc, out, err = modgate("audit", "hmac", "-K", keyfile, text)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.strip(), recs[0]["text_hmac"])
 
     def test_refused_reload_recorded(self):
         self.daemon = Daemon(self.tmp, {}).start()

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -32,6 +34,9 @@ static char	 dir[256];
 static char	 path[300];
 
 static struct policy_conf pol = { .name = "default" };
+/* a fixed text HMAC secret, meta kept up to 4096 bytes, none redacted */
+static struct audit_privacy priv = { .hmac_key = { 1, 2, 3 },
+    .meta_max = 4096 };
 
 static int
 setup(void **state)
@@ -227,7 +232,8 @@ test_record_fields(void **state)
 	mkreq(&req, &res, id);
 	meta = json_pack("{s:s}", "session", "abc");
 	req.meta = meta;
-	b = audit_record_body(&req, &res, "sha256:v1", AUDIT_TEXT_REDACTED);
+	b = audit_record_body(&req, &res, "sha256:v1", AUDIT_TEXT_REDACTED,
+	    &priv);
 	assert_non_null(b);
 	assert_string_equal(json_string_value(json_object_get(b, "text")),
 	    "write to [pii] today");
@@ -237,9 +243,15 @@ test_record_fields(void **state)
 	    json_object_get(b, "peer"), "uid")), 1000);
 	assert_string_equal(json_string_value(json_object_get(
 	    json_object_get(b, "meta"), "session")), "abc");
-	audit_hash(TEXT, strlen(TEXT), h);
+	/* a keyed hash: a guess cannot be checked without the secret */
+	audit_hmac_hex(priv.hmac_key, TEXT, strlen(TEXT), h);
 	assert_string_equal(json_string_value(json_object_get(b,
-	    "text_sha256")), h + 7);
+	    "text_hmac")), h);
+	audit_hash(TEXT, strlen(TEXT), h);
+	assert_non_null(s = json_dumps(b, 0));
+	assert_null(strstr(s, h + 7));
+	free(s);
+	assert_null(json_object_get(b, "text_sha256"));
 	assert_non_null(s = audit_body_dump(b, &len));
 	assert_non_null(line = audit_line_make(7, "2026-01-02T03:04:05.000006Z",
 	    s, len, AUDIT_HASH_ZERO, &llen));
@@ -254,12 +266,14 @@ test_record_fields(void **state)
 	free(s);
 	json_decref(b);
 
-	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_FULL);
+	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_FULL,
+	    &priv);
 	assert_string_equal(json_string_value(json_object_get(b, "text")), TEXT);
 	json_decref(b);
-	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_NONE);
+	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_NONE,
+	    &priv);
 	assert_null(json_object_get(b, "text"));
-	assert_non_null(json_object_get(b, "text_sha256"));
+	assert_non_null(json_object_get(b, "text_hmac"));
 	json_decref(b);
 	/* the policy's audit_text overrides the log's */
 	pol.has_audit_text = 1;
@@ -290,7 +304,8 @@ test_record_error_and_bad_utf8(void **state)
 	req.policy = "nosuch";
 	res.error_code = "unknown_policy";
 	snprintf(res.error_msg, sizeof(res.error_msg), "no policy");
-	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_FULL);
+	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_FULL,
+	    &priv);
 	assert_non_null(b);
 	assert_null(json_object_get(b, "verdict"));
 	assert_string_equal(json_string_value(json_object_get(
@@ -301,10 +316,154 @@ test_record_error_and_bad_utf8(void **state)
 	    "text_mode")), "hash");
 	assert_null(json_object_get(b, "text"));
 	json_decref(b);
-	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_REDACTED);
+	b = audit_record_body(&req, &res, "v", AUDIT_TEXT_REDACTED,
+	    &priv);
 	assert_non_null(b);
 	assert_null(json_object_get(b, "text"));
 	json_decref(b);
+}
+
+/* meta: keys redacted at any depth, and dropped past the bound. */
+static void
+test_meta_privacy(void **state)
+{
+	struct request		 req;
+	struct result		 res;
+	struct audit_privacy	 pv = priv;
+	char			*keys[] = { "email", "token" };
+	json_t			*b, *m;
+	char			*s;
+
+	mkreq(&req, &res, NULL);
+	req.meta = json_pack("{s:s, s:s, s:{s:s, s:[{s:s}]}}", "session", "abc",
+	    "email", "bob@corp.io", "user", "name", "bob", "list", "token",
+	    "sekrit");
+	pv.redact = keys;
+	pv.n_redact = 2;
+	assert_non_null(b = audit_record_body(&req, &res, "v", AUDIT_TEXT_NONE,
+	    &pv));
+	m = json_object_get(b, "meta");
+	assert_string_equal(json_string_value(json_object_get(m, "session")),
+	    "abc");
+	assert_non_null(s = json_dumps(b, 0));
+	assert_null(strstr(s, "bob@corp.io"));
+	assert_null(strstr(s, "sekrit"));
+	assert_non_null(strstr(s, "\"email\": \"[redacted]\""));
+	free(s);
+	/* the request's own meta is left as it was */
+	assert_string_equal(json_string_value(json_object_get(req.meta,
+	    "email")), "bob@corp.io");
+	assert_null(json_object_get(b, "meta_dropped"));
+	json_decref(b);
+	/* larger than meta_max: dropped, its size said */
+	pv.meta_max = 20;
+	assert_non_null(b = audit_record_body(&req, &res, "v", AUDIT_TEXT_NONE,
+	    &pv));
+	assert_true(json_is_null(json_object_get(b, "meta")));
+	assert_true(json_integer_value(json_object_get(b, "meta_dropped")) >
+	    20);
+	json_decref(b);
+	/* 0: never kept */
+	pv.meta_max = 0;
+	assert_non_null(b = audit_record_body(&req, &res, "v", AUDIT_TEXT_NONE,
+	    &pv));
+	assert_true(json_is_null(json_object_get(b, "meta")));
+	json_decref(b);
+	json_decref(req.meta);
+}
+
+/* The text HMAC secret: created once, kept, refused when others read it. */
+static void
+test_hmac_key(void **state)
+{
+	struct audit_conf	 c = conf();
+	struct audit		*a;
+	char			 kp[400];
+	unsigned char		 k1[AUDIT_HMAC_KEY_SIZE], k2[AUDIT_HMAC_KEY_SIZE];
+	struct stat		 st;
+	json_t			*o;
+	const char		*id;
+
+	snprintf(kp, sizeof(kp), "%s.hmac-key", path);
+	assert_int_equal(audit_hmac_key_load(kp, 0, k1), -1);
+	assert_non_null(a = audit_open(&c));
+	audit_close(a);
+	assert_int_equal(stat(kp, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(audit_hmac_key_load(kp, 0, k1), 0);
+	o = line_json(path, 1);
+	assert_non_null(id = json_string_value(json_object_get(o,
+	    "hmac_key_id")));
+	assert_int_equal(strlen(id), 16);
+	/* the same secret at the next start */
+	assert_non_null(a = audit_open(&c));
+	audit_close(a);
+	assert_int_equal(audit_hmac_key_load(kp, 1, k2), 0);
+	assert_memory_equal(k1, k2, sizeof(k1));
+	json_decref(o);
+	assert_int_equal(chmod(kp, 0640), 0);
+	assert_null(audit_open(&c));
+}
+
+/* The rotated files of the log, oldest first, then the log; in FILES. */
+static size_t
+log_files(const char **files, size_t max, glob_t *g)
+{
+	char	 pat[400];
+	size_t	 i, n = 0;
+
+	snprintf(pat, sizeof(pat), "%s-*", path);
+	assert_int_equal(glob(pat, 0, NULL, g), 0);
+	for (i = 0; i < g->gl_pathc && n + 2 < max; i++)
+		files[n++] = g->gl_pathv[i];
+	files[n++] = path;
+	files[n] = NULL;
+	return n;
+}
+
+/* retain_days: old rotated files go, the rest verifies from its start. */
+static void
+test_retention(void **state)
+{
+	struct audit_conf		 c = conf();
+	struct audit			*a;
+	struct audit_verify_result	 r;
+	struct timespec			 old[2];
+	char				 first[400], cmd[500];
+	const char			*files[16];
+	glob_t				 g;
+	size_t				 n;
+
+	c.rotate_bytes = 1;		/* a new file after every record */
+	assert_non_null(a = audit_open(&c));
+	append_n(a, 3);
+	audit_close(a);
+	n = log_files(files, 16, &g);
+	assert_int_equal(n, 4);
+	assert_int_equal(verify(files, NULL, 0, &r), 0);
+	/* the oldest rotated file was last written 40 days ago */
+	snprintf(first, sizeof(first), "%s", files[0]);
+	globfree(&g);
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - 40 * 86400;
+	old[0].tv_nsec = old[1].tv_nsec = 0;
+	assert_int_equal(utimensat(AT_FDCWD, first, old, 0), 0);
+	c.retain_days = 30;
+	assert_non_null(a = audit_open(&c));
+	audit_close(a);
+	assert_int_equal(access(first, F_OK), -1);
+	/* the rest verifies from the rotate record that starts its oldest
+	 * file, which names the removed one; not as a whole chain */
+	n = log_files(files, 16, &g);
+	assert_int_equal(n, 3);
+	assert_int_equal(verify(files, NULL, AUDIT_VERIFY_MIDDLE, &r), 0);
+	assert_int_equal(verify(files, NULL, 0, &r), -1);
+	assert_string_equal(r.kind, "dropped");
+	globfree(&g);
+	/* the log says what was removed */
+	snprintf(cmd, sizeof(cmd), "grep -q '\"event\":\"expire\",\""
+	    "retain_days\":30,\"removed\":\\[\"%s\"' '%s'",
+	    strrchr(first, '/') + 1, path);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void
@@ -907,6 +1066,9 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_previous_end_and_reload,
 		    setup, teardown),
+		cmocka_unit_test(test_meta_privacy),
+		cmocka_unit_test_setup_teardown(test_hmac_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_newline, setup,
 		    teardown),
