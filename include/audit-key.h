@@ -10,6 +10,7 @@
 #define MODGATE_AUDIT_KEY_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <sodium.h>
 
@@ -36,6 +37,12 @@ int	 audit_key_load(const char *path, struct audit_key *k);
  */
 int	 audit_key_generate(const char *secret, const char *public, int force,
 	    struct audit_key *k);
+/*
+ * Write LEN bytes of BUF to the file PATH with MODE, fsync'ed: a new file,
+ * or with FORCE one replaced.  0 or -1 (logged).
+ */
+int	 audit_key_write(const char *path, const char *buf, size_t len,
+	    mode_t mode, int force);
 /* Format PK as "ed25519:BASE64" into OUT. */
 void	 audit_key_pubstr(const unsigned char *pk, char out[AUDIT_PUBSTR_SIZE]);
 /*

@@ -25,6 +25,7 @@
 #define AUDIT_TS_SIZE		32	/* "2026-11-27T11:39:27.123456Z\0" */
 #define AUDIT_LINE_MAX		(64u * 1024 * 1024)	/* longest line read */
 #define AUDIT_CHECKPOINT_CTX	"modgate-audit-checkpoint-v1"
+#define AUDIT_CHECKPOINT_FSS	"modgate-audit-checkpoint-v2"
 #define AUDIT_FORMAT		2	/* "format" of the start record */
 
 /* OUT = "sha256:" + hex SHA-256 of [LINE, LINE+LEN). */
@@ -82,5 +83,11 @@ char	*audit_line_make(uint64_t seq, const char *ts, const char *body,
  */
 size_t	 audit_checkpoint_msg(char *out, size_t size, uint64_t head_seq,
 	    const char *head);
+/*
+ * The same for a forward-secure key: the context string, the epoch, the
+ * checkpoint's own time TS, the sequence number and hash of the head.
+ */
+size_t	 audit_checkpoint_msg_fss(char *out, size_t size, uint64_t epoch,
+	    const char *ts, uint64_t head_seq, const char *head);
 
 #endif

@@ -43,6 +43,10 @@ struct audit_verify_result {
  */
 struct audit_verify *audit_verify_new(const unsigned char *pk, int flags);
 void		 audit_verify_free(struct audit_verify *);
+struct audit_fss_public;
+/* Pin a forward-secure public key instead of an Ed25519 one. */
+void		 audit_verify_pin_fss(struct audit_verify *,
+		    const struct audit_fss_public *);
 /* The time the end of the log is judged at (default: now). */
 void		 audit_verify_set_now(struct audit_verify *, int64_t us);
 /*
@@ -50,10 +54,10 @@ void		 audit_verify_set_now(struct audit_verify *, int64_t us);
  * possibly after a syslog prefix, is checked on its own (signature, and
  * the pinned key) and kept: the log must hold that very line at its seq.
  * Returns 0 when kept, 1 when the line holds no checkpoint, -1 when it
- * holds a bad one (the reason is in the result's message).
+ * holds a bad one (the reason in BAD).
  */
 int		 audit_verify_witness(struct audit_verify *, const char *line,
-		    size_t len);
+		    size_t len, char *bad, size_t badsize);
 /* The following lines come from file NAME (for messages). */
 void		 audit_verify_file(struct audit_verify *, const char *name);
 /*

@@ -43,6 +43,9 @@ int		 audit_append(struct audit *, const struct request *req,
 int		 audit_reload(struct audit *, int ok, const unsigned int *uids,
 		    size_t n, const char *old_version, const char *new_version);
 
+/* Whether the key file PATH (static or forward-secure) loads.  0 or -1. */
+int		 audit_check_key(const char *path);
+
 /* Reopen the file (SIGUSR1, logrotate).  0 or -1. */
 int		 audit_reopen(struct audit *);
 

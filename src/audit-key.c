@@ -98,9 +98,8 @@ audit_key_load(const char *path, struct audit_key *k)
 	return rc;
 }
 
-/* Write LEN bytes of BUF to a new file PATH with MODE.  0 or -1 (logged). */
-static int
-write_file(const char *path, const char *buf, size_t len, mode_t mode,
+int
+audit_key_write(const char *path, const char *buf, size_t len, mode_t mode,
     int force)
 {
 	int	 fd, flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
@@ -145,11 +144,11 @@ audit_key_generate(const char *secret, const char *public, int force,
 	    sodium_base64_VARIANT_ORIGINAL);
 	pl = strlen(line);
 	line[pl++] = '\n';
-	if (write_file(secret, line, pl, 0600, force) == -1)
+	if (audit_key_write(secret, line, pl, 0600, force) == -1)
 		goto done;
 	snprintf(pub, sizeof(pub), "%s\n", k->pubstr);
 	if (public != NULL &&
-	    write_file(public, pub, strlen(pub), 0644, force) == -1)
+	    audit_key_write(public, pub, strlen(pub), 0644, force) == -1)
 		goto done;
 	rc = 0;
  done:
@@ -182,7 +181,7 @@ audit_hmac_key_load(const char *path, int create,
 		    AUDIT_HMAC_KEY_SIZE, sodium_base64_VARIANT_ORIGINAL);
 		pl = strlen(line);
 		line[pl++] = '\n';
-		if (write_file(path, line, pl, 0600, 0) == 0) {
+		if (audit_key_write(path, line, pl, 0600, 0) == 0) {
 			log_info("audit: created the text_hmac secret %s",
 			    path);
 			rc = 0;

@@ -489,6 +489,19 @@ audit_line_make(uint64_t seq, const char *ts, const char *body,
 }
 
 size_t
+audit_checkpoint_msg_fss(char *out, size_t size, uint64_t epoch,
+    const char *ts, uint64_t head_seq, const char *head)
+{
+	int	 n;
+
+	n = snprintf(out, size, "%s\nepoch %" PRIu64 "\nts %s\nseq %" PRIu64
+	    "\nhead %s\n", AUDIT_CHECKPOINT_FSS, epoch, ts, head_seq, head);
+	if (n < 0)
+		return 0;
+	return (size_t)n >= size ? size - 1 : (size_t)n;
+}
+
+size_t
 audit_checkpoint_msg(char *out, size_t size, uint64_t head_seq,
     const char *head)
 {

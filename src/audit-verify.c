@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "audit-fss.h"
 #include "audit-key.h"
 #include "audit-record.h"
 #include "audit-verify.h"
@@ -51,6 +52,10 @@ struct audit_verify {
 	int		 flags;
 	int		 pinned;
 	unsigned char	 pk[crypto_sign_PUBLICKEYBYTES];
+	int		 pinned_fss;	/* instead: a forward-secure key */
+	struct audit_fss_public fss;
+	int64_t		 checkpoint_us;	/* time of the last checkpoint */
+	int		 new_run;	/* a start record since it */
 	char		 file[256];
 	size_t		 line;
 
@@ -82,6 +87,7 @@ struct audit_verify {
 	int64_t		 now_us;
 	struct witness	*wit;
 	size_t		 nwit, capwit;
+	int		 wit_sorted;
 
 	struct audit_verify_result r;
 };
@@ -134,6 +140,13 @@ audit_verify_new(const unsigned char *pk, int flags)
 	v->r.ok = 1;
 	audit_verify_set_now(v, time(NULL) * (int64_t)1000000);
 	return v;
+}
+
+void
+audit_verify_pin_fss(struct audit_verify *v, const struct audit_fss_public *p)
+{
+	v->fss = *p;
+	v->pinned_fss = 1;
 }
 
 void
@@ -192,6 +205,44 @@ str(json_t *o, const char *k)
 	return json_is_string(j) ? json_string_value(j) : NULL;
 }
 
+/* checkpoint_sig for a forward-secure key. */
+static int
+checkpoint_sig_fss(const struct audit_verify *v, json_t *o,
+    uint64_t head_seq, const char *head, char *why, size_t size)
+{
+	struct audit_fss_public p;
+	const char	*key = str(o, "key"), *ts = str(o, "ts");
+	const char	*epk = str(o, "epoch_key");
+	json_t		*je = json_object_get(o, "epoch");
+	char		 msg[256];
+	size_t		 mlen;
+	int64_t		 us;
+
+	if (audit_fss_parse_public(key, &p) == -1) {
+		snprintf(why, size, "checkpoint key is not a forward-secure "
+		    "key, as the given key is");
+		return -1;
+	}
+	if (v->pinned || (v->pinned_fss && (sodium_memcmp(p.root, v->fss.root,
+	    sizeof(p.root)) != 0 || p.start != v->fss.start ||
+	    p.epoch != v->fss.epoch))) {
+		snprintf(why, size, "checkpoint signed by another key (%s)",
+		    key);
+		return -1;
+	}
+	if (ts == NULL || audit_ts_parse(ts, &us) == -1 || epk == NULL ||
+	    !json_is_integer(je) || json_integer_value(je) < 0) {
+		snprintf(why, size, "checkpoint without ts, epoch or "
+		    "epoch_key");
+		return -1;
+	}
+	mlen = audit_checkpoint_msg_fss(msg, sizeof(msg),
+	    (uint64_t)json_integer_value(je), ts, head_seq, head);
+	return audit_fss_check(&p, (uint64_t)json_integer_value(je), epk,
+	    json_object_get(o, "path"), us / 1000000, msg, mlen,
+	    str(o, "sig"), why, size);
+}
+
 /*
  * Check the signature of checkpoint O over HEAD_SEQ and HEAD (the hash of
  * the record before it).  0, or -1 with the reason in WHY.
@@ -216,6 +267,9 @@ checkpoint_sig(const struct audit_verify *v, json_t *o, uint64_t head_seq,
 		    (int64_t)json_integer_value(hs), head_seq);
 		return -1;
 	}
+	if (strncmp(key, AUDIT_FSS_PREFIX, strlen(AUDIT_FSS_PREFIX)) == 0 ||
+	    v->pinned_fss)
+		return checkpoint_sig_fss(v, o, head_seq, head, why, size);
 	if (audit_key_parse_public(key, pk) == -1) {
 		snprintf(why, size, "checkpoint key is not an Ed25519 public "
 		    "key");
@@ -241,11 +295,39 @@ static int
 check_checkpoint(struct audit_verify *v, json_t *o, const struct loc *l)
 {
 	char	 why[256];
+	int64_t	 us;
 
 	if (checkpoint_sig(v, o, v->last_seq, v->last_hash, why,
 	    sizeof(why)) == -1) {
 		fail(v, l, "signature", "%s", why);
 		return -1;
+	}
+	/*
+	 * A forward-secure key binds a checkpoint to its epoch by its time.
+	 * A thief with a later key could still re-date the past to its own
+	 * epoch: so within a run (no start between), checkpoint times go
+	 * forward and are at most twice checkpoint_seconds apart.
+	 */
+	if (json_object_get(o, "epoch") != NULL) {
+		if (str(o, "ts") == NULL ||
+		    audit_ts_parse(str(o, "ts"), &us) == -1 ||
+		    us < v->checkpoint_us) {
+			fail(v, l, "signature", "checkpoint dated before the "
+			    "checkpoint before it");
+			return -1;
+		}
+		if (!v->new_run && v->checkpoint_us > 0 &&
+		    v->checkpoint_seconds > 0 && us - v->checkpoint_us >
+		    2 * v->checkpoint_seconds * 1000000 + STALE_SLACK_US) {
+			fail(v, l, "signature", "checkpoint %" PRId64 " s after "
+			    "the one before it in the same run, more than "
+			    "twice checkpoint_seconds: the records between "
+			    "were re-signed with a later key, or modgated was "
+			    "suspended", (us - v->checkpoint_us) / 1000000);
+			return -1;
+		}
+		v->checkpoint_us = us;
+		v->new_run = 0;
 	}
 	v->r.checkpoints++;
 	v->r.signed_seq = v->last_seq;
@@ -255,7 +337,8 @@ check_checkpoint(struct audit_verify *v, json_t *o, const struct loc *l)
 }
 
 int
-audit_verify_witness(struct audit_verify *v, const char *line, size_t len)
+audit_verify_witness(struct audit_verify *v, const char *line, size_t len,
+    char *bad, size_t badsize)
 {
 	const char	*p = memmem(line, len, "{\"seq\":", 7), *prev, *why;
 	char		 reason[256];
@@ -278,20 +361,19 @@ audit_verify_witness(struct audit_verify *v, const char *line, size_t len)
 	rc = -1;
 	if (seq < 2 || checkpoint_sig(v, o, seq - 1, prev, reason,
 	    sizeof(reason)) == -1) {
-		snprintf(v->r.message, sizeof(v->r.message), "witness "
-		    "checkpoint seq %" PRIu64 ": %s", seq, seq < 2 ?
-		    "no head" : reason);
+		snprintf(bad, badsize, "checkpoint seq %" PRIu64 ": %s", seq,
+		    seq < 2 ? "no head" : reason);
 		goto done;
 	}
 	if (v->nwit == v->capwit) {
 		v->capwit = v->capwit ? v->capwit * 2 : 64;
 		if ((w = reallocarray(v->wit, v->capwit, sizeof(*w))) == NULL) {
-			snprintf(v->r.message, sizeof(v->r.message),
-			    "out of memory");
+			snprintf(bad, badsize, "out of memory");
 			goto done;
 		}
 		v->wit = w;
 	}
+	v->wit_sorted = 0;
 	w = &v->wit[v->nwit++];
 	memset(w, 0, sizeof(*w));
 	w->seq = seq;
@@ -304,16 +386,27 @@ audit_verify_witness(struct audit_verify *v, const char *line, size_t len)
 	return rc;
 }
 
+static int
+witness_cmp(const void *a, const void *b)
+{
+	const struct witness *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 /* The witness checkpoint of SEQ, or NULL. */
 static struct witness *
 witness_of(struct audit_verify *v, uint64_t seq)
 {
-	size_t	 i;
+	struct witness	 key = { .seq = seq };
 
-	for (i = 0; i < v->nwit; i++)
-		if (v->wit[i].seq == seq)
-			return &v->wit[i];
-	return NULL;
+	if (v->nwit == 0)
+		return NULL;
+	if (!v->wit_sorted) {
+		qsort(v->wit, v->nwit, sizeof(*v->wit), witness_cmp);
+		v->wit_sorted = 1;
+	}
+	return bsearch(&key, v->wit, v->nwit, sizeof(*v->wit), witness_cmp);
 }
 
 /* Settle a pending lookahead with the record O (NULL: none follows). */
@@ -396,6 +489,7 @@ end_state(struct audit_verify *v, json_t *o, const char *ev)
 	v->after_stop = ev != NULL && strcmp(ev, "stop") == 0;
 	if (ev == NULL || strcmp(ev, "start") != 0)
 		return;
+	v->new_run = 1;
 	cs = json_object_get(o, "checkpoint_seconds");
 	v->checkpoint_seconds = json_is_integer(cs) ? json_integer_value(cs) :
 	    0;
@@ -612,7 +706,8 @@ audit_verify_finish(struct audit_verify *v, struct audit_verify_result *r)
 			    v->torn_len);
 		else if (v->bad_pending)
 			fail(v, &v->bad_loc, "malformed", "%s", v->bad_why);
-		else if (v->pinned && v->r.checkpoints == 0) {
+		else if ((v->pinned || v->pinned_fss) &&
+		    v->r.checkpoints == 0) {
 			if (v->last_loc.line == 0)
 				here(v, &v->last_loc);
 			fail(v, &v->last_loc, "unsigned", "no checkpoint "

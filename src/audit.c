@@ -39,6 +39,7 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "audit-fss.h"
 #include "audit-key.h"
 #include "audit-record.h"
 #include "log.h"
@@ -58,7 +59,8 @@ struct audit {
 	off_t		 size;		/* bytes of complete records */
 	int		 cut_pending;	/* bytes after size to ftruncate */
 	int		 has_key;
-	struct audit_key key;
+	struct audit_key key;		/* a static Ed25519 key, or */
+	struct audit_fss *fss;		/* a forward-secure one */
 	struct audit_privacy priv;	/* text HMAC secret, meta bounds */
 	char		 hmac_id[17];	/* names the secret in start records */
 	time_t		 expired_at;	/* last look for expired files */
@@ -188,20 +190,24 @@ put_line(struct audit *a, const char *line, size_t len, size_t lead)
 }
 
 /*
- * Append a record with BODY (an object, consumed) as the next link; LEAD is
- * prepended raw (used to seal a torn line).  0 or -1.
+ * Append a record with BODY (an object, consumed) as the next link, dated
+ * TS (NULL: now); LEAD is prepended raw (used to seal a torn line).  0 or
+ * -1.
  */
 static int
-put_body(struct audit *a, json_t *body, const char *lead)
+put_body(struct audit *a, json_t *body, const char *lead, const char *ts)
 {
-	char		 ts[AUDIT_TS_SIZE], *s = NULL, *line = NULL;
+	char		 now[AUDIT_TS_SIZE], *s = NULL, *line = NULL;
 	char		*buf = NULL;
 	size_t		 slen, len, ll = lead != NULL ? strlen(lead) : 0;
 	int		 rc = -1;
 
 	if (body == NULL || (s = audit_body_dump(body, &slen)) == NULL)
 		goto done;
-	audit_ts_now(ts);
+	if (ts == NULL) {
+		audit_ts_now(now);
+		ts = now;
+	}
 	if ((line = audit_line_make(a->seq + 1, ts, s, slen, a->prev, &len))
 	    == NULL)
 		goto done;
@@ -242,33 +248,82 @@ event_new(const char *name)
  * "interval", "rotate", "reload" or "stop") and sent to syslog as a
  * witness.  0 or -1.
  */
+/* The public key checkpoints name. */
+static const char *
+key_pubstr(const struct audit *a)
+{
+	return a->fss != NULL ? audit_fss_pubstr(a->fss) : a->key.pubstr;
+}
+
+struct fss_msg {
+	const char	*ts;
+	uint64_t	 seq;
+	const char	*head;
+};
+
+static size_t
+fss_msg(char *out, size_t size, uint64_t epoch, void *arg)
+{
+	const struct fss_msg *m = arg;
+
+	return audit_checkpoint_msg_fss(out, size, epoch, m->ts, m->seq,
+	    m->head);
+}
+
+/*
+ * The members of a checkpoint over the head, dated TS, after "event" and
+ * "reason" in O: with a forward-secure key, the epoch's key and its path
+ * to the key's root; then the signature.  0 or -1.
+ */
+static int
+checkpoint_sign(struct audit *a, json_t *o, const char *ts)
+{
+	char		 msg[256], sig[AUDIT_SIG_B64_SIZE];
+	char		 epk[AUDIT_PUBSTR_SIZE];
+	struct fss_msg	 m = { ts, a->seq, a->prev };
+	uint64_t	 epoch;
+	int64_t		 us;
+	json_t		*path = NULL;
+	size_t		 mlen;
+
+	if (json_object_set_new(o, "head_seq", json_integer((json_int_t)a->seq))
+	    == -1 || json_object_set_new(o, "key", json_string(key_pubstr(a)))
+	    == -1)
+		return -1;
+	if (a->fss == NULL) {
+		mlen = audit_checkpoint_msg(msg, sizeof(msg), a->seq, a->prev);
+		if (audit_key_sign(&a->key, msg, mlen, sig) == -1)
+			return -1;
+	} else if (audit_ts_parse(ts, &us) == -1 ||
+	    audit_fss_sign(a->fss, us / 1000000, fss_msg, &m, &epoch, epk,
+	    &path, sig) == -1 ||
+	    json_object_set_new(o, "epoch", json_integer((json_int_t)epoch))
+	    == -1 ||
+	    json_object_set_new(o, "epoch_key", json_string(epk)) == -1 ||
+	    json_object_set_new(o, "path", path) == -1)
+		return -1;
+	return json_object_set_new(o, "sig", json_string(sig));
+}
+
 static int
 checkpoint(struct audit *a, const char *reason)
 {
-	char	 msg[256], sig[AUDIT_SIG_B64_SIZE];
-	size_t	 mlen;
+	char	 ts[AUDIT_TS_SIZE];
 	json_t	*o;
 	int	 rc;
 
 	if (!a->has_key)
 		return 0;
-	mlen = audit_checkpoint_msg(msg, sizeof(msg), a->seq, a->prev);
-	if (audit_key_sign(&a->key, msg, mlen, sig) == -1) {
+	audit_ts_now(ts);
+	if ((o = event_new("checkpoint")) == NULL ||
+	    json_object_set_new(o, "reason", json_string(reason)) == -1 ||
+	    checkpoint_sign(a, o, ts) == -1) {
+		json_decref(o);
 		errno = EINVAL;
 		return -1;
 	}
-	if ((o = event_new("checkpoint")) == NULL ||
-	    json_object_set_new(o, "reason", json_string(reason)) == -1 ||
-	    json_object_set_new(o, "head_seq", json_integer((json_int_t)a->seq))
-	    == -1 ||
-	    json_object_set_new(o, "key", json_string(a->key.pubstr)) == -1 ||
-	    json_object_set_new(o, "sig", json_string(sig)) == -1) {
-		json_decref(o);
-		errno = ENOMEM;
-		return -1;
-	}
 	a->witness = 1;
-	rc = put_body(a, o, NULL);
+	rc = put_body(a, o, NULL, ts);
 	a->witness = 0;
 	if (rc == -1)
 		return -1;
@@ -331,7 +386,7 @@ tell_failures(struct audit *a)
 		errno = ENOMEM;
 		return -1;
 	}
-	if (put_body(a, o, NULL) == -1)
+	if (put_body(a, o, NULL, NULL) == -1)
 		return -1;
 	log_warnx("audit: %s writable again; %" PRIu64 " record(s) "
 	    "could not be written (%" PRIu64 " answered allow), noted as "
@@ -413,7 +468,7 @@ rotate(struct audit *a)
 		json_decref(o);
 		return;
 	}
-	if (put_body(a, o, NULL) == -1)
+	if (put_body(a, o, NULL, NULL) == -1)
 		log_warn("audit: %s", a->conf.path);
 	else
 		after_record(a);
@@ -707,7 +762,7 @@ resume(struct audit *a)
 		json_decref(o);
 		goto done;
 	}
-	if (put_body(a, o, "\n") == -1) {
+	if (put_body(a, o, "\n", NULL) == -1) {
 		log_warn("audit: %s: cannot seal the torn last line",
 		    a->conf.path);
 		goto done;
@@ -841,7 +896,7 @@ expire(struct audit *a)
 		json_decref(o);
 		return;
 	}
-	if (put_body(a, o, NULL) == -1)
+	if (put_body(a, o, NULL, NULL) == -1)
 		log_warn("audit: %s", a->conf.path);
 	else
 		after_record(a);
@@ -918,10 +973,8 @@ ticker_main(void *arg)
 		if (checkpoint_due(a, &now) && (tell_failures(a) == -1 ||
 		    checkpoint(a, "interval") == -1)) {
 			log_warn("audit: checkpoint in %s", a->conf.path);
-			/* try again at the next tick, not in a burst */
+			/* try again after another interval, not every tick */
 			a->checkpoint_at = now;
-			a->checkpoint_at.tv_sec -= a->conf.checkpoint_seconds -
-			    1;
 		}
 		if (a->conf.retain_days > 0 &&
 		    time(NULL) - a->expired_at >= 3600)
@@ -1029,6 +1082,7 @@ audit_free(struct audit *a)
 	for (i = 0; i < a->conf.n_meta_redact; i++)
 		free(a->conf.meta_redact[i]);
 	sodium_memzero(&a->key, sizeof(a->key));
+	audit_fss_free(a->fss);
 	sodium_memzero(&a->priv, sizeof(a->priv));
 	free(a);
 }
@@ -1069,7 +1123,10 @@ audit_open(const struct audit_conf *conf)
 	a->rotate_at = a->conf.rotate_bytes;
 	memcpy(a->prev, AUDIT_HASH_ZERO, sizeof(AUDIT_HASH_ZERO));
 	if (a->conf.key[0] != '\0') {
-		if (audit_key_load(a->conf.key, &a->key) == -1)
+		if (audit_fss_is_fss(a->conf.key)) {
+			if ((a->fss = audit_fss_load(a->conf.key)) == NULL)
+				goto fail;
+		} else if (audit_key_load(a->conf.key, &a->key) == -1)
 			goto fail;
 		a->has_key = 1;
 	}
@@ -1100,14 +1157,14 @@ audit_open(const struct audit_conf *conf)
 	    json_object_set_new(o, "on_failure",
 	    json_string(on_failure_name(a->conf.on_failure))) == -1 ||
 	    json_object_set_new(o, "key", a->has_key ?
-	    json_string(a->key.pubstr) : json_null()) == -1 ||
+	    json_string(key_pubstr(a)) : json_null()) == -1 ||
 	    json_object_set_new(o, "hmac_key_id", json_string(a->hmac_id)) ==
 	    -1) {
 		json_decref(o);
 		log_warnx("audit: out of memory");
 		goto fail;
 	}
-	if (put_body(a, o, NULL) == -1) {
+	if (put_body(a, o, NULL, NULL) == -1) {
 		log_warn("audit: %s", a->conf.path);
 		goto fail;
 	}
@@ -1145,7 +1202,7 @@ audit_close(struct audit *a)
 		    json_integer((json_int_t)a->written)) == 0 &&
 		    json_object_set_new(o, "failed",
 		    json_integer((json_int_t)a->failures)) == 0) {
-			if (put_body(a, o, NULL) == -1)
+			if (put_body(a, o, NULL, NULL) == -1)
 				log_warn("audit: %s", a->conf.path);
 		} else
 			json_decref(o);
@@ -1182,7 +1239,7 @@ audit_reopen(struct audit *a)
 		json_decref(o);
 		goto done;
 	}
-	if (put_body(a, o, NULL) == -1) {
+	if (put_body(a, o, NULL, NULL) == -1) {
 		log_warn("audit: reopen %s", a->conf.path);
 		goto done;
 	}
@@ -1223,14 +1280,32 @@ audit_reload(struct audit *a, int ok, const unsigned int *uids, size_t n,
 			return -1;
 		}
 	pthread_mutex_lock(&a->mu);
-	if (a->fd == -1 && open_file(a) == -1)
+	if ((a->fd == -1 && open_file(a) == -1) || tell_failures(a) == -1)
 		json_decref(o);
-	else if (tell_failures(a) == 0 && put_body(a, o, NULL) == 0 &&
+	else if (put_body(a, o, NULL, NULL) == 0 &&
 	    checkpoint(a, "reload") == 0)
 		rc = 0;
 	if (rc == -1)
 		log_warn("audit: reload record in %s", a->conf.path);
 	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+audit_check_key(const char *path)
+{
+	struct audit_key	 k;
+	struct audit_fss	*f;
+	int			 rc;
+
+	if (audit_fss_is_fss(path)) {
+		f = audit_fss_load(path);
+		rc = f != NULL ? 0 : -1;
+		audit_fss_free(f);
+		return rc;
+	}
+	rc = audit_key_load(path, &k);
+	sodium_memzero(&k, sizeof(k));
 	return rc;
 }
 

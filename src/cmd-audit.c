@@ -4,7 +4,8 @@
  *	modgate audit verify [-aPq] [-k pubkey] [-w witness] file ...
  *	modgate audit show [-P] [filters] [file ...]
  *	modgate audit query [-P] [filters] [file ...]
- *	modgate audit keygen [-f] [-p pubfile] secretfile
+ *	modgate audit keygen [-fs] [-e seconds] [-n epochs] [-p pubfile]
+ *	    secretfile
  *	modgate audit hmac -K hmackeyfile [text]
  *
  * filters: --since T --until T --verdict V --policy P --rule R (a glob)
@@ -35,6 +36,7 @@
 
 #include <jansson.h>
 
+#include "audit-fss.h"
 #include "audit-key.h"
 #include "audit-read.h"
 #include "audit-record.h"
@@ -116,13 +118,38 @@ open_input(const char *name)
 
 /* verify */
 
+/*
+ * The key -k names: a forward-secure public key ("fss1:...", into *FSS,
+ * whose epoch is then set) or an Ed25519 one (into PK), as a string or the
+ * first line of a file.  0 or -1 (said).
+ */
+static int
+pin_key(const char *arg, unsigned char *pk, struct audit_fss_public *fss)
+{
+	char	 line[256];
+	FILE	*f;
+
+	if (audit_fss_parse_public(arg, fss) == 0)
+		return 0;
+	if ((f = fopen(arg, "re")) != NULL) {
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    audit_fss_parse_public(line, fss) == 0) {
+			fclose(f);
+			return 0;
+		}
+		fclose(f);
+	}
+	fss->epoch = 0;
+	return audit_key_read_public(arg, pk);
+}
+
 /* Feed the checkpoints of the witness file NAME to V.  0, or -1 (said). */
 static int
 read_witness(struct audit_verify *v, const char *name)
 {
 	struct audit_reader	*rd;
-	struct audit_verify_result r;
 	const char		*line;
+	char			 bad[512];
 	size_t			 len, lineno = 0, kept = 0;
 	int			 fd, n, complete, rc = 0;
 
@@ -137,15 +164,13 @@ read_witness(struct audit_verify *v, const char *name)
 		lineno++;
 		if (line == NULL)
 			continue;
-		switch (audit_verify_witness(v, line, len)) {
+		switch (audit_verify_witness(v, line, len, bad,
+		    sizeof(bad))) {
 		case 0:
 			kept++;
 			break;
 		case -1:
-			memset(&r, 0, sizeof(r));
-			(void)audit_verify_finish(v, &r);
-			printf("%s:%zu: witness: %s\n", name, lineno,
-			    r.message);
+			printf("%s:%zu: witness: %s\n", name, lineno, bad);
 			rc = -1;
 			break;
 		}
@@ -174,6 +199,7 @@ audit_verify_cmd(int argc, char **argv)
 	unsigned char			 pk[crypto_sign_PUBLICKEYBYTES];
 	const char			*keyarg = NULL, *line;
 	const char			*witness = NULL;
+	struct audit_fss_public		 fss = { .epoch = 0 };
 	static const struct option	 longopts[] = {
 		{ "witness", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
@@ -211,12 +237,15 @@ audit_verify_cmd(int argc, char **argv)
 	argv += optind;
 	if (argc == 0)
 		goto usage;
-	if (keyarg != NULL && audit_key_read_public(keyarg, pk) == -1)
+	if (keyarg != NULL && pin_key(keyarg, pk, &fss) == -1)
 		return EX_DATAERR;
-	if ((v = audit_verify_new(keyarg != NULL ? pk : NULL, flags)) == NULL) {
+	if ((v = audit_verify_new(keyarg != NULL && !fss.epoch ? pk : NULL,
+	    flags)) == NULL) {
 		log_warnx("out of memory");
 		return EX_OSERR;
 	}
+	if (fss.epoch)
+		audit_verify_pin_fss(v, &fss);
 	if (witness != NULL && read_witness(v, witness) == -1) {
 		audit_verify_free(v);
 		return 1;
@@ -607,25 +636,56 @@ audit_read_cmd(int argc, char **argv, int human)
 
 /* keygen */
 
+/* Parse S as an integer from MIN to MAX into *OUT: NULL, or what is wrong. */
+static const char *
+number(const char *s, long long min, long long max, long long *out)
+{
+	char	*end;
+
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0')
+		return "not a number";
+	if (*out < min || *out > max)
+		return "out of range";
+	return NULL;
+}
+
 static int
 audit_keygen_cmd(int argc, char **argv)
 {
 	struct audit_key	 k;
-	const char		*pub = NULL;
-	char			*pubbuf = NULL;
-	int			 ch, force = 0, rv;
+	const char		*pub = NULL, *errstr = NULL;
+	char			*pubbuf = NULL, fsspub[AUDIT_FSS_PUB_SIZE];
+	long long		 epoch = 86400, epochs = 4096;
+	int			 ch, force = 0, plain = 0, rv;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "fp:")) != -1) {
+	while ((ch = getopt(argc, argv, "e:fn:p:s")) != -1) {
 		switch (ch) {
+		case 'e':
+			errstr = number(optarg, 1, 365LL * 86400, &epoch);
+			break;
 		case 'f':
 			force = 1;
+			break;
+		case 'n':
+			errstr = number(optarg, 2, 1LL << AUDIT_FSS_MAX_DEPTH,
+			    &epochs);
 			break;
 		case 'p':
 			pub = optarg;
 			break;
+		case 's':
+			plain = 1;
+			break;
 		default:
 			goto usage;
+		}
+		if (errstr != NULL) {
+			fprintf(stderr, "modgate audit keygen: -%c %s: %s\n",
+			    ch, optarg, errstr);
+			return EX_USAGE;
 		}
 	}
 	if (argc - optind != 1)
@@ -635,21 +695,34 @@ audit_keygen_cmd(int argc, char **argv)
 			return EX_OSERR;
 		pub = pubbuf;
 	}
-	rv = audit_key_generate(argv[optind], pub, force, &k);
-	sodium_memzero(&k.sk, sizeof(k.sk));
+	if (plain) {
+		rv = audit_key_generate(argv[optind], pub, force, &k);
+		sodium_memzero(&k.sk, sizeof(k.sk));
+		snprintf(fsspub, sizeof(fsspub), "%s", k.pubstr);
+	} else {
+		/* a power of two epochs, the first one starting now */
+		while (epochs & (epochs - 1))
+			epochs += epochs & -epochs;
+		rv = audit_fss_generate(argv[optind], pub, force,
+		    (int64_t)time(NULL), epoch, (uint32_t)epochs, fsspub);
+	}
 	if (rv == -1) {
 		free(pubbuf);
 		return EX_CANTCREAT;
 	}
-	printf("%s\n", k.pubstr);
+	printf("%s\n", fsspub);
 	fprintf(stderr, "secret key: %s (mode 0600; audit.key in "
 	    "modgated.conf)\npublic key: %s (for modgate audit verify -k)\n",
 	    argv[optind], pub);
+	if (!plain)
+		fprintf(stderr, "forward-secure: %lld epochs of %lld s; the "
+		    "daemon rewrites the secret file at each epoch, so its "
+		    "directory must be writable by it\n", epochs, epoch);
 	free(pubbuf);
 	return 0;
  usage:
-	fprintf(stderr, "usage: modgate audit keygen [-f] [-p pubfile] "
-	    "secretfile\n");
+	fprintf(stderr, "usage: modgate audit keygen [-fs] [-e seconds] "
+	    "[-n epochs] [-p pubfile] secretfile\n");
 	return EX_USAGE;
 }
 
@@ -734,7 +807,8 @@ cmd_audit(int argc, char **argv)
 	    "[-w witness] file ...\n"
 	    "       modgate audit show [-P] [filters] [file ...]\n"
 	    "       modgate audit query [-P] [filters] [file ...]\n"
-	    "       modgate audit keygen [-f] [-p pubfile] secretfile\n"
+	    "       modgate audit keygen [-fs] [-e seconds] [-n epochs] "
+	    "[-p pubfile] secretfile\n"
 	    "       modgate audit hmac -K hmackeyfile [text]\n"
 	    "filters: --since T --until T --verdict V --policy P --rule GLOB "
 	    "--category C --uid N\n");

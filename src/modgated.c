@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "audit-key.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -102,13 +101,9 @@ main(int argc, char **argv)
 		rv = snap != NULL && http_check(snap->cfg) == 0 ? 0 : 1;
 		/* the audit key is read at start: check it here too */
 		if (rv == 0 && snap->cfg->audit.enabled &&
-		    snap->cfg->audit.key[0] != '\0') {
-			struct audit_key k;
-
-			if (audit_key_load(snap->cfg->audit.key, &k) == -1)
-				rv = 1;
-			sodium_memzero(&k, sizeof(k));
-		}
+		    snap->cfg->audit.key[0] != '\0' &&
+		    audit_check_key(snap->cfg->audit.key) == -1)
+			rv = 1;
 		if (rv == 0)
 			printf("configuration OK\n");
 		snapshot_unref(snap);

@@ -156,7 +156,7 @@ class AuditTest(unittest.TestCase):
         sk = os.path.join(self.tmp, "key")
         rc, out, err = modgate("audit", "keygen", sk)
         self.assertEqual(rc, 0, err)
-        self.assertTrue(out.startswith("ed25519:"))
+        self.assertTrue(out.startswith("fss1:"))
         self.assertEqual(os.stat(sk).st_mode & 0o777, 0o600)
         self.daemon = Daemon(self.tmp, {"key": sk, "checkpoint_every": 5,
                                         "fsync": "always",
@@ -303,6 +303,40 @@ class AuditTest(unittest.TestCase):
         rc, out, err = modgate("audit", "hmac", "-K", keyfile, text)
         self.assertEqual(rc, 0, err)
         self.assertEqual(out.strip(), recs[0]["text_hmac"])
+
+    def test_forward_secure_key_evolves(self):
+        """With epochs of one second the daemon moves its key on and
+        erases the old seed; the log verifies against the root alone; a
+        static key (-s) still works."""
+        sk = os.path.join(self.tmp, "key")
+        rc, out, err = modgate("audit", "keygen", "-e", "1", "-n", "64", sk)
+        self.assertEqual(rc, 0, err)
+        first = read_text(sk)
+        self.daemon = Daemon(self.tmp, {"key": sk, "checkpoint_every": 3,
+                                        "checkpoint_seconds": 1}).start()
+        with Client(self.daemon.sock) as c:
+            for i in range(6):
+                c.ask({"text": "hello %d" % i})
+                time.sleep(0.5)
+        self.assertEqual(self.daemon.stop(), 0)
+        now = read_text(sk)
+        self.assertNotIn("epoch 0\n", now)
+        self.assertNotIn(first.split("seed ")[1].split()[0], now)
+        self.assertEqual(os.stat(sk).st_mode & 0o777, 0o600)
+        epochs = {r["epoch"] for r in records(self.log)
+                  if r.get("event") == "checkpoint"}
+        self.assertGreater(len(epochs), 1)
+        rc, out, err = self.verify(self.log, key=sk + ".pub")
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("closed cleanly", out)
+        # another key's root is refused
+        rc, out, err = modgate("audit", "keygen", sk + "2")
+        rc, out, err = self.verify(self.log, key=sk + "2.pub")
+        self.assertEqual(rc, 1, out + err)
+        self.assertIn("signature", out)
+        rc, out, err = modgate("audit", "keygen", "-s", sk + "3")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out.startswith("ed25519:"))
 
     def test_refused_reload_recorded(self):
         self.daemon = Daemon(self.tmp, {}).start()

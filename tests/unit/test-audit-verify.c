@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "audit-fss.h"
 #include "audit-key.h"
 #include "audit-record.h"
 #include "audit-verify.h"
@@ -120,7 +121,7 @@ run_witness(char **v, int n, int64_t now_us, char **w, int nw,
     struct audit_verify_result *r)
 {
 	struct audit_verify	*av;
-	char			 buf[4096];
+	char			 buf[4096], why[512];
 	int			 i, rc;
 
 	assert_non_null(av = audit_verify_new(key.pk, 0));
@@ -129,7 +130,8 @@ run_witness(char **v, int n, int64_t now_us, char **w, int nw,
 	for (i = 0; i < nw; i++) {
 		snprintf(buf, sizeof(buf), "Dec  7 00:10:00 host modgated[42]: "
 		    "%s", w[i]);
-		assert_true(audit_verify_witness(av, buf, strlen(buf)) >= 0);
+		assert_true(audit_verify_witness(av, buf, strlen(buf), why,
+		    sizeof(why)) >= 0);
 	}
 	audit_verify_file(av, "log");
 	for (i = 0; i < n; i++)
@@ -247,7 +249,7 @@ test_witness_mismatch(void **state)
 {
 	struct audit_verify_result	 r;
 	struct audit_verify		*av;
-	char				**v, *w[1], *forged, *p;
+	char				**v, *w[1], *forged, *p, why[512];
 	int				 n, i;
 
 	v = copy(&n);
@@ -265,16 +267,134 @@ test_witness_mismatch(void **state)
 	expect(run_witness(v, n, 0, w, 1, &r), &r, "witness", i + 1);
 	/* a witness line whose signature does not hold is refused */
 	assert_non_null(av = audit_verify_new(key.pk, 0));
-	assert_int_equal(audit_verify_witness(av, forged, strlen(forged)), 0);
+	assert_int_equal(audit_verify_witness(av, forged, strlen(forged), why,
+	    sizeof(why)), 0);
 	assert_non_null(p = strstr(forged, "\"sig\":\""));
 	p[7] = p[7] == 'A' ? 'B' : 'A';
-	assert_int_equal(audit_verify_witness(av, forged, strlen(forged)),
-	    -1);
-	assert_int_equal(audit_verify_witness(av, "Dec 7 sshd: hello", 17),
-	    1);
+	assert_int_equal(audit_verify_witness(av, forged, strlen(forged), why,
+	    sizeof(why)), -1);
+	assert_non_null(strstr(why, "signature"));
+	assert_int_equal(audit_verify_witness(av, "Dec 7 sshd: hello", 17,
+	    why, sizeof(why)), 1);
 	audit_verify_free(av);
 	free(forged);
 	free(v);
+}
+
+struct msg_arg {
+	const char	*ts;
+};
+
+static size_t
+msg_of(char *out, size_t size, uint64_t epoch, void *arg)
+{
+	const struct msg_arg *m = arg;
+
+	return audit_checkpoint_msg_fss(out, size, epoch, m->ts, 1,
+	    AUDIT_HASH_ZERO);
+}
+
+/*
+ * A forward-secure key: checkpoints of two epochs verify against the root
+ * alone; the file no longer holds the first seed, and what it holds can
+ * neither sign for the first epoch nor pass a later epoch's signature off
+ * as the first one's.
+ */
+static void
+test_forward_secure(void **state)
+{
+	struct audit_conf		 c;
+	struct audit			*a;
+	struct audit_fss		*thief;
+	struct audit_fss_public		 p;
+	struct audit_verify_result	 r;
+	struct request			 req;
+	struct result			 res;
+	struct policy_conf		 pol = { .name = "default" };
+	char				 fk[300], pub[AUDIT_FSS_PUB_SIZE];
+	char				 before[4096], after[4096], ts0[64];
+	char				 msg[256], epk[AUDIT_PUBSTR_SIZE];
+	char				 sig[AUDIT_SIG_B64_SIZE], why[256];
+	struct msg_arg			 m = { ts0 };
+	char				 logpath[300];
+	uint64_t			 e;
+	json_t				*mpath;
+	FILE				*f;
+	size_t				 mlen;
+	int64_t				 t0 = time(NULL);
+	int				 i;
+
+	snprintf(fk, sizeof(fk), "%s/fss", dir);
+	assert_int_equal(audit_fss_generate(fk, NULL, 0, t0, 1, 16, pub), 0);
+	assert_int_equal(audit_fss_parse_public(pub, &p), 0);
+	assert_non_null(f = fopen(fk, "r"));
+	assert_int_equal(fread(before, 1, sizeof(before) - 1, f) > 0, 1);
+	fclose(f);
+	memset(&c, 0, sizeof(c));
+	c.enabled = 1;
+	snprintf(logpath, sizeof(logpath), "%s/fss.log", dir);
+	c.path = logpath;
+	c.fsync = AUDIT_FSYNC_NEVER;
+	c.key = fk;
+	c.checkpoint_every = 2;
+	assert_non_null(a = audit_open(&c));
+	for (i = 0; i < 6; i++) {
+		memset(&req, 0, sizeof(req));
+		memset(&res, 0, sizeof(res));
+		req.text = "hello";
+		req.len = 5;
+		res.policy = &pol;
+		assert_int_equal(audit_append(a, &req, &res, "sha256:x"), 0);
+		if (i == 2)
+			usleep(1200000);	/* into the next epoch */
+	}
+	audit_close(a);
+	{
+		struct audit_verify *v;
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t n;
+
+		assert_non_null(v = audit_verify_new(NULL, 0));
+		audit_verify_pin_fss(v, &p);
+		assert_non_null(f = fopen(logpath, "r"));
+		while ((n = getline(&line, &cap, f)) != -1)
+			audit_verify_line(v, line, (size_t)n - 1, 1);
+		fclose(f);
+		free(line);
+		assert_int_equal(audit_verify_finish(v, &r), 0);
+		audit_verify_free(v);
+	}
+	assert_true(r.checkpoints >= 4);
+	assert_true(r.clean_end);
+	/* the seed of epoch 0 is gone from the file */
+	assert_non_null(f = fopen(fk, "r"));
+	assert_int_equal(fread(after, 1, sizeof(after) - 1, f) > 0, 1);
+	fclose(f);
+	assert_null(strstr(after, "epoch 0\n"));
+	assert_string_not_equal(strstr(before, "seed "), strstr(after, "seed "));
+	/* a thief with today's file cannot sign for epoch 0 ... */
+	assert_non_null(thief = audit_fss_load(fk));
+	snprintf(ts0, sizeof(ts0), "%s", "2026-01-01T00:00:00.000000Z");
+	assert_int_equal(audit_fss_sign(thief, t0, msg_of, &m, &e, epk, &mpath,
+	    sig), -1);
+	/* ... nor pass its own epoch's signature off as one of epoch 0 */
+	assert_int_equal(audit_fss_sign(thief, time(NULL), msg_of, &m, &e, epk,
+	    &mpath, sig), 0);
+	assert_true(e >= 1);
+	mlen = audit_checkpoint_msg_fss(msg, sizeof(msg), e, ts0, 1,
+	    AUDIT_HASH_ZERO);
+	assert_int_equal(audit_fss_check(&p, e, epk, mpath, time(NULL), msg,
+	    mlen, sig, why, sizeof(why)), 0);
+	assert_int_equal(audit_fss_check(&p, e, epk, mpath, t0, msg, mlen, sig,
+	    why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "outside"));
+	mlen = audit_checkpoint_msg_fss(msg, sizeof(msg), 0, ts0, 1,
+	    AUDIT_HASH_ZERO);
+	assert_int_equal(audit_fss_check(&p, 0, epk, mpath, t0, msg, mlen, sig,
+	    why, sizeof(why)), -1);
+	json_decref(mpath);
+	audit_fss_free(thief);
 }
 
 static void
@@ -540,6 +660,7 @@ main(void)
 		cmocka_unit_test(test_intact),
 		cmocka_unit_test(test_end),
 		cmocka_unit_test(test_witness_mismatch),
+		cmocka_unit_test(test_forward_secure),
 		cmocka_unit_test(test_edited),
 		cmocka_unit_test(test_dropped),
 		cmocka_unit_test(test_reordered),
