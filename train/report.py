@@ -404,6 +404,8 @@ def write_card(out, res, thr):
                      "windows gives every long clean answer several chances to score high, which "
                      "is why the figures drop once the clean answers are added.")
     lines += [
+              "- Fine-tuned from co-occurrence embeddings, not from a pretrained encoder, "
+              "unless models/base (make pretrain) exists: see Model above.",
               "- Small (two layers) and trained on about a hundred thousand mostly short social-"
               "media, forum and chat texts; its knowledge of the world is shallow. Expect misses "
               "on paraphrased or implicit harm, and false positives on frank medical, educational "
