@@ -235,20 +235,18 @@ def load_stormfront(d):
     return out
 
 
+def first_flag(r, flags, default):
+    """The label of the first (key, label) of flags whose key is set in r."""
+    return next((lab for k, lab in flags if r.get(k)), default)
+
+
+GHC_FLAGS = [("cv", "call_for_violence"), ("hd", "human_degradation"), ("vo", "vulgar")]
+
+
 def load_ghc(d):
-    out = []
-    for name in ("dev.jsonl", "test.jsonl"):
-        for r in _jsonl(os.path.join(d, "ghc-devtest", name)):
-            if r.get("cv"):
-                lab = "call_for_violence"
-            elif r.get("hd"):
-                lab = "human_degradation"
-            elif r.get("vo"):
-                lab = "vulgar"
-            else:
-                lab = "none"
-            out.append(raw(r["Text"], "ghc", lab))
-    return out
+    return [raw(r["Text"], "ghc", first_flag(r, GHC_FLAGS, "none"))
+            for name in ("dev.jsonl", "test.jsonl")
+            for r in _jsonl(os.path.join(d, "ghc-devtest", name))]
 
 
 def load_crowdcounter(d):
@@ -596,19 +594,13 @@ def load_spam(d):
     return out
 
 
+DT_FLAGS = [("refusal_heuristic", "refusal"), ("weak_sexual", "weak_sexual"),
+            ("weak_violence", "weak_violence")]
+
+
 def load_decodingtrust(d):
-    out = []
-    for r in _jsonl(os.path.join(d, "decodingtrust-rtp-outputs", "dt_rtp_outputs.jsonl")):
-        if r.get("refusal_heuristic"):
-            lab = "refusal"
-        elif r.get("weak_sexual"):
-            lab = "weak_sexual"
-        elif r.get("weak_violence"):
-            lab = "weak_violence"
-        else:
-            lab = "other"
-        out.append(raw(r["text"], "decodingtrust", lab))
-    return out
+    return [raw(r["text"], "decodingtrust", first_flag(r, DT_FLAGS, "other"))
+            for r in _jsonl(os.path.join(d, "decodingtrust-rtp-outputs", "dt_rtp_outputs.jsonl"))]
 
 
 def load_history(d):
