@@ -193,13 +193,13 @@ MAN7		= $(wildcard man/*.7)
 MAN8		= $(wildcard man/*.8)
 CONFDIR		= $(SYSCONFDIR)/modgate
 MODELDIR	= $(DATADIR)/modgate/models
-INSTALL_SED	= sed -e 's|"\.\./rules/|"$(CONFDIR)/rules/|g' \
+INSTALL_SED	= sed -e 's|/etc/modgate/|$(CONFDIR)/|g' \
+		  -e 's|"\.\./rules/|"$(CONFDIR)/rules/|g' \
 		  -e 's|"\.\./models/|"$(MODELDIR)/|g' \
 		  -e 's|"\.\./run/modgated\.sock"|"$(RUNSTATEDIR)/modgate/modgated.sock"|g' \
 		  -e 's|"\.\./run/audit\.[a-z]*"|"$(LOCALSTATEDIR)/log/modgate/audit.jsonl"|g' \
 		  -e 's|cache_dir = ""|cache_dir = "$(LOCALSTATEDIR)/lib/modgate"|' \
 		  -e 's|/usr/sbin/modgated|$(SBINDIR)/modgated|g' \
-		  -e 's|/etc/modgate/|$(CONFDIR)/|g' \
 		  -e 's|@LOCALSTATEDIR@|$(LOCALSTATEDIR)|g' \
 		  -e 's|@RUNSTATEDIR@|$(RUNSTATEDIR)|g' \
 		  -e '/^http:/,/^};/s|enabled = true;|enabled = false;|' \
