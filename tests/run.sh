@@ -29,7 +29,8 @@ skipped() {
 	n=$(sed -n 's/^OK (skipped=\([0-9]*\).*/\1/p' "$2")
 	[ -n "$n" ] || return 0
 	skip=$((skip + n))
-	sed -n "s/^\(test[a-z_0-9]*\) .*\.\.\. skipped '\(.*\)'\$/skip $1 \1: \2/p" "$2"
+	sed -n "s/^\(test[a-z_0-9]*\) .*\.\.\. skipped '\(.*\)'\$/\1: \2/p" "$2" |
+		awk -v prog="$1" '{ print "skip " prog " " $0 }'
 }
 
 # The C modules include each other without a cycle.
