@@ -305,7 +305,7 @@ class BehaviourTest(unittest.TestCase):
             self.assertEqual(r["error"]["code"], "bad_request", bad)
         # Closing the connection frees its streams.
         a.close()
-        wait_for(lambda: "stream" in b.ask({"op": "stream_open"}), 10,
+        wait_for(lambda: "stream" in b.ask({"op": "stream_open"}), 60,
                  "streams of a closed connection to be freed")
         b.close()
 
@@ -418,7 +418,7 @@ class SessionTest(unittest.TestCase):
             # Idle for longer than server.idle_timeout: closed, unaudited.
             st, _, a = d.post("/v1/streams/" + sid, {"text": "y"})
             self.assertEqual(st, 200)
-            wait_for(lambda: "idle for" in d.output(), 15,
+            wait_for(lambda: "idle for" in d.output(), 60,
                      "the idle stream to be dropped")
             st, _, a = d.post("/v1/streams/" + sid, {"text": "z"})
             self.assertEqual(st, 400)
