@@ -790,7 +790,11 @@ def _jsonl(path):
 def load_jsonl(path):
     """User data: {"text": ..., "labels": {...}} per line."""
     out = []
-    with open(path, encoding="utf-8") as f:
+    try:
+        f = open(path, encoding="utf-8")
+    except OSError as err:
+        raise SystemExit("%s: %s" % (path, err.strerror))
+    with f:
         for n, l in enumerate(f, 1):
             if not l.strip():
                 continue

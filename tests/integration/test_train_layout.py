@@ -157,6 +157,36 @@ class PretrainResume(unittest.TestCase):
         self.assertEqual((p.returncode, p.stdout.strip()), (0, "equal"), p.stderr[-2000:])
 
 
+@unittest.skipUnless(os.path.exists(TORCH_PY), "no %s" % TORCH_PY)
+class MissingData(unittest.TestCase):
+    """Training without its data ends with one line saying what it needs."""
+
+    def run_tool(self, *args):
+        import subprocess
+        p = subprocess.run([TORCH_PY] + list(args), capture_output=True, text=True,
+                           timeout=120, cwd=TOP)
+        if "No module named 'torch'" in p.stderr:
+            self.skipTest("python3-torch is not installed")
+        self.assertEqual(p.returncode, 1, p.stderr[-2000:])
+        self.assertNotIn("Traceback", p.stderr)
+        return p.stderr.strip().splitlines()[-1]
+
+    def test_make_model_missing_file(self):
+        last = self.run_tool("train/make_model.py", "--data", "/nonexistent/x.jsonl",
+                             "--out", "/nonexistent/out")
+        self.assertEqual(last, "/nonexistent/x.jsonl: No such file or directory")
+
+    def test_make_model_missing_directory(self):
+        last = self.run_tool("train/make_model.py", "--shared", "/nonexistent",
+                             "--out", "/nonexistent/out")
+        self.assertIn("data directory /nonexistent not found", last)
+
+    def test_pretrain_missing_directory(self):
+        last = self.run_tool("train/pretrain.py", "--shared", "/nonexistent",
+                             "--out", "/nonexistent/out")
+        self.assertIn("needs the data directory /nonexistent", last)
+
+
 class ShippedPolicies(unittest.TestCase):
     def test_conf_has_model_thresholds(self):
         import shutil
