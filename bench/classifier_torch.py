@@ -17,7 +17,6 @@ THREADS for the OpenBLAS that PyTorch's Linear layers call here (Debian's
 python3-torch uses the system libblas, i.e. OpenBLAS, whose own thread
 count torch.set_num_threads leaves at the number of cores)."""
 
-import ctypes
 import math
 import os
 import random
@@ -30,6 +29,7 @@ sys.path.insert(0, os.path.join(TOP, "train"))
 import torch  # noqa: E402
 
 import model as M  # noqa: E402
+from cpu_threads import blas_threads  # noqa: E402
 import tokenizer as T  # noqa: E402
 
 
@@ -89,21 +89,6 @@ def best_of(fn, reps, rounds=5, clock=time.perf_counter):
 
 def best_cpu(fn, reps, rounds=5):
     return best_of(fn, reps, rounds, time.process_time)
-
-
-def blas_threads(n):
-    """Set the thread count of the OpenBLAS loaded in this process (the
-    same library the C engine uses); its value after, or 0 when PyTorch
-    was not linked against OpenBLAS."""
-    got = 0
-    for name in ("libopenblas.so.0", "libblas.so.3"):
-        try:
-            lib = ctypes.CDLL(name, mode=os.RTLD_NOLOAD)
-            lib.openblas_set_num_threads(n)
-            got = lib.openblas_get_num_threads()
-        except (OSError, AttributeError):
-            continue
-    return got
 
 
 def cls_only(model, ids):

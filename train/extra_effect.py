@@ -10,16 +10,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import numpy as np
-import torch
 
+from cpu_threads import use_threads
 import data as D
 import report as E
 import metrics
 
 
 def main():
-    torch.set_num_threads(2)
+    use_threads(2)
     res = {}
     for extras in (True, False):
         tr, tu, te = D.split_corpus(D.load_shared(extras=extras, log=None), log=None)

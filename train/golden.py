@@ -35,6 +35,7 @@ sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
 
+from cpu_threads import use_threads  # noqa: E402
 import model as M  # noqa: E402
 import ngram as NG  # noqa: E402
 import tokenizer as T  # noqa: E402
@@ -229,7 +230,7 @@ def main():
     ap.add_argument("--logits", type=int)
     a = ap.parse_args()
     if a.expect:
-        torch.set_num_threads(1)
+        use_threads(1)
         expect(a)
         return 0
     os.makedirs(a.out, exist_ok=True)

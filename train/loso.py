@@ -26,6 +26,7 @@ sys.path.insert(0, HERE)
 import numpy as np  # noqa: E402
 
 import data as D  # noqa: E402
+from cpu_threads import use_threads  # noqa: E402
 import metrics  # noqa: E402
 import ngram as NG  # noqa: E402
 
@@ -77,8 +78,7 @@ def family_report(rows, scores):
 
 def main():
     a = parse()
-    import torch
-    torch.set_num_threads(a.threads)
+    use_threads(a.threads)
     tr, tu, te = D.split_corpus(D.load_shared(a.shared))
     rows = tr + tu + te
     by = {}

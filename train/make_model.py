@@ -37,6 +37,7 @@ import report
 from thresholds import choose_thresholds
 import tokenizer as TK
 import train as TR
+from cpu_threads import use_threads
 from model import DEFAULT_HP, export
 
 
@@ -90,7 +91,7 @@ def write_eval(rows, path):
 
 def main():
     a = parse()
-    torch.set_num_threads(a.threads)
+    use_threads(a.threads)
     t_start = time.time()
     c_start = time.process_time()
     load_start = os.getloadavg()

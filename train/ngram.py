@@ -29,6 +29,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import tokenizer as T  # noqa: E402
+from cpu_threads import use_threads  # noqa: E402
 
 FEATURES = "fnv1a32:w1,w2,c3,c4/sqrt"
 DEFAULT_BUCKETS = 1 << 18
@@ -489,7 +490,7 @@ def main():
     a = ap.parse_args()
     if not 1 <= a.buckets <= 1 << 24:
         raise SystemExit("--buckets must be in [1, 2^24]")
-    torch.set_num_threads(a.threads)
+    use_threads(a.threads)
     import data as D
     if a.data:
         rows = D.load_jsonl(a.data)

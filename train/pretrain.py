@@ -43,6 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cpu_threads import use_threads
 from tokenizer import CLS, SEP, UNK, PAD
 
 WORDNET = "/usr/share/wordnet"
@@ -358,7 +359,7 @@ def main():
     a = ap.parse_args()
     if not os.path.isdir(a.shared):
         raise SystemExit("pretrain: needs the data directory %s (--shared DIR)" % a.shared)
-    torch.set_num_threads(a.threads)
+    use_threads(a.threads)
     hp = {k: DEFAULT_HP[k] for k in ("vocab_size", "d_model", "n_layers", "n_heads", "d_ff",
                                       "window", "dropout", "pooling")}
     for kv in filter(None, a.hp.split(",")):

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 import metrics
+from cpu_threads import use_threads
 from model import load, score_texts
 
 # ---------------------------------------------------------------------------
@@ -453,7 +454,7 @@ def main():
     ap.add_argument("--window", type=int)
     ap.add_argument("--stride", type=int)
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    use_threads(2)
     rows = []
     with open(a.file, encoding="utf-8") as f:
         for n, l in enumerate(f, 1):
