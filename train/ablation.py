@@ -88,8 +88,8 @@ def main():
             json.dump(res, f, indent=1)
             f.write("\n")
     if a.card:
-        import report
-        report.put_card_section(a.card, "\n".join([
+        from card import put_card_section
+        put_card_section(a.card, "\n".join([
             "## What each group of sources adds", "",
             "`train/ablation.py`: the n-gram head (a bag of n-grams, a lower bound on what a group "
             "teaches the transformer) trained on the training split without each group of "

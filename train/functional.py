@@ -37,6 +37,14 @@ MIN_CASES = 40          # per functionality
 IDENTITY_FILE = "identity_neutral"
 IDENTITY_TERMS = 30     # distinct terms in IDENTITY_FILE ...
 IDENTITY_USES = 3       # ... each on at least this many cases
+CARD_INTRO = """## Functional suite
+
+`train/functional.py %s` (through `modgate eval`: the whole pipeline, rules \
+included, under etc/modgated.conf's default policy) on the team's own suite \
+tests/data/functional/, pairs of harmful and harmless texts that share their \
+words. No case of it is used in training, calibration or thresholds.
+
+"""
 NAME = re.compile(r"^[a-z0-9_]+$")
 CONFIG = os.path.join(TOP, "etc", "modgated.conf")
 MODGATE = os.path.join(TOP, os.environ.get("BUILD", "build"), "modgate")
@@ -271,6 +279,8 @@ def main():
                     "(default %(default)s)")
     ap.add_argument("--json", action="store_true", help="print JSON, not "
                     "Markdown")
+    ap.add_argument("--card", metavar="DIR", help="also put the tables into "
+                    "DIR/MODEL_CARD.md as its Functional suite section")
     ap.add_argument("suite", nargs="?", default=SUITE)
     a = ap.parse_args()
     loaded = load(a.suite)
@@ -299,11 +309,14 @@ def main():
                   indent=2)
         print()
         return 0
-    print("Model `%s`, policy `%s`; %d cases in %d functionalities.\n" % (
+    text = "Model `%s`, policy `%s`; %d cases in %d functionalities.\n\n%s" % (
         os.path.relpath(rep["model"], TOP) if os.path.isabs(rep["model"])
         else rep["model"], rep["policy"], func["all"]["n"],
-        len(func["functionalities"])))
-    print("\n".join(markdown(func, idents)))
+        len(func["functionalities"]), "\n".join(markdown(func, idents)))
+    print(text)
+    if a.card:
+        from card import put_card_section
+        put_card_section(a.card, CARD_INTRO % " ".join(sys.argv[1:]) + text + "\n")
     return 0
 
 

@@ -107,8 +107,8 @@ def main():
         print(json.dumps({fam: res[fam]}), file=sys.stderr)
     print(table(res))
     if a.card:
-        import report
-        report.put_card_section(a.card, card_section(res, a.model))
+        from card import put_card_section
+        put_card_section(a.card, card_section(res, a.model))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)

@@ -467,8 +467,8 @@ def add_head(modeldir, train_rows, tune_rows, test_rows, labels, clean_tune, cle
         json.dump(full, f, indent=1)
         f.write("\n")
     sec = card_section(labels, rep, thr, flag, comb["window_slope"], sorted(systems))
-    import report
-    report.put_card_section(modeldir, sec)
+    from card import put_card_section
+    put_card_section(modeldir, sec)
     print(sec, file=log)
     print("n-gram head done in %.0fs" % (time.time() - t_start), file=log)
     return full["ngram"]
