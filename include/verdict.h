@@ -106,6 +106,9 @@ int	 match_list_push(struct match_list *l, const struct match *m);
 void	 match_list_clear(struct match_list *l);
 
 const char *verdict_name(enum verdict);
+/* "block", "rewrite" or "flag": a rule action as the protocol, the audit
+   log and the metrics name it. */
+const char *rule_action_name(enum rule_action);
 const char *stage_state_name(enum stage_state);
 /* The name of stage S in answers, audit records and metrics. */
 const char *stage_name(enum stage_id s);

@@ -137,34 +137,6 @@ audit_text_mode_name(enum audit_text_mode m)
 	return "hash";
 }
 
-static const char *
-action_name(enum rule_action a)
-{
-	switch (a) {
-	case ACTION_BLOCK:
-		return "block";
-	case ACTION_REWRITE:
-		return "rewrite";
-	case ACTION_FLAG:
-		return "flag";
-	}
-	return "flag";
-}
-
-static const char *
-verdict_str(enum verdict v)
-{
-	switch (v) {
-	case VERDICT_ALLOW:
-		return "allow";
-	case VERDICT_REWRITE:
-		return "rewrite";
-	case VERDICT_BLOCK:
-		return "block";
-	}
-	return "allow";
-}
-
 /* Move [*A, *B) outward to UTF-8 character boundaries of TEXT. */
 static void
 span_align(const char *text, size_t len, size_t *a, size_t *b)
@@ -260,7 +232,7 @@ matches_json(const struct match_list *l)
 		    put(m, "category", json_string(x->category != NULL ?
 		    x->category : "")) == -1 ||
 		    put(m, "action",
-		    json_string(action_name(x->action))) == -1 ||
+		    json_string(rule_action_name(x->action))) == -1 ||
 		    (x->monitor && put(m, "monitor", json_true()) == -1) ||
 		    put(m, "start", json_integer((json_int_t)x->start)) == -1 ||
 		    put(m, "end", json_integer((json_int_t)x->end)) == -1) {
@@ -376,13 +348,13 @@ audit_record_body(const struct request *req, const struct result *res,
 		    put(e, "message", json_string(res->error_msg)) == -1)
 			goto fail;
 	} else {
-		if (put(b, "verdict", json_string(verdict_str(res->verdict)))
+		if (put(b, "verdict", json_string(verdict_name(res->verdict)))
 		    == -1)
 			goto fail;
 		if (((res->policy != NULL && res->policy->monitor) ||
 		    res->would_verdict != (int)res->verdict) &&
 		    put(b, "would_verdict",
-		    json_string(verdict_str(res->would_verdict))) == -1)
+		    json_string(verdict_name((enum verdict)res->would_verdict))) == -1)
 			goto fail;
 	}
 	if (put(b, "degraded", json_boolean(res->degraded)) == -1 ||

@@ -123,8 +123,7 @@ scan_rules_only(struct scan *sc, const struct request *req, int *verdict)
 
 		m = json_pack("{s:s, s:s, s:s, s:I, s:I, s:f}", "rule", x->rule,
 		    "category", x->category, "action",
-		    x->action == ACTION_BLOCK ? "block" :
-		    x->action == ACTION_REWRITE ? "rewrite" : "flag",
+		    rule_action_name(x->action),
 		    "start", (json_int_t)x->start, "end", (json_int_t)x->end,
 		    "score", x->score);
 		if (m == NULL)

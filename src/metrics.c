@@ -238,19 +238,6 @@ series_inc(enum family fam, const char *v0, const char *v1, const char *v2,
 	atomic_fetch_add_explicit(&overflow[fam], 1, memory_order_relaxed);
 }
 
-static const char *
-action_name(enum rule_action a)
-{
-	switch (a) {
-	case ACTION_BLOCK:
-		return "block";
-	case ACTION_REWRITE:
-		return "rewrite";
-	default:
-		return "flag";
-	}
-}
-
 void
 metrics_request(const struct result *res)
 {
@@ -274,7 +261,7 @@ metrics_request(const struct result *res)
 	for (i = 0; i < res->matches.n; i++)
 		series_inc(FAM_RULE, res->matches.v[i].rule,
 		    res->matches.v[i].category,
-		    action_name(res->matches.v[i].action),
+		    rule_action_name(res->matches.v[i].action),
 		    res->matches.v[i].monitor ? "monitor" : "enforce");
 	for (i = 0; i < res->n_flagged && i < MAX_LABELS; i++)
 		series_inc(FAM_FLAGGED, res->flagged[i], NULL, NULL, NULL);

@@ -275,8 +275,6 @@ put(json_t *o, const char *key, json_t *v)
 	return json_object_set_new(o, key, v);
 }
 
-static const char *const action_names[] = { "block", "rewrite", "flag" };
-
 json_t *
 protocol_answer_json(const struct request *req, const struct result *res,
     const char *policy_version)
@@ -316,7 +314,7 @@ protocol_answer_json(const struct request *req, const struct result *res,
 			goto fail;
 		bad |= put(m, "rule", json_string(mt->rule));
 		bad |= put(m, "category", json_string(mt->category));
-		bad |= put(m, "action", json_string(action_names[mt->action]));
+		bad |= put(m, "action", json_string(rule_action_name(mt->action)));
 		bad |= put(m, "start", json_integer((json_int_t)mt->start));
 		bad |= put(m, "end", json_integer((json_int_t)mt->end));
 		if (mt->monitor)

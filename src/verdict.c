@@ -65,6 +65,20 @@ verdict_name(enum verdict v)
 }
 
 const char *
+rule_action_name(enum rule_action a)
+{
+	switch (a) {
+	case ACTION_BLOCK:
+		return "block";
+	case ACTION_REWRITE:
+		return "rewrite";
+	case ACTION_FLAG:
+		return "flag";
+	}
+	return "unknown";
+}
+
+const char *
 stage_name(enum stage_id s)
 {
 	static const char *const names[STAGE_COUNT] = {
