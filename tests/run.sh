@@ -16,11 +16,15 @@ fail=0
 skip=0
 failed=
 
+# note RC NAME START: count a program's result; START is when it began
+# (date +%s), for the seconds it took.
 note() {
+	secs=$(($(date +%s) - $3))
 	if [ "$1" -eq 0 ]; then
-		pass=$((pass + 1)); echo "ok   $2"
+		pass=$((pass + 1)); echo "ok   $2 (${secs} s)"
 	else
-		fail=$((fail + 1)); failed="$failed $2"; echo "FAIL $2 (exit $1)"
+		fail=$((fail + 1)); failed="$failed $2"
+		echo "FAIL $2 (exit $1, ${secs} s)"
 	fi
 }
 
@@ -36,28 +40,31 @@ skipped() {
 # The C modules include each other without a cycle.
 mkdir -p "$BUILD/tests"
 log="$BUILD/tests/include-graph.log"
+t0=$(date +%s)
 python3 scripts/include-graph.py >"$log" 2>&1
 rc=$?
 [ $rc -ne 0 ] && cat "$log"
-note $rc "check/include-graph"
+note $rc "check/include-graph" $t0
 
 for t in "$BUILD"/tests/test-*; do
 	[ -x "$t" ] || continue
 	log="$BUILD/tests/$(basename "$t").log"
+	t0=$(date +%s)
 	timeout 300 "$t" >"$log" 2>&1
 	rc=$?
 	[ $rc -ne 0 ] && cat "$log"
-	note $rc "unit/$(basename "$t")"
+	note $rc "unit/$(basename "$t")" $t0
 done
 
 for t in tests/integration/test_*.py; do
 	[ -f "$t" ] || continue
 	log="$BUILD/tests/$(basename "$t" .py).log"
 	mkdir -p "$BUILD/tests"
+	t0=$(date +%s)
 	timeout 600 python3 "$t" >"$log" 2>&1
 	rc=$?
 	[ $rc -ne 0 ] && cat "$log"
-	note $rc "integration/$(basename "$t")"
+	note $rc "integration/$(basename "$t")" $t0
 	[ $rc -eq 0 ] && skipped "integration/$(basename "$t")" "$log"
 done
 
