@@ -349,7 +349,8 @@ def main():
                                                   "..", "models", "base"))
     ap.add_argument("--work", default="build/pretrain",
                     help="checkpoints and the corpus cache (resumes from here)")
-    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--steps", type=int, default=1500,
+                    help="masked-token steps (1500: about 26 minutes on one busy core)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--every", type=int, default=100, help="steps between checkpoints")
