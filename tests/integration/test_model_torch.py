@@ -14,7 +14,7 @@ golden fixtures).
    is beside the repository.
 4. With models/default present: the C tokenizer against the Python one on
    the held-out validation texts (train/make_model.py --write-val, up to
-   3000 lines), and the shipped model's logits on the first 150.
+   1000 lines), and the shipped model's logits on the first 150.
 
 Without ../shared/data, 1 scores the committed fixtures with PyTorch
 (golden.py needs the data to rebuild them), 3 is skipped, and 4 uses the
@@ -349,7 +349,7 @@ class ShippedModel(unittest.TestCase):
             with open(val, encoding="utf-8") as f:
                 for line in f:
                     texts.append(json.loads(line)["text"])
-                    if len(texts) == 3000:
+                    if len(texts) == 1000:
                         break
             self.assertGreater(len(texts), 100)
             small = os.path.join(tmp, "texts.jsonl")
