@@ -43,7 +43,7 @@ class ConcurrencyTest(unittest.TestCase):
             def pipeliner(k):
                 n = 0
                 try:
-                    c = d.client(timeout=60)
+                    c = d.client(timeout=300)
                     while not stop.is_set():
                         batch = [{"id": "%d-%d" % (k, n + i),
                                   "text": TEXTS[(n + i) % len(TEXTS)]}
@@ -76,13 +76,16 @@ class ConcurrencyTest(unittest.TestCase):
                         pass
                     s.close()
                     n += 1
-                    time.sleep(0.005)   # not so fast the backlog fills
+                    # Not so fast that the backlog fills, nor that a daemon
+                    # slowed down by ThreadSanitizer on a busy machine
+                    # spends the whole run closing hung-up connections.
+                    time.sleep(0.02)
                 counts["hangups"] = n
 
             def ops():
                 n = 0
                 try:
-                    c = d.client(timeout=60)
+                    c = d.client(timeout=300)
                     while not stop.is_set():
                         for op in ("stats", "version", "ping"):
                             ans = c.ask({"id": op, "op": op})
