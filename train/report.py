@@ -290,8 +290,10 @@ def write_card(out, res, thr):
     labels = res["labels"]
     lines = ["# modgate default classifier (modgate-encoder-v1)", "",
              "A small transformer encoder that scores a chatbot's output for %s. "
-             "Trained from scratch by `make model` (train/make_model.py) on the public data in "
-             "../shared/data plus the reviewed examples in train/extra/." % ", ".join(labels), "",
+             "%s by `make model` (train/make_model.py) on the public data in "
+             "../shared/data plus the reviewed examples in train/extra/." % (
+                 ", ".join(labels), "Fine-tuned from the pretrained base model (make pretrain)"
+                 if tr.get("init") else "Trained from scratch"), "",
              "## Intended use",
              "The classifier stage of modgated: scoring LLM-generated answers before they reach a "
              "user, together with the rule stage. Not for judging people, not a substitute for "
@@ -301,11 +303,12 @@ def write_card(out, res, thr):
              "## Model",
              "Pre-LayerNorm encoder, d_model %s, %s layers, %s heads, d_ff %s, window %s tokens, "
              "%s, one sigmoid per category; WordPiece vocabulary of %s entries learned on "
-             "the training split. No downloaded weights. Seed %s."
+             "%s. No downloaded weights. Seed %s."
              % (hp.get("d_model"), hp.get("n_layers"), hp.get("n_heads"), hp.get("d_ff"),
                 hp.get("window"), "the final state of [CLS] as the window's summary"
                 if hp.get("pooling") == "cls" else "mean pooling",
-                hp.get("vocab_size"), tr.get("seed")), ""]
+                hp.get("vocab_size"), "the pretraining corpus" if tr.get("init")
+                else "the training split", tr.get("seed")), ""]
     pre = tr.get("pretrain") or {}
     if pre.get("embed"):
         e = pre["embed"]
@@ -404,9 +407,10 @@ def write_card(out, res, thr):
         lines.append("- Any-category AUPRC " + "; ".join(cmp) + ". Taking the maximum over "
                      "windows gives every long clean answer several chances to score high, which "
                      "is why the figures drop once the clean answers are added.")
+    if not tr.get("init"):
+        lines.append("- Fine-tuned from co-occurrence embeddings, not from a pretrained "
+                     "encoder: models/base (make pretrain) was absent.")
     lines += [
-              "- Fine-tuned from co-occurrence embeddings, not from a pretrained encoder, "
-              "unless models/base (make pretrain) exists: see Model above.",
               "- Small (two layers) and trained on about a hundred thousand mostly short social-"
               "media, forum and chat texts; its knowledge of the world is shallow. Expect misses "
               "on paraphrased or implicit harm, and false positives on frank medical, educational "
