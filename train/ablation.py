@@ -4,10 +4,10 @@ split with and without each group, scored on the held-out test split
 (pyrit-scorer-evals and the held-out chat models' clean answers) and on the
 functional suite (tests/data/functional/*.jsonl).
 
-  train/ablation.py [--json OUT] [--card MODEL_DIR]
+  train/ablation.py [--json OUT] [--card MODEL_DIR] [--threads N]
 
-The learner is the n-gram head (ngram.py), which trains in minutes where the
-transformer takes most of an hour; a group's effect on it is a lower bound
+The learner is the n-gram head (ngram.py), which trains in a few minutes
+without the transformer's scoring passes; a group's effect on it is a lower bound
 on what the group teaches (a bag of n-grams cannot learn counter-speech, for
 one).  Figures: any-category AUPRC on each evaluation set, per category on
 the test split.
@@ -23,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import data as D  # noqa: E402
+from cpu_threads import use_threads  # noqa: E402
 import metrics  # noqa: E402
 import ngram as NG  # noqa: E402
 
@@ -65,7 +66,9 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json")
     ap.add_argument("--card", metavar="DIR")
+    ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
+    use_threads(a.threads)
     tr, _tu, te = D.split_corpus(D.load_shared(a.shared))
     fun = functional_rows()
     fz = NG.Featurizer(NG.DEFAULT_BUCKETS)
