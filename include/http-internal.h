@@ -40,6 +40,7 @@ struct http {
 	struct event_base	*base;
 	struct evhttp		*evh;
 	struct evhttp_bound_socket *bound;
+	struct frames		*frames;	/* request framing */
 	struct event		*ev_expire;	/* idle /v1/streams sessions */
 	int			 busy;		/* calls waiting for jobs */
 	int			 stopped;

@@ -40,6 +40,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "http-frame.h"
 #include "http-internal.h"
 #include "job.h"
 #include "log.h"
@@ -1037,6 +1038,24 @@ handle_ready(struct http *h, struct evhttp_request *req)
 	    worker_threads(wp) : 0));
 }
 
+/*
+ * The frame's mark on REQ (http-frame.h), or NULL.  A connection the
+ * frame drops, or whose client may still send the body it waited 100
+ * Continue for, is closed after the answer.
+ */
+static const char *
+frame_mark(struct evhttp_request *req)
+{
+	struct evkeyvalq	*ih = evhttp_request_get_input_headers(req);
+	const char		*mark = evhttp_find_header(ih, FRAME_HEADER);
+
+	if (mark != NULL && (strcmp(mark, "too_large") != 0 ||
+	    evhttp_find_header(ih, "Expect") != NULL))
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+	return mark;
+}
+
 static void
 http_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -1048,6 +1067,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	size_t			 n;
 	int			 post = 0, get = 0, k;
 	enum stream_op		 sop = STREAM_OPEN;
+	const char		*mark = frame_mark(req);
 
 	n = strcspn(uri, "?#");
 	if (n >= sizeof(path)) {
@@ -1105,6 +1125,16 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		handle_metrics(h, req);
 		return;
 	}
+	/* A body the frame dropped. */
+	if (mark != NULL) {
+		if (strcmp(mark, "too_large") == 0)
+			reply_error(req, NULL, "too_large", "body larger than "
+			    "http.max_body_bytes");
+		else
+			reply_error(req, NULL, "bad_request", "malformed "
+			    "chunked body");
+		return;
+	}
 	if (h->stopped) {
 		reply_error(req, NULL, "overloaded", "the daemon is stopping");
 		return;
@@ -1135,6 +1165,11 @@ http_start(struct http *h, struct event_base *base)
 		log_warnx("evhttp_new failed");
 		return -1;
 	}
+	if ((h->frames = frames_new(h->max_body, HTTP_MAX_HEADERS)) == NULL) {
+		log_warnx("http: out of memory");
+		return -1;
+	}
+	evhttp_set_bevcb(h->evh, frames_bev, h->frames);
 	evhttp_set_gencb(h->evh, http_request_cb, h);
 	evhttp_set_timeout(h->evh, h->timeout);
 	evhttp_set_max_body_size(h->evh, h->max_body);
@@ -1229,6 +1264,7 @@ http_free(struct http *h)
 		event_free(h->ev_expire);
 	if (h->evh != NULL)
 		evhttp_free(h->evh);
+	frames_free(h->frames);
 	if (h->fd != -1)
 		close(h->fd);
 	if (h->tokens != NULL)
