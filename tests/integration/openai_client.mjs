@@ -51,4 +51,6 @@ await refused("empty", client, { input: [] });
 await refused("image_only", client, { input: [{ type: "image_url",
     image_url: { url: "https://example.com/a.png" } }] });
 await refused("unknown_policy", client, { input: "x", policy: "nope" });
+// Over http.max_body_bytes (1 MiB by default): the 413 is an error object.
+await refused("too_large", client, { input: "a".repeat(2 << 20) });
 console.log(JSON.stringify(out));

@@ -189,7 +189,8 @@ class OpenAIClientTest(unittest.TestCase):
                 ("image_only", 400, "BadRequestError", "bad_request",
                  "input"),
                 ("unknown_policy", 400, "BadRequestError", "unknown_policy",
-                 "policy")):
+                 "policy"),
+                ("too_large", 413, "APIError", "too_large", None)):
             e = errs[name]
             self.assertIsNotNone(e, name)
             self.assertEqual((e["status"], e["name"], e["code"], e["param"],
