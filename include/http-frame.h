@@ -16,10 +16,15 @@
  *	a malformed chunked body	the header block with FRAME_HEADER
  *				"bad_request"; the rest of the connection is
  *				dropped (answer it with Connection: close)
+ *	a header block evhttp refuses after its request line (a line without
+ *				':', a bad Content-Length): the request line
+ *				alone with FRAME_HEADER "bad_request"; the
+ *				rest is dropped
  *
- * A header block it cannot follow (over the header limit, bytes evhttp
- * would refuse) and a chunked body sent with "Expect:" pass through
- * untouched from then on, and evhttp deals with them as it always did.
+ * Anything else it cannot follow (a bad request line, a block over the
+ * header limit, a line with CR or NUL, a long value) and a chunked body
+ * sent with "Expect:" pass through untouched from then on, and evhttp
+ * deals with them as it always did.
  * Memory: at most one header block and one body within the limit.
  */
 #ifndef MODGATE_HTTP_FRAME_H

@@ -78,7 +78,13 @@ struct frames {
 };
 
 /* What a header block says of its body. */
-enum body_kind { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_UNKNOWN };
+enum body_kind {
+	BODY_NONE,
+	BODY_LENGTH,
+	BODY_CHUNKED,
+	BODY_BAD,	/* a block evhttp refuses after its request line */
+	BODY_UNKNOWN	/* one the frame does not follow */
+};
 
 /* The headers a block's reading needs: the first of each name. */
 enum { H_TE, H_CL, H_CONN, H_EXPECT, H_MARK, H_COUNT };
@@ -96,6 +102,7 @@ struct block {
 
 /* Emit flags. */
 #define EMIT_FRAMING	0x1	/* drop Content-Length and Transfer-Encoding */
+#define EMIT_LINE	0x2	/* the request line alone */
 
 struct frame *
 frame_new(size_t max_body, size_t max_head)
@@ -169,8 +176,11 @@ value_add(char *val, const char *v, size_t n, int cont)
 
 /*
  * Read the block TEXT (LEN bytes: lines ending "\r\n", the last one
- * empty) into B as evhttp would.  BODY_UNKNOWN for anything evhttp would
- * refuse or the frame does not follow.
+ * empty) into B as evhttp would.  BODY_BAD for a block evhttp refuses for
+ * sure after a request line it takes apart (a header line without ':', a
+ * continuation first, a bad Content-Length, a body without a length on a
+ * kept connection); BODY_UNKNOWN for anything else the frame does not
+ * follow.
  */
 static void
 block_read(const char *text, size_t len, struct block *b)
@@ -213,7 +223,7 @@ block_read(const char *text, size_t len, struct block *b)
 		if (*p == ' ' || *p == '\t') {
 			/* A continuation of the header above. */
 			if (lineno == 1)
-				return;
+				goto bad;
 			while (n > 0 && (*p == ' ' || *p == '\t')) {
 				p++;
 				n--;
@@ -223,7 +233,7 @@ block_read(const char *text, size_t len, struct block *b)
 			continue;
 		}
 		if ((colon = memchr(p, ':', n)) == NULL)
-			return;
+			goto bad;
 		i = header_index(p, (size_t)(colon - p));
 		cur = -1;
 		if (i < 0 || seen[i])
@@ -246,11 +256,16 @@ block_read(const char *text, size_t len, struct block *b)
 	else if (seen[H_CL]) {
 		cl = strtoll(val[H_CL], &cend, 10);
 		if (val[H_CL][0] == '\0' || *cend != '\0' || cl < 0)
-			return;
+			goto bad;
 		b->kind = cl == 0 ? BODY_NONE : BODY_LENGTH;
 		b->length = (uint64_t)cl;
 	} else if (!seen[H_CONN] || strcasecmp(val[H_CONN], "close") == 0)
 		b->kind = BODY_NONE;
+	else
+		goto bad;
+	return;
+bad:
+	b->kind = BODY_BAD;
 }
 
 /*
@@ -278,7 +293,7 @@ block_emit(const char *text, size_t len, int flags, const char *extra,
 			skip = i == H_MARK || ((flags & EMIT_FRAMING) &&
 			    (i == H_CL || i == H_TE));
 		}
-		if (lineno == 0 || !skip)
+		if (lineno == 0 || (!skip && !(flags & EMIT_LINE)))
 			rc |= evbuffer_add(dst, p, n + 2);
 	}
 	if (extra != NULL)
@@ -329,15 +344,19 @@ frame_pass(struct frame *f, struct evbuffer *src, struct evbuffer *dst)
 	return 0;
 }
 
-/* Release the held block as a request whose body was dropped (WHY). */
+/*
+ * Release the held block (with EMIT_LINE its request line alone) as a
+ * request whose body was dropped (WHY).
+ */
 static int
-frame_refuse(struct frame *f, const char *why, struct evbuffer *dst)
+frame_refuse(struct frame *f, int flags, const char *why,
+    struct evbuffer *dst)
 {
 	char	 extra[96];
 
 	snprintf(extra, sizeof(extra), "Content-Length: 0\r\n%s: %s\r\n",
 	    FRAME_HEADER, why);
-	return frame_emit(f, EMIT_FRAMING, extra, dst);
+	return frame_emit(f, EMIT_FRAMING | flags, extra, dst);
 }
 
 /* A malformed chunked body: refuse it and drop the rest. */
@@ -347,7 +366,7 @@ frame_bad(struct frame *f, struct evbuffer *src, struct evbuffer *dst)
 	int	 rc = 0;
 
 	if (!f->over)
-		rc = frame_refuse(f, "bad_request", dst);
+		rc = frame_refuse(f, 0, "bad_request", dst);
 	f->st = FS_DROP;
 	f->nhead = 0;
 	evbuffer_drain(f->head, evbuffer_get_length(f->head));
@@ -377,7 +396,7 @@ frame_block_done(struct frame *f, struct evbuffer *src, struct evbuffer *dst)
 			return frame_emit(f, 0, NULL, dst);
 		}
 		f->st = FS_DISCARD;
-		return frame_refuse(f, "too_large", dst);
+		return frame_refuse(f, 0, "too_large", dst);
 	case BODY_CHUNKED:
 		if (b.expect)	/* it waits for evhttp's 100 Continue */
 			return frame_pass(f, src, dst);
@@ -385,6 +404,11 @@ frame_block_done(struct frame *f, struct evbuffer *src, struct evbuffer *dst)
 		f->total = 0;
 		f->over = 0;
 		return 0;
+	case BODY_BAD:
+		/* Its path is known: refused by the front, the rest dropped. */
+		f->st = FS_DROP;
+		evbuffer_drain(src, evbuffer_get_length(src));
+		return frame_refuse(f, EMIT_LINE, "bad_request", dst);
 	case BODY_UNKNOWN:
 	default:
 		return frame_pass(f, src, dst);
@@ -509,7 +533,7 @@ frame_chunk_line(struct frame *f, struct evbuffer *src, struct evbuffer *dst)
 		if (!f->over && size > f->max_body - f->total) {
 			f->over = 1;
 			evbuffer_drain(f->body, evbuffer_get_length(f->body));
-			if (frame_refuse(f, "too_large", dst) == -1)
+			if (frame_refuse(f, 0, "too_large", dst) == -1)
 				return -1;
 		}
 		f->st = FS_DATA;

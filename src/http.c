@@ -1107,6 +1107,16 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		    "use GET" : "use POST");
 		return;
 	}
+	/* A request the frame refused: a body over the limit, bad framing. */
+	if (mark != NULL) {
+		if (strcmp(mark, "too_large") == 0)
+			reply_error(req, NULL, "too_large", "body larger than "
+			    "http.max_body_bytes");
+		else
+			reply_error(req, NULL, "bad_request", "malformed "
+			    "request headers or chunked body");
+		return;
+	}
 	/* Probes answer without a token; everything else needs one. */
 	if (strcmp(path, "/healthz") == 0) {
 		reply_json(req, 200, json_pack("{s:b}", "ok", 1));
@@ -1123,16 +1133,6 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		handle_metrics(h, req);
-		return;
-	}
-	/* A body the frame dropped. */
-	if (mark != NULL) {
-		if (strcmp(mark, "too_large") == 0)
-			reply_error(req, NULL, "too_large", "body larger than "
-			    "http.max_body_bytes");
-		else
-			reply_error(req, NULL, "bad_request", "malformed "
-			    "chunked body");
 		return;
 	}
 	if (h->stopped) {

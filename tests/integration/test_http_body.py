@@ -5,8 +5,9 @@ chunk larger than the limit, all answered 413 in the endpoint's error
 shape (the API's on /v1/moderations) with the body read and dropped, so
 that the connection serves the next request; chunked bodies within the
 limit answered as if sent with a Content-Length; a malformed chunked body
-answered 400 and the connection closed; a client waiting for 100 Continue
-answered 413 at once and the connection closed."""
+answered 400 and the connection closed, as is a header block libevent
+would refuse on a known path; a client waiting for 100 Continue answered
+413 at once and the connection closed."""
 import json
 import os
 import socket
@@ -248,15 +249,33 @@ class BodyTest(unittest.TestCase):
         st, _, b = c.response()
         self.assertEqual(st, 200, b)
 
-    def test_unauthorized_first(self):
-        # Without a token, 401 as for any request; the body is dropped.
+    def test_before_token(self):
+        # Without a token: the body's size is refused first, as ever.
         c = self.conn()
         body = moderations_body(3 * LIMIT)
         c.send(("POST /v1/moderations HTTP/1.1\r\nHost: x\r\n"
                 "Content-Length: %d\r\n\r\n" % len(body)).encode() + body)
         st, _, b = c.response()
-        self.assertEqual(st, 401, b)
+        self.check_api_error(st, b, 413, "too_large")
         self.ok_after(c)
+
+    def test_malformed_headers(self):
+        # A header block libevent would refuse, on a known path.
+        for path, lines in (("/v1/moderations", "no colon here\r\n"),
+                            ("/v1/moderations", "Content-Length: 12x\r\n"),
+                            ("/v1/moderate", " continued\r\n")):
+            c = self.conn()
+            c.send(("POST %s HTTP/1.1\r\n%s\r\n{}" % (path, lines))
+                   .encode())
+            st, hd, b = c.response()
+            if path == "/v1/moderations":
+                self.check_api_error(st, b, 400, "bad_request")
+            else:
+                self.assertEqual(st, 400)
+                self.assertEqual(json.loads(b)["error"]["code"],
+                                 "bad_request")
+            self.assertEqual(hd.get("connection", "").lower(), "close")
+            self.assertTrue(c.closed())
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
  * limit of 16 bytes: requests within the limit as sent (lines ending
  * "\r\n", chunked bodies de-chunked), bodies over it dropped behind a
  * marked header block, malformed chunked bodies refused and the rest
- * dropped, what evhttp would refuse passed untouched; the same whether
+ * dropped, a header block evhttp refuses refused the same way, what the
+ * frame does not follow passed untouched; the same whether
  * the bytes come at once or one at a time.
  */
 #include <setjmp.h>
@@ -83,12 +84,19 @@ static const struct fcase cases[] = {
 	{ "no body without a method for one",
 	  "GET /x HTTP/1.1\r\nContent-Length: 50\r\n\r\nGET /y HTTP/1.1\r\n\r\n",
 	  "GET /x HTTP/1.1\r\nContent-Length: 50\r\n\r\nGET /y HTTP/1.1\r\n\r\n" },
-	{ "a bad length passes", POST "Content-Length: 4x\r\n\r\n"
-	  "Content-Length: 99\r\n", POST "Content-Length: 4x\r\n\r\n"
-	  "Content-Length: 99\r\n" },
-	{ "keep-alive without a length passes",
-	  POST "Connection: keep-alive\r\n\r\nzz",
-	  POST "Connection: keep-alive\r\n\r\nzz" },
+	{ "a bad length: refused, the rest dropped",
+	  POST "Authorization: x\r\nContent-Length: 4x\r\n\r\n"
+	  "GET / HTTP/1.1\r\n\r\n", POST MARK("bad_request") },
+	{ "keep-alive without a length: refused",
+	  POST "Connection: keep-alive\r\n\r\nzz", POST MARK("bad_request") },
+	{ "a header line without a colon: refused",
+	  "GET /x HTTP/1.1\r\nHost: a\r\nnocolon\r\n\r\nGET / HTTP/1.1\r\n\r\n",
+	  "GET /x HTTP/1.1\r\n" MARK("bad_request") },
+	{ "a continuation first: refused",
+	  "GET /x HTTP/1.1\r\n a\r\n\r\n", "GET /x HTTP/1.1\r\n"
+	  MARK("bad_request") },
+	{ "a line with CR passes", POST "A: b\rc\r\n\r\n",
+	  POST "A: b\rc\r\n\r\n" },
 	{ "a bad request line passes", "POST  /x HTTP/1.1\r\n"
 	  "Content-Length: 90\r\n\r\n", "POST  /x HTTP/1.1\r\n"
 	  "Content-Length: 90\r\n\r\n" },
