@@ -1,10 +1,13 @@
 /*
  * http: the HTTP/1.1 front of modgated.  See include/http.h.
  *
- * A request is checked (path, method, token, content type, body) on the
- * event loop; its moderation work becomes one worker job per text (an
- * OpenAI request may carry several), and the reply is sent when the last
- * job comes back or request_timeout fires first.  A job whose reply went
+ * Each connection's bytes go through a frame (http-frame.c) before evhttp
+ * parses them: a body over the limit or bad framing arrives marked, and is
+ * answered here in the endpoint's error shape.  A request is checked
+ * (path, method, token, content type, body) on the event loop; its
+ * moderation work becomes one worker job per text (an OpenAI request may
+ * carry several), and the reply is sent when the last job comes back or
+ * request_timeout fires first.  A job whose reply went
  * out already is detached (job->call = NULL) and frees itself.  evhttp
  * keeps a request whose client left until we reply, so a late reply is
  * harmless.
