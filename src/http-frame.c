@@ -642,8 +642,16 @@ frame_input_cb(struct evbuffer *in, const struct evbuffer_cb_info *info,
 	struct frame	*f = arg;
 	size_t		 len, old;
 
-	if (f->busy || info->n_added == 0)
+	if (f->busy || info->n_added == 0 || f->st == FS_PASS)
 		return;
+	/* Body bytes that evhttp may read as they are: nothing to move. */
+	if (f->st == FS_BODY && evbuffer_get_length(f->src) == 0 &&
+	    info->n_added <= f->left) {
+		f->left -= info->n_added;
+		if (f->left == 0)
+			f->st = FS_HEAD;
+		return;
+	}
 	f->busy = 1;
 	/* IN holds what evhttp has not read yet, then the new bytes. */
 	len = evbuffer_get_length(in);
