@@ -6,12 +6,16 @@
 #ifndef MODGATE_CMD_H
 #define MODGATE_CMD_H
 
+#include <stdio.h>
+
 /* Exit statuses of modgate check (see modgate(1)). */
 #define CHECK_EXIT_ALLOW	0
 #define CHECK_EXIT_REWRITE	2
 #define CHECK_EXIT_BLOCK	3
 
 int	cmd_audit(int argc, char **argv);
+/* The usage of modgate audit and its subcommands, to FP. */
+void	cmd_audit_usage(FILE *fp);
 int	cmd_check(int argc, char **argv);
 int	cmd_eval(int argc, char **argv);
 int	cmd_lint(int argc, char **argv);

@@ -124,6 +124,8 @@ struct policy_conf {
 	size_t	 n_block_rule_categories;
 	char	*rewrite_rule_categories[CONFIG_MAX_CATEGORIES];
 	size_t	 n_rewrite_rule_categories;
+	char	*flag_rule_categories[CONFIG_MAX_CATEGORIES];
+	size_t	 n_flag_rule_categories;
 };
 
 struct config {

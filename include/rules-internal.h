@@ -50,6 +50,7 @@ struct rule_def {
 	enum rule_check	 check;
 	struct rule_test *tests;
 	size_t		 ntests;
+	int		 disabled;	/* by a later `disable` line */
 };
 
 struct rule_file {
@@ -114,6 +115,7 @@ struct rules_info {
 	size_t		 per_form[FORM_COUNT];
 	size_t		 db_bytes;	/* Hyperscan database sizes */
 	size_t		 tests;		/* test lines run */
+	size_t		 disabled;	/* rules switched off by `disable` */
 };
 void	 rules_info(const struct ruleset *, struct rules_info *);
 

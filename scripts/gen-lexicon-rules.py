@@ -16,7 +16,16 @@ A spelling that occurs in ordinary chatbot answers (the alpacaeval-outputs
 answers of every generator but the one the model card holds out, as
 skeletons) is ambiguous ("finger", "spic" in "spices"): it goes to a rule of
 its own with the suffix "-ambiguous" in monitor mode, so it is recorded but
-never changes a verdict.
+never changes a verdict.  A slur spelling with a harmless sense (SENSES: a
+homonym such as "chink in the armour" or the country Niger, a reclaimed
+term, a historical name such as the Negro Leagues) goes to a rule with the
+suffix "-context" whose action is flag: the hit is listed, and the
+classifier's score decides the verdict.
+
+Profanity of four or more letters also matches masked: the first and last
+letters kept and letters between them replaced by *, # or % ("f*ck",
+"f**k", "a**hole"); leetspeak ("sh!t", "b1tch") is folded by the skeleton
+form already.
 
     make build/libmodgate.a && scripts/gen-lexicon-rules.py [DATA_DIR]
 """
@@ -44,6 +53,24 @@ EXCLUDE = {
     "go to hell", "nymphomaniac", "crow", "crows", "kkk", "tart", "bell end",
     "dolt", "b to the inch", "bender", "hell", "god", "nonce", "scut",
 }
+# Slur spellings with harmless senses: flagged, never blocked by a rule
+# alone (homonyms, reclaimed terms, historical or quoted use).  A skeleton
+# here takes every spelling that folds to it ("n1g3r" is "niger").
+SENSES = {
+    # homonyms
+    "chink", "niger", "nigers", "hoe", "hoes", "jigger", "jiggers", "nicker",
+    "gyp", "spick", "spix", "spooks", "coons", "skank", "sambo", "mongrel",
+    "flamer", "flamers", "tranny", "shiester", "sheister", "fag", "fags",
+    "faggot", "faggots", "blacky", "cotton picker", "camel jockey",
+    # historical, scientific or literary use
+    "negro", "negroes", "negroid", "mongoloid", "retard", "retarded",
+    "redskin", "injun", "tar-baby", "transvestite", "whore", "whores",
+    "chinese-virus", "china-virus", "chinavirus",
+    # reclaimed
+    "dyke", "slut", "homos", "heeb", "nigga", "niggas", "ladyboy",
+    "ladyboys", "lady-boy",
+}
+MASKS = "*#%"
 BENIGN = ("A classic assessment in Scunthorpe: the therapist and Dickens "
           "had a cocktail with shiitake in Essex, then a grape analysis.")
 MONITOR_BELOW = 1.3
@@ -96,43 +123,66 @@ def clean_skeletons(exe):
 
 def ambiguous(keys, clean):
     """The keys whose pattern matches somewhere in CLEAN."""
-    return {k for k in set(keys)
-            if re.search(pattern([k])[1:-1], clean) is not None}
+    return {k for k in set(keys) if k.split(" ")[0] in clean and
+            re.search(pattern([k])[1:-1], clean) is not None}
 
 
 def rstr(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def pattern(keys):
+def masked(k):
+    """K with any of its inner letters masked, or None: a word of four or
+    more letters (the first and last are kept)."""
+    if not re.fullmatch(r"[a-z]{4,}", k):
+        return None
+    inner = "".join("[%s%s]" % (c, re.escape(MASKS)) for c in k[1:-1])
+    return k[0] + inner + k[-1]
+
+
+def pattern(keys, masks=False):
     alts = []
     for k in sorted(set(keys), key=lambda k: (-len(k), k)):
-        e = re.escape(k).replace("\\ ", " ?")
+        e = masked(k) if masks else None
+        if e is None:
+            e = re.escape(k).replace("\\ ", " ?")
         alts.append(e)
     body = "|".join(alts)
     return "/(?<![a-z0-9])(?:%s)(?:e?s)?(?![a-z0-9])/" % body
 
 
-def split(g, amb):
-    """(suffix, spellings, monitor) of the rules a term's spellings make:
-    the unambiguous ones enforced, the ambiguous ones in monitor mode."""
-    sure = [x for x in g if x[1] not in amb]
+def split(g, amb, senses=()):
+    """(suffix, spellings, mode) of the rules a term's spellings make: the
+    unambiguous ones enforced, those with a harmless sense flagged
+    ("context"), the ambiguous ones in monitor mode."""
+    keys = {k for text, k, _ in g if k in senses or text.lower() in senses}
+    sure = [x for x in g if x[1] not in amb and x[1] not in keys]
+    ctx = [x for x in g if x[1] not in amb and x[1] in keys]
     unsure = [x for x in g if x[1] in amb]
     out = []
     if sure:
-        out.append(("", sure, False))
+        out.append(("", sure, "enforce"))
+    if ctx:
+        out.append(("-context", ctx, "context"))
     if unsure:
-        out.append(("-ambiguous", unsure, True))
+        out.append(("-ambiguous", unsure, "monitor"))
     return out
 
 
-def tests(f, part):
+def tests(f, part, masks=False):
     seen = set()
     for text, k, _ in part:
         if k in seen:
             continue
         seen.add(k)
         f.write("\ttest match   %s\n" % rstr("so " + text + " then"))
+    if masks:
+        k = next((k for _, k, _ in part if masked(k)), None)
+        if k is not None:
+            f.write("\ttest match   %s\n" %
+                    rstr("so " + k[0] + "*" * (len(k) - 2) + k[-1] + " then"))
+            f.write("\ttest match   %s\n" %
+                    rstr("so " + k[0] + "#" + k[2:] + " then"))
     f.write("\ttest nomatch %s\n}\n" % rstr(BENIGN))
 
 
@@ -177,30 +227,34 @@ def main():
         for canon, g in sorted(prof.items()):
             top = max(x[2] for x in g)
             mask = canon[0] + "*" * (len(canon) - 1) if len(canon) > 1 else "*"
-            for suffix, part, monitor in split(g, amb):
+            for suffix, part, mode in split(g, amb):
                 f.write("\nrule profanity.%s%s {\n" % (slug(canon), suffix))
-                f.write("\tmatch    %s\n" % pattern([x[1] for x in part]))
+                f.write("\tmatch    %s\n" %
+                        pattern([x[1] for x in part], masks=True))
                 f.write("\ton       skeleton\n\tcategory profanity\n")
                 f.write("\taction   rewrite %s\n" % rstr(mask))
                 f.write("\tscore    %.2f\n" % (top / 3))
-                if monitor or top < MONITOR_BELOW:
+                if mode == "monitor" or top < MONITOR_BELOW:
                     f.write("\tmode     monitor\n")
-                tests(f, part)
+                tests(f, part, masks=True)
     n = collections.Counter()
     with open(os.path.join(TOP, "rules", "slurs.rules"), "w") as f:
         f.write(head % "slurs.rules")
-        f.write("# Slurs (rated %.1f of 3 or more) block.  Rule ids are\n"
+        f.write("# Slurs (rated %.1f of 3 or more) block; spellings with a\n"
+                "# harmless sense (homonyms, reclaimed or historical use) only\n"
+                "# flag (ID-context): the classifier decides.  Rule ids are\n"
                 "# neutral on purpose: they appear in answers and audit records.\n"
                 % SLUR_MIN)
         for (cat, canon), g in sorted(slurs.items()):
             n[cat] += 1
-            for suffix, part, monitor in split(g, amb):
+            for suffix, part, mode in split(g, amb, SENSES):
                 f.write("\nrule slur.%s-%02d%s {\n" % (cat, n[cat], suffix))
                 f.write("\tmatch    %s\n" % pattern([x[1] for x in part]))
                 f.write("\ton       skeleton\n\tcategory slur\n"
-                        "\taction   block\n")
+                        "\taction   %s\n" %
+                        ("flag" if mode == "context" else "block"))
                 f.write("\tscore    %.2f\n" % (max(x[2] for x in g) / 3))
-                if monitor:
+                if mode == "monitor":
                     f.write("\tmode     monitor\n")
                 tests(f, part)
     print("profanity: %d rules, slurs: %d rules" % (len(prof), len(slurs)))

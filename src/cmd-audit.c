@@ -788,6 +788,20 @@ audit_hmac_cmd(int argc, char **argv)
 	return EX_USAGE;
 }
 
+void
+cmd_audit_usage(FILE *fp)
+{
+	fprintf(fp, "usage: modgate audit verify [-aPq] [-k pubkey] "
+	    "[-w witness] file ...\n"
+	    "       modgate audit show [-P] [filters] [file ...]\n"
+	    "       modgate audit query [-P] [filters] [file ...]\n"
+	    "       modgate audit keygen [-fs] [-e seconds] [-n epochs] "
+	    "[-p pubfile] secretfile\n"
+	    "       modgate audit hmac -K hmackeyfile [text]\n"
+	    "filters: --since T --until T --verdict V --policy P --rule GLOB "
+	    "--category C --uid N\n");
+}
+
 int
 cmd_audit(int argc, char **argv)
 {
@@ -803,14 +817,6 @@ cmd_audit(int argc, char **argv)
 		if (strcmp(argv[1], "hmac") == 0)
 			return audit_hmac_cmd(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "usage: modgate audit verify [-aPq] [-k pubkey] "
-	    "[-w witness] file ...\n"
-	    "       modgate audit show [-P] [filters] [file ...]\n"
-	    "       modgate audit query [-P] [filters] [file ...]\n"
-	    "       modgate audit keygen [-fs] [-e seconds] [-n epochs] "
-	    "[-p pubfile] secretfile\n"
-	    "       modgate audit hmac -K hmackeyfile [text]\n"
-	    "filters: --since T --until T --verdict V --policy P --rule GLOB "
-	    "--category C --uid N\n");
+	cmd_audit_usage(stderr);
 	return EX_USAGE;
 }

@@ -3,8 +3,11 @@
  *
  *	modgate check [-j] [-i id] [-p policy] [-s socket] [text ... | -]
  *
- * Prints "allow", "rewrite: TEXT" or "block: MESSAGE" (-j: the answer line
- * as is).  Exit status: 0 allow, 2 rewrite, 3 block; EX_DATAERR for a
+ * Prints "allow", "rewrite: TEXT" or "block: MESSAGE", then a line for
+ * each thing that decided or was flagged: "by rule ID (CATEGORY)", "by
+ * category LABEL (score S)", "flagged by rule ID (CATEGORY)", "monitor rule
+ * ID (CATEGORY): would ACTION", "by on_error (a stage failed)" (-j: the
+ * answer line as is).  Exit status: 0 allow, 2 rewrite, 3 block; EX_DATAERR for a
  * request the daemon refused (bad_request, too_large, unknown_policy),
  * EX_TEMPFAIL for overloaded or timeout, EX_SOFTWARE for internal,
  * EX_UNAVAILABLE when the daemon cannot be reached.
@@ -79,6 +82,62 @@ join(int argc, char **argv, size_t *len)
 	s[off] = '\0';
 	*len = off;
 	return s;
+}
+
+static const char *
+str(json_t *o, const char *key)
+{
+	const char	*v = json_string_value(json_object_get(o, key));
+
+	return v != NULL ? v : "?";
+}
+
+/*
+ * What decided VERDICT in the answer ANS, one line each: the rule hits
+ * whose action is the verdict, the classifier's flagged categories (those
+ * with a score), a failed stage; then hits that only flag, and monitor-mode
+ * hits.
+ */
+static void
+print_reasons(json_t *ans, const char *verdict)
+{
+	json_t		*m, *flagged, *scores, *sc, *v;
+	size_t		 i;
+	const char	*action, *label;
+	int		 decided = 0, monitor;
+
+	json_array_foreach(json_object_get(ans, "matches"), i, m) {
+		action = str(m, "action");
+		monitor = json_is_true(json_object_get(m, "monitor"));
+		if (!monitor && strcmp(action, verdict) == 0) {
+			printf("by rule %s (%s)\n", str(m, "rule"),
+			    str(m, "category"));
+			decided = 1;
+		}
+	}
+	flagged = json_object_get(ans, "flagged");
+	scores = json_object_get(ans, "scores");
+	json_array_foreach(flagged, i, v) {
+		label = json_string_value(v);
+		if (label == NULL || strcmp(verdict, "allow") == 0 ||
+		    (sc = json_object_get(scores, label)) == NULL)
+			continue;
+		printf("by category %s (score %.3f)\n", label,
+		    json_number_value(sc));
+		decided = 1;
+	}
+	if (!decided && strcmp(verdict, "block") == 0 &&
+	    json_is_true(json_object_get(ans, "degraded")))
+		printf("by on_error (a stage failed)\n");
+	json_array_foreach(json_object_get(ans, "matches"), i, m) {
+		action = str(m, "action");
+		if (json_is_true(json_object_get(m, "monitor")))
+			printf("monitor rule %s (%s): would %s\n",
+			    str(m, "rule"), str(m, "category"), action);
+		else if (strcmp(action, "flag") == 0)
+			printf("flagged by rule %s (%s)\n", str(m, "rule"),
+			    str(m, "category"));
+	}
 }
 
 static int
@@ -184,6 +243,15 @@ cmd_check(int argc, char **argv)
 		fprintf(stderr, "modgate check: unknown verdict %s\n",
 		    verdict);
 		rv = EX_PROTOCOL;
+	}
+	if (!raw && rv != EX_PROTOCOL) {
+		/* a monitor policy: what its verdict would have been, and why */
+		if (json_is_true(json_object_get(ans, "monitor")) &&
+		    json_is_string(json_object_get(ans, "would_verdict"))) {
+			verdict = str(ans, "would_verdict");
+			printf("monitor policy: would %s\n", verdict);
+		}
+		print_reasons(ans, verdict);
 	}
 done:
 	json_decref(req);

@@ -94,11 +94,12 @@ cmd_lint(int argc, char **argv)
 		if (!quiet)
 			printf("%zu rules OK (raw %zu, normalized %zu, skeleton "
 			    "%zu; %zu prefiltered by Hyperscan, %zu by PCRE2 "
-			    "alone), %zu test lines passed, %.2f s\n",
+			    "alone; %zu disabled), %zu test lines passed, "
+			    "%.2f s\n",
 			    info.rules, info.per_form[FORM_RAW],
 			    info.per_form[FORM_NORMALIZED],
 			    info.per_form[FORM_SKELETON], info.hyperscan,
-			    info.fallback, info.tests,
+			    info.fallback, info.disabled, info.tests,
 			    (double)(t1.tv_sec - t0.tv_sec) +
 			    (t1.tv_nsec - t0.tv_nsec) / 1e9);
 		rv = 0;

@@ -269,6 +269,11 @@ static const struct option options[] = {
 	  LIST(rewrite_rule_categories, n_rewrite_rule_categories,
 	      CONFIG_MAX_CATEGORIES, struct policy_conf),
 	  "rule categories that rewrite whatever the rule's action" },
+	{ SEC_POLICY, "flag_rule_categories", OPT_STRINGS, 0,
+	  CONFIG_MAX_CATEGORIES, "[]", NULL,
+	  LIST(flag_rule_categories, n_flag_rule_categories,
+	      CONFIG_MAX_CATEGORIES, struct policy_conf),
+	  "rule categories that only flag whatever the rule's action" },
 
 	{ SEC_CATEGORY, "block", OPT_DOUBLE, 0, 2, "2", NULL, T(block), 0, 0,
 	  "score at or above which the text is blocked; above 1: never" },
@@ -1187,6 +1192,8 @@ config_free(struct config *cfg)
 			free(p->block_rule_categories[j]);
 		for (j = 0; j < p->n_rewrite_rule_categories; j++)
 			free(p->rewrite_rule_categories[j]);
+		for (j = 0; j < p->n_flag_rule_categories; j++)
+			free(p->flag_rule_categories[j]);
 	}
 	free(cfg);
 }

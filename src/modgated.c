@@ -22,10 +22,10 @@
 #define DEFAULT_CONFIG	SYSCONFDIR "/modgate/modgated.conf"
 
 static void __attribute__((noreturn))
-usage(void)
+usage(FILE *fp, int status)
 {
-	fprintf(stderr, "usage: modgated [-FOtVv] [-c file] [-s socket]\n");
-	exit(EX_USAGE);
+	fprintf(fp, "usage: modgated [-FhOtVv] [-c file] [-s socket]\n");
+	exit(status);
 }
 
 /* SIGUSR1: reopen the audit log (after logrotate renamed it). */
@@ -48,8 +48,12 @@ main(int argc, char **argv)
 	char		*sock = NULL, *sockbuf = NULL, *cwd;
 	int		 ch, foreground = 0, check = 0, verbose = 0, rv;
 
-	while ((ch = getopt(argc, argv, "c:FOs:tVv")) != -1) {
+	if (argc > 1 && strcmp(argv[1], "--help") == 0)
+		usage(stdout, 0);
+	while ((ch = getopt(argc, argv, "c:FhOs:tVv")) != -1) {
 		switch (ch) {
+		case 'h':
+			usage(stdout, 0);
 		case 'c':
 			conffile = optarg;
 			break;
@@ -72,11 +76,11 @@ main(int argc, char **argv)
 			verbose = 1;
 			break;
 		default:
-			usage();
+			usage(stderr, EX_USAGE);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, EX_USAGE);
 	/* Errors of the start-up go to stderr; syslog once daemonized. */
 	log_init("modgated", 1, verbose);
 	/*

@@ -5,8 +5,8 @@
  * Precedence, strongest first:
  *
  *	1. block	an enforce-mode rule hit whose action is block (after
- *			the policy's block_rule_categories/rewrite_rule_
- *			categories overrides), a classifier score at or above
+ *			the policy's block_, rewrite_ and flag_rule_categories
+ *			overrides, in that order), a classifier score at or above
  *			the category's block threshold, or a failed stage
  *			under on_error = block;
  *	2. rewrite	an enforce-mode rule hit whose action is rewrite, or a
@@ -128,6 +128,9 @@ policy_rule_action(const struct policy_conf *p, const struct match *m)
 	if (in_list(p->rewrite_rule_categories,
 	    p->n_rewrite_rule_categories, m->category))
 		return ACTION_REWRITE;
+	if (in_list(p->flag_rule_categories, p->n_flag_rule_categories,
+	    m->category))
+		return ACTION_FLAG;
 	return m->action;
 }
 

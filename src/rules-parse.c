@@ -5,6 +5,7 @@
  *
  *	# comment
  *	include "dir-or-file"
+ *	disable ID-OR-GLOB ...
  *	rule ID {
  *		match	/PCRE2/flags
  *		on	raw | normalized | skeleton
@@ -26,6 +27,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <math.h>
 #include <stdarg.h>
@@ -715,6 +717,48 @@ parse_rule(struct lex *lx, const char *file)
 	*r = tmp;
 }
 
+/*
+ * `disable ID-OR-GLOB ...`: the lexer is after the word.  Switches off
+ * every rule loaded so far whose id matches one of the words (fnmatch(3));
+ * a word that matches none is an error, so that a typo or a rule gone from
+ * a shipped file is seen rather than ignored.
+ */
+static void
+parse_disable(struct lex *lx)
+{
+	const char	*at;
+	char		*w;
+	size_t		 i, hits;
+	int		 nwords = 0;
+
+	for (;;) {
+		skip_blank(lx);
+		if (lx->p == lx->e || *lx->p == '\n')
+			break;
+		at = lx->p;
+		while (lx->p < lx->e && !isspace((unsigned char)*lx->p) &&
+		    *lx->p != '#')
+			lx->p++;
+		if ((w = strndup(at, (size_t)(lx->p - at))) == NULL)
+			break;
+		nwords++;
+		for (i = 0, hits = 0; i < lx->defs->n; i++)
+			if (!lx->defs->v[i].disabled &&
+			    fnmatch(w, lx->defs->v[i].id, 0) == 0) {
+				lx->defs->v[i].disabled = 1;
+				hits++;
+			}
+		if (hits == 0)
+			lex_error(lx, at, "disable %s: no rule loaded before "
+			    "this line has this id", w);
+		free(w);
+	}
+	if (nwords == 0)
+		lex_error(lx, lx->p, "expected a rule id or glob after "
+		    "'disable'");
+	next_line(lx);
+}
+
 /* `include "path"`: the lexer is after the word. */
 static void
 parse_include(struct lex *lx)
@@ -795,8 +839,11 @@ parse_text(const char *name, const char *dir, int depth, const char *buf,
 			parse_rule(&lx, name);
 		else if (word_is(w, "include"))
 			parse_include(&lx);
+		else if (word_is(w, "disable"))
+			parse_disable(&lx);
 		else {
-			lex_error(&lx, at, "expected 'rule ID {' or 'include'");
+			lex_error(&lx, at, "expected 'rule ID {', 'include' or "
+			    "'disable'");
 			next_line(&lx);
 			/* skip a broken stanza's body up to its '}' line */
 		}
@@ -877,7 +924,24 @@ glob_error(const char *path, int err)
 	return err != ENOENT && err != ENOTDIR;
 }
 
-/* A file, a directory (its *.rules in name order) or a glob. */
+/* Byte order of names, whatever the locale. */
+static int
+name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int
+path_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * A file, a directory (its *.rules) or a glob, the files of the last two
+ * in the byte order of their paths (the load order of man 5
+ * modgate.rules).
+ */
 static int
 parse_path(const char *path, int depth, struct rule_defs *defs,
     struct rules_diag *diag)
@@ -891,7 +955,7 @@ parse_path(const char *path, int depth, struct rule_defs *defs,
 
 	if (strpbrk(path, "*?[") != NULL) {
 		memset(&g, 0, sizeof(g));
-		if ((i = glob(path, 0, glob_error, &g)) != 0) {
+		if ((i = glob(path, GLOB_NOSORT, glob_error, &g)) != 0) {
 			globfree(&g);
 			if (i == GLOB_NOMATCH)
 				return 0;	/* the caller counts files */
@@ -900,6 +964,7 @@ parse_path(const char *path, int depth, struct rule_defs *defs,
 			    "out of memory");
 			return -1;
 		}
+		qsort(g.gl_pathv, g.gl_pathc, sizeof(*g.gl_pathv), path_cmp);
 		for (k = 0; k < g.gl_pathc; k++)
 			if (parse_path(g.gl_pathv[k], depth, defs, diag) == -1)
 				rv = -1;
@@ -912,7 +977,7 @@ parse_path(const char *path, int depth, struct rule_defs *defs,
 	}
 	if (!S_ISDIR(st.st_mode))
 		return parse_file(path, depth, defs, diag);
-	if ((n = scandir(path, &ents, rules_suffix, alphasort)) == -1) {
+	if ((n = scandir(path, &ents, rules_suffix, name_cmp)) == -1) {
 		rules_diag_add(diag, path, 0, 0, "%s", strerror(errno));
 		return -1;
 	}

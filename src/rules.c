@@ -87,6 +87,7 @@ struct ruleset {
 	pthread_mutex_t	 lock;
 	struct mstate	*pool;
 	size_t		 nhs, cached;
+	size_t		 ndisabled;	/* parsed, switched off by `disable` */
 };
 
 int
@@ -1195,22 +1196,26 @@ cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Duplicate ids: the later definition is the error. */
+/*
+ * Duplicate ids among the rules in force: the later definition is the
+ * error (a rule switched off by `disable` may be defined again).
+ */
 static int
 check_dups(const struct rule_defs *defs, struct rules_diag *diag)
 {
 	const struct rule_def **v;
-	size_t		 i;
+	size_t		 i, n;
 	int		 bad = 0;
 
 	if (defs->n < 2)
 		return 0;
 	if ((v = calloc(defs->n, sizeof(*v))) == NULL)
 		return -1;
-	for (i = 0; i < defs->n; i++)
-		v[i] = &defs->v[i];
-	qsort(v, defs->n, sizeof(*v), cmp_id);
-	for (i = 1; i < defs->n; i++)
+	for (i = 0, n = 0; i < defs->n; i++)
+		if (!defs->v[i].disabled)
+			v[n++] = &defs->v[i];
+	qsort(v, n, sizeof(*v), cmp_id);
+	for (i = 1; i < n; i++)
 		if (strcmp(v[i]->id, v[i - 1]->id) == 0) {
 			const struct rule_def *first = v[i - 1];
 			size_t	 k = i;
@@ -1288,6 +1293,10 @@ rules_compile(struct rule_defs *defs, const struct rules_conf *conf,
 		goto fail;
 	for (i = 0; i < rs->defs.n; i++) {
 		d = &rs->defs.v[i];
+		if (d->disabled) {
+			rs->ndisabled++;
+			continue;
+		}
 		r = &rs->v[rs->n];
 		r->def = d;
 		r->re = compile_re(d->pattern, d->flags, d->file, d->pat_line,
@@ -1417,6 +1426,7 @@ rules_info(const struct ruleset *rs, struct rules_info *info)
 	info->hyperscan = rs->nhs;
 	info->fallback = rs->n - rs->nhs;
 	info->cached = rs->cached;
+	info->disabled = rs->ndisabled;
 	for (i = 0; i < rs->n; i++) {
 		info->per_form[rs->v[i].def->form]++;
 		info->tests += rs->v[i].def->ntests;

@@ -72,6 +72,24 @@ class Lint(unittest.TestCase):
             self.assertEqual(r.returncode, EX_DATAERR)
             self.assertIn(rules + ":7:14: test match failed", r.stderr)
 
+    def test_disable(self):
+        # tests/data/rules/site: 20-local.rules switches off three rules of
+        # 10-shipped.rules and defines s.phone again; 9-late.rules, loaded
+        # last (byte order), one more
+        r = run("lint", os.path.join(TOP, "tests", "data", "rules", "site"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^2 rules OK .*; 4 disabled\)")
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "a.rules"), "w") as f:
+                f.write('rule a.one {\n  match /one/\n}\n')
+            with open(os.path.join(d, "b.rules"), "w") as f:
+                f.write('disable a.one a.tw*\n'
+                        'rule a.two {\n  match /two/\n}\n')
+            r = run("lint", d)
+            self.assertEqual(r.returncode, EX_DATAERR)
+            self.assertIn(os.path.join(d, "b.rules") + ":1:15: disable a.tw*: "
+                          "no rule loaded before this line", r.stderr)
+
     def test_missing_file(self):
         r = run("lint", "/nonexistent/x.rules")
         self.assertEqual(r.returncode, EX_DATAERR)
@@ -88,6 +106,55 @@ class Lint(unittest.TestCase):
             r = run(flag)
             self.assertEqual(r.returncode, 0, flag)
             self.assertRegex(r.stdout, r"^modgate [0-9]+\.[0-9]+\.[0-9]+\n$")
+
+
+class ShippedPolicies(unittest.TestCase):
+    """etc/modgated.conf: default passes profanity, family masks it (masked
+    spellings too), a card number needs its check digit, a slur spelling
+    with a harmless sense only flags."""
+
+    def scan(self, policy, lines):
+        with tempfile.NamedTemporaryFile("w", suffix=".txt",
+                                         delete=False) as f:
+            f.write("\n".join(lines) + "\n")
+            path = f.name
+        try:
+            r = run("scan", "-q", "-c", os.path.join(TOP, "etc",
+                    "modgated.conf"), "-p", policy, path)
+        finally:
+            os.unlink(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return [json.loads(l) for l in r.stdout.splitlines()]
+
+    TEXTS = ["This fucking recipe is amazing",
+             "What the f*ck, f**k and sh!t",
+             "order number 4111 1111 1111 1112",
+             "card 4111 1111 1111 1111 expires soon",
+             "The Negro Leagues were the professional baseball leagues "
+             "of African American players."]
+
+    def test_default_and_family(self):
+        d = self.scan("default", self.TEXTS)
+        f = self.scan("family", self.TEXTS)
+        for a in d[:2]:
+            self.assertNotEqual(a["verdict"], "rewrite", a)
+            self.assertTrue(a["matches"], a)
+            for m in a["matches"]:
+                self.assertEqual((m["category"], m["action"]),
+                                 ("profanity", "flag"), a)
+            self.assertIn("profanity", a["flagged"])
+        self.assertEqual(f[0]["verdict"], "rewrite", f[0])
+        self.assertEqual(f[0]["text"], "This f*** recipe is amazing")
+        self.assertEqual(f[1]["text"], "What the f***, f*** and s***", f[1])
+        for a in (d[2], f[2]):
+            self.assertEqual(a["matches"], [], a)
+        for a in (d[3], f[3]):
+            self.assertEqual([m["rule"] for m in a["matches"]],
+                             ["pii.card"], a)
+        for a in (d[4], f[4]):
+            self.assertEqual([(m["rule"], m["action"]) for m in a["matches"]],
+                             [("slur.race-27-context", "flag")], a)
+            self.assertNotEqual(a["verdict"], "block", a)
 
 
 class Scan(unittest.TestCase):

@@ -287,6 +287,19 @@ class ServerTest(unittest.TestCase):
                            stderr=subprocess.PIPE, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.decode().strip(), "allow")
+        # what decided: the rule, then hits that only flag
+        r = subprocess.run([MODGATE, "check", "-s", self.d.sock,
+                            "mail bob@corp.io now"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stdout.splitlines(),
+                         ["rewrite: mail [email] now",
+                          "by rule pii.email (pii)"])
+        r = subprocess.run([MODGATE, "check", "-s", self.d.sock,
+                            "the Negro Leagues"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertIn("flagged by rule slur.race-27-context (slur)",
+                      r.stdout.splitlines(), r.stdout)
         r = subprocess.run([MODGATE, "check", "-j", "-"],
                            input=b"from stdin",
                            env=dict(os.environ, MODGATE_SOCKET=self.d.sock),

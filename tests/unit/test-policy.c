@@ -216,6 +216,51 @@ test_category_overrides(void **state)
 	result_clear(&res);
 }
 
+/* flag_rule_categories: the hit is listed and flagged, the text passes. */
+static void
+test_flag_categories(void **state)
+{
+	struct policy_conf	 p;
+	struct request		 req;
+	struct result		 res;
+	static char		 prof[] = "profanity", pii[] = "pii";
+
+	mkpolicy(&p);
+	mkreq(&req);
+	p.flag_rule_categories[0] = prof;
+	p.n_flag_rule_categories = 1;
+	result_init(&res);
+	hit(&res, "profanity.awful", "profanity", ACTION_REWRITE, 0, "a****");
+	assert_int_equal(policy_apply(&p, &req, &res), 0);
+	assert_int_equal(res.verdict, VERDICT_ALLOW);
+	assert_null(res.text);
+	assert_int_equal(res.matches.v[0].action, ACTION_FLAG);
+	assert_int_equal(res.n_flagged, 1);
+	assert_string_equal(res.flagged[0], "profanity");
+	assert_int_equal(res.would_verdict, VERDICT_ALLOW);
+	result_clear(&res);
+	/* other categories keep their action beside it */
+	result_init(&res);
+	hit(&res, "profanity.awful", "profanity", ACTION_REWRITE, 0, "a****");
+	hit(&res, "pii.email", "pii", ACTION_REWRITE, 0, "[email]");
+	assert_int_equal(policy_apply(&p, &req, &res), 0);
+	assert_int_equal(res.verdict, VERDICT_REWRITE);
+	assert_string_equal(res.text,
+	    "Hello there. You are awful! Mail [email] now.");
+	result_clear(&res);
+	/* block and rewrite categories come first */
+	p.rewrite_rule_categories[0] = prof;
+	p.n_rewrite_rule_categories = 1;
+	p.flag_rule_categories[0] = pii;
+	result_init(&res);
+	hit(&res, "profanity.awful", "profanity", ACTION_FLAG, 0, "a****");
+	assert_int_equal(policy_apply(&p, &req, &res), 0);
+	assert_int_equal(res.verdict, VERDICT_REWRITE);
+	assert_string_equal(res.text,
+	    "Hello there. You are a****! Mail bob@corp.io now.");
+	result_clear(&res);
+}
+
 static void
 test_block_over_rewrite(void **state)
 {
@@ -544,6 +589,7 @@ main(void)
 		cmocka_unit_test(test_rule_rewrite_template_and_default),
 		cmocka_unit_test(test_flag_only),
 		cmocka_unit_test(test_category_overrides),
+		cmocka_unit_test(test_flag_categories),
 		cmocka_unit_test(test_block_over_rewrite),
 		cmocka_unit_test(test_rewrite_over_allow),
 		cmocka_unit_test(test_classifier_thresholds),
