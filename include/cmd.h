@@ -22,6 +22,7 @@ int	cmd_lint(int argc, char **argv);
 int	cmd_logits(int argc, char **argv);
 int	cmd_stats(int argc, char **argv);
 int	cmd_reload(int argc, char **argv);
+int	cmd_replay(int argc, char **argv);
 int	cmd_scan(int argc, char **argv);
 
 #endif

@@ -22,10 +22,9 @@ term, a historical name such as the Negro Leagues) goes to a rule with the
 suffix "-context" whose action is flag: the hit is listed, and the
 classifier's score decides the verdict.
 
-Profanity of four or more letters also matches masked: the first and last
-letters kept and letters between them replaced by *, # or % ("f*ck",
-"f**k", "a**hole"); leetspeak ("sh!t", "b1tch") is folded by the skeleton
-form already.
+Profanity of four to seven letters also matches masked: the first and last
+letters kept and any letters between them replaced by asterisks ("f*ck", "f**k", "a**hole", "f***ing"); leetspeak ("sh!t",
+"b1tch") is folded by the skeleton form already.
 
     make build/libmodgate.a && scripts/gen-lexicon-rules.py [DATA_DIR]
 """
@@ -70,7 +69,7 @@ SENSES = {
     "dyke", "slut", "homos", "heeb", "nigga", "niggas", "ladyboy",
     "ladyboys", "lady-boy",
 }
-MASKS = "*#%"
+MASK_LEN = 7
 BENIGN = ("A classic assessment in Scunthorpe: the therapist and Dickens "
           "had a cocktail with shiitake in Essex, then a grape analysis.")
 MONITOR_BELOW = 1.3
@@ -122,9 +121,20 @@ def clean_skeletons(exe):
 
 
 def ambiguous(keys, clean):
-    """The keys whose pattern matches somewhere in CLEAN."""
-    return {k for k in set(keys) if k.split(" ")[0] in clean and
-            re.search(pattern([k])[1:-1], clean) is not None}
+    """The keys whose pattern matches somewhere in CLEAN.  A key of letters
+    and digits alone matches where a word of CLEAN is the key, plus "s" or
+    "es" (the pattern's look-arounds); other keys run their pattern."""
+    words = set(re.split(r"[^a-z0-9]+", clean))
+    squeezed = clean.replace(" ", "")
+    out = set()
+    for k in set(keys):
+        if re.fullmatch(r"[a-z0-9]+", k):
+            if k in words or k + "s" in words or k + "es" in words:
+                out.add(k)
+        elif k.replace(" ", "") in squeezed and \
+                re.search(pattern([k])[1:-1], clean) is not None:
+            out.add(k)
+    return out
 
 
 def rstr(s):
@@ -132,21 +142,22 @@ def rstr(s):
 
 
 def masked(k):
-    """K with any of its inner letters masked, or None: a word of four or
-    more letters (the first and last are kept)."""
-    if not re.fullmatch(r"[a-z]{4,}", k):
+    """K as a pattern that also takes it masked, or None: a word of four to
+    MASK_LEN letters whose inner letters may each be an asterisk (the first
+    and last letters kept: "f*ck", "f**k", "a**hole", "f***ing").  Short
+    words only (compounds are seldom masked): a class per letter costs the
+    prefilter's compile more for every letter."""
+    if not re.fullmatch(r"[a-z]{4,%d}" % MASK_LEN, k):
         return None
-    inner = "".join("[%s%s]" % (c, re.escape(MASKS)) for c in k[1:-1])
-    return k[0] + inner + k[-1]
+    return k[0] + "".join("[%s*]" % c for c in k[1:-1]) + k[-1]
 
 
 def pattern(keys, masks=False):
     alts = []
     for k in sorted(set(keys), key=lambda k: (-len(k), k)):
         e = masked(k) if masks else None
-        if e is None:
-            e = re.escape(k).replace("\\ ", " ?")
-        alts.append(e)
+        alts.append(e if e is not None else
+                    re.escape(k).replace("\\ ", " ?"))
     body = "|".join(alts)
     return "/(?<![a-z0-9])(?:%s)(?:e?s)?(?![a-z0-9])/" % body
 
@@ -181,8 +192,6 @@ def tests(f, part, masks=False):
         if k is not None:
             f.write("\ttest match   %s\n" %
                     rstr("so " + k[0] + "*" * (len(k) - 2) + k[-1] + " then"))
-            f.write("\ttest match   %s\n" %
-                    rstr("so " + k[0] + "#" + k[2:] + " then"))
     f.write("\ttest nomatch %s\n}\n" % rstr(BENIGN))
 
 

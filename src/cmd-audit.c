@@ -479,15 +479,132 @@ show_record(json_t *o)
 	}
 }
 
+/* S as a CSV field (RFC 4180): quoted when it holds , " CR or LF. */
+static void
+csv_field(const char *s, int last)
+{
+	if (s == NULL)
+		s = "";
+	if (strpbrk(s, ",\"\r\n") == NULL)
+		fputs(s, stdout);
+	else {
+		putchar('"');
+		for (; *s != '\0'; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	}
+	putchar(last ? '\n' : ',');
+}
+
+/* A JSON value as text: strings as they are, others as JSON. */
+static void
+csv_value(json_t *v, int last)
+{
+	char	*s;
+
+	if (v == NULL || json_is_null(v) || json_is_string(v)) {
+		csv_field(json_string_value(v), last);
+		return;
+	}
+	s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	csv_field(s, last);
+	free(s);
+}
+
+/* The strings KEY of each object of array A (or A's strings), joined. */
+static void
+csv_list(json_t *a, const char *key, int last)
+{
+	json_t	*v;
+	char	*buf = NULL;
+	size_t	 i, len = 0;
+	FILE	*mem;
+	const char *s;
+
+	if ((mem = open_memstream(&buf, &len)) == NULL) {
+		csv_field("", last);
+		return;
+	}
+	json_array_foreach(a, i, v) {
+		s = json_string_value(key != NULL ? json_object_get(v, key) : v);
+		if (s != NULL)
+			fprintf(mem, "%s%s", ftell(mem) > 0 ? " " : "", s);
+	}
+	fclose(mem);
+	csv_field(buf, last);
+	free(buf);
+}
+
+#define CSV_HEADER	"seq,ts,event,id,uid,policy,policy_version,verdict," \
+			"rules,flagged,degraded,elapsed_us"
+
+/* One record as a CSV row of CSV_HEADER's columns. */
+static void
+csv_record(json_t *o)
+{
+	json_t	*peer = json_object_get(o, "peer");
+
+	csv_value(json_object_get(o, "seq"), 0);
+	csv_value(json_object_get(o, "ts"), 0);
+	csv_value(json_object_get(o, "event"), 0);
+	csv_value(json_object_get(o, "id"), 0);
+	csv_value(json_object_get(peer, "uid"), 0);
+	csv_value(json_object_get(o, "policy"), 0);
+	csv_value(json_object_get(o, "policy_version"), 0);
+	csv_value(json_object_get(o, "verdict"), 0);
+	csv_list(json_object_get(o, "matches"), "rule", 0);
+	csv_list(json_object_get(o, "flagged"), NULL, 0);
+	csv_value(json_object_get(o, "degraded"), 0);
+	csv_value(json_object_get(o, "elapsed_us"), 1);
+}
+
+/*
+ * A time of --since/--until in microseconds since the epoch: RFC 3339,
+ * "now", "today" or "yesterday" (midnight UTC), or -N with a unit s, m, h,
+ * d or w (N units before now).
+ */
 static int
 parse_time(const char *s, int64_t *us)
 {
-	if (audit_ts_parse(s, us) == -1) {
-		log_warnx("bad time \"%s\": use RFC 3339, e.g. 2026-11-27 "
-		    "or 2026-11-27T11:00:00Z", s);
-		return -1;
+	static const struct { char unit; int64_t sec; } units[] = {
+		{ 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 },
+		{ 'w', 7 * 86400 } };
+	struct timespec	 ts;
+	int64_t		 now, day;
+	long long	 n;
+	char		*end;
+	size_t		 i;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	day = ((int64_t)ts.tv_sec - (int64_t)ts.tv_sec % 86400) * 1000000;
+	if (strcmp(s, "now") == 0) {
+		*us = now;
+		return 0;
 	}
-	return 0;
+	if (strcmp(s, "today") == 0 || strcmp(s, "yesterday") == 0) {
+		*us = s[0] == 't' ? day : day - (int64_t)86400 * 1000000;
+		return 0;
+	}
+	if (s[0] == '-' && s[1] >= '0' && s[1] <= '9') {
+		errno = 0;
+		n = strtoll(s + 1, &end, 10);
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (errno == 0 && end[0] == units[i].unit &&
+			    end[1] == '\0' && n <= INT64_MAX / 1000000 /
+			    units[i].sec) {
+				*us = now - (int64_t)n * units[i].sec * 1000000;
+				return 0;
+			}
+	} else if (audit_ts_parse(s, us) == 0)
+		return 0;
+	log_warnx("bad time \"%s\": use RFC 3339 (2026-11-27, "
+	    "2026-11-27T11:00:00Z), now, today, yesterday, or -N with s, m, "
+	    "h, d or w (-1h)", s);
+	return -1;
 }
 
 static int
@@ -502,6 +619,7 @@ audit_read_cmd(int argc, char **argv, int human)
 		{ "category",	required_argument, NULL, 'c' },
 		{ "uid",	required_argument, NULL, 'U' },
 		{ "progress",	no_argument, NULL, 'P' },
+		{ "csv",	no_argument, NULL, 'C' },
 		{ NULL,		0, NULL, 0 }
 	};
 	struct filter		 f;
@@ -513,7 +631,7 @@ audit_read_cmd(int argc, char **argv, int human)
 	size_t			 len;
 	uint64_t		 base = 0, bad = 0;
 	int			 ch, force = 0, i, nfiles, fd, n, complete;
-	int			 rv = 0;
+	int			 rv = 0, csv = 0;
 	json_t			*o;
 
 	memset(&f, 0, sizeof(f));
@@ -565,15 +683,23 @@ audit_read_cmd(int argc, char **argv, int human)
 		case 'P':
 			force = 1;
 			break;
+		case 'C':
+			if (!human) {
+				csv = 1;
+				break;
+			}
+			/* FALLTHROUGH */
 		default:
 			fprintf(stderr, "usage: modgate audit %s [-P] "
-			    "[--since T] [--until T] [--verdict V] "
+			    "%s[--since T] [--until T] [--verdict V] "
 			    "[--policy P] [--rule R] [--category C] [--uid N] "
 			    "[file ...]\n",
-			    human ? "show" : "query");
+			    human ? "show" : "query", human ? "" : "[--csv] ");
 			return EX_USAGE;
 		}
 	}
+	if (csv)
+		printf("%s\n", CSV_HEADER);
 	files = argv + optind;
 	nfiles = argc - optind;
 	if (nfiles == 0) {
@@ -608,6 +734,8 @@ audit_read_cmd(int argc, char **argv, int human)
 					fputs("\r\033[K", stderr);
 				if (human)
 					show_record(o);
+				else if (csv)
+					csv_record(o);
 				else {
 					fwrite(line, 1, len, stdout);
 					putchar('\n');
@@ -794,7 +922,7 @@ cmd_audit_usage(FILE *fp)
 	fprintf(fp, "usage: modgate audit verify [-aPq] [-k pubkey] "
 	    "[-w witness] file ...\n"
 	    "       modgate audit show [-P] [filters] [file ...]\n"
-	    "       modgate audit query [-P] [filters] [file ...]\n"
+	    "       modgate audit query [-P] [--csv] [filters] [file ...]\n"
 	    "       modgate audit keygen [-fs] [-e seconds] [-n epochs] "
 	    "[-p pubfile] secretfile\n"
 	    "       modgate audit hmac -K hmackeyfile [text]\n"

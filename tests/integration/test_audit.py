@@ -2,7 +2,9 @@
 load then verify, SIGUSR1 reopen after a rename, rotation, and a really
 full filesystem (a small tmpfs mounted by the test, root only) for each
 audit.on_failure, with recovery once space is freed."""
+import csv
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -471,9 +473,8 @@ class AuditTest(unittest.TestCase):
                 f.write(json.dumps(r, separators=(",", ":")) + "\n")
             f.write("not a record\n")
 
-        def ids(*args):
-            rc, out, err = modgate("audit", "query", *(list(args) +
-                                                         [self.log]))
+        def ids(*args, log=self.log):
+            rc, out, err = modgate("audit", "query", *(list(args) + [log]))
             self.assertEqual(rc, 0, err)
             self.assertIn("not records", err)
             return [json.loads(l).get("id") for l in out.splitlines()]
@@ -490,9 +491,48 @@ class AuditTest(unittest.TestCase):
                              "2026-01-03"), ["a", "b"])
         self.assertEqual(ids("--since", "2026-01-02T11:00:00+01:00",
                              "--verdict", "block"), ["b"])
-        rc, out, err = modgate("audit", "query", "--since", "yesterday",
-                               self.log)
-        self.assertEqual(rc, 64)
+        for bad in ("someday", "-1y", "-1hour", "-99999999999999999d"):
+            rc, out, err = modgate("audit", "query", "--since", bad,
+                                   self.log)
+            self.assertEqual(rc, 64, bad)
+        # relative times: records of 3 days, 2 hours and 10 minutes ago
+        now = time.time()
+        recent = [rec(i + 1, time.strftime("%Y-%m-%dT%H:%M:%S.000000Z",
+                                           time.gmtime(now - age)), rid,
+                      "allow", "default", 1000)
+                  for i, (rid, age) in enumerate([("d3", 3 * 86400),
+                                                  ("h2", 7200),
+                                                  ("m10", 600)])]
+        recent_log = self.log + ".recent"
+        with open(recent_log, "w") as f:
+            for r in recent:
+                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+            f.write("not a record\n")
+
+        def rids(*args):
+            return ids(*args, log=recent_log)
+
+        self.assertEqual(rids("--since", "-1h"), ["m10"])
+        self.assertEqual(rids("--since", "-3h", "--until", "-30m"), ["h2"])
+        self.assertEqual(rids("--since", "-1w", "--until", "-1d"), ["d3"])
+        self.assertEqual(rids("--since", "-7200s"), ["m10"])
+        self.assertEqual(rids("--since", "now"), [])
+        self.assertEqual(rids("--until", "yesterday"), ["d3"])
+        # every record is before midnight or after it, never both
+        self.assertEqual(sorted(rids("--until", "today") +
+                                rids("--since", "today")),
+                         ["d3", "h2", "m10"])
+        # CSV: a header, then one row per record, quoted where needed
+        rc, out, err = modgate("audit", "query", "--csv", "--verdict",
+                               "rewrite", self.log)
+        self.assertEqual(rc, 0, err)
+        rows = list(csv.reader(io.StringIO(out)))
+        self.assertEqual(rows[0][:4], ["seq", "ts", "event", "id"])
+        self.assertEqual(len(rows), 2, rows)
+        row = dict(zip(rows[0], rows[1]))
+        self.assertEqual((row["id"], row["verdict"], row["rules"],
+                          row["flagged"], row["uid"]),
+                         ("c", "rewrite", "slur.x", "violence", "1000"))
         # show reads standard input too
         p = subprocess.run([MODGATE, "audit", "show", "--uid", "1001"],
                            input=read_text(self.log).encode(),
