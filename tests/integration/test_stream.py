@@ -104,9 +104,10 @@ def block_offset(ans):
 class PropertyTest(unittest.TestCase):
     """Final verdict = whole-text verdict, release = whole-text output."""
 
-    def check_texts(self, d, texts, holdback, rng, expect_late=False):
+    def check_texts(self, d, texts, holdback, rng):
+        """The whole-text answers of the streams that ended late."""
         c = d.client()
-        lates = 0
+        lates = []
         for text in texts:
             whole = c.ask({"text": text, "id": "whole"})
             chunks = chunks_of(rng, text)
@@ -135,7 +136,7 @@ class PropertyTest(unittest.TestCase):
                 out += a["release"]
             out += close["release"]
             if close["late"]:
-                lates += 1
+                lates.append(whole)
                 continue
             # Hits an append acted on are hits of the whole text, once.
             seen = [(m["rule"], m["start"], m["end"]) for a in apps
@@ -168,8 +169,13 @@ class PropertyTest(unittest.TestCase):
         # Rules only: a classifier score may rightly make a stream late.
         with Daemon(classifier={"enabled": False}) as d:
             lates = self.check_texts(d, texts, 256, rng)
-        # Every test line is far shorter than 256 bytes: never late.
-        self.assertEqual(lates, 0)
+        # Late only on a hit longer than the hold-back: every test line is
+        # far shorter than 256 bytes, but secret.private-key masks a key
+        # cut before its END line up to the end of the text, so a hit of
+        # it with filler after it spans more than the bound.
+        for whole in lates:
+            self.assertTrue(any(m["end"] - m["start"] > 256
+                                for m in whole["matches"]), whole)
 
     def test_small_holdback(self):
         # With a hold-back of 16 bytes some hits are longer than the
@@ -182,7 +188,7 @@ class PropertyTest(unittest.TestCase):
         with Daemon(server={"stream_holdback": 16},
                     classifier={"enabled": False}) as d:
             lates = self.check_texts(d, texts, 16, rng)
-        self.assertGreater(lates, 0)
+        self.assertGreater(len(lates), 0)
 
     @unittest.skipUnless(os.path.exists(os.path.join(
         TOP, "models", "default", "config.json")), "no shipped model yet")
