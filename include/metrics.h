@@ -67,6 +67,14 @@ void	 metrics_connection(void);
 
 /* Read the totals into T. */
 void	 metrics_totals(struct metrics_totals *t);
+/*
+ * Call FN(ARG, rule, mode, hits) for each series of rule hits: the rule id,
+ * "enforce" or "monitor", and its count, in no order; a rule may come more
+ * than once (another category or action after a reload).  Hits past
+ * METRICS_MAX_SERIES (the "_other" series) are not given.
+ */
+void	 metrics_rule_hits(void (*fn)(void *arg, const char *rule,
+	    const char *mode, uint64_t hits), void *arg);
 
 /*
  * Render every metric.  Returns a NUL-terminated malloc'd string the caller

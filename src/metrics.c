@@ -46,6 +46,7 @@ static const struct {
 struct series {
 	enum family		 fam;
 	atomic_uint_least64_t	 value;
+	const char		*vals[MAX_LABELS_PER]; /* raw, in labels[] */
 	char			 labels[];	/* rendered: a="x",b="y" */
 };
 
@@ -194,9 +195,9 @@ series_inc(enum family fam, const char *v0, const char *v1, const char *v2,
     const char *v3)
 {
 	const char	*vals[MAX_LABELS_PER] = { v0, v1, v2, v3 };
-	char		 labels[LABELS_MAX];
+	char		 labels[LABELS_MAX], *raw;
 	struct series	*s;
-	size_t		 off = 0, i, len;
+	size_t		 off = 0, i, len, rawlen = 0;
 	uint32_t	 h;
 
 	labels[0] = '\0';
@@ -205,6 +206,8 @@ series_inc(enum family fam, const char *v0, const char *v1, const char *v2,
 		    families[fam].labels[i], vals[i]) == -1)
 			goto overflow;
 	len = off;
+	for (i = 0; i < MAX_LABELS_PER && families[fam].labels[i] != NULL; i++)
+		rawlen += strlen(vals[i] != NULL ? vals[i] : "") + 1;
 	h = hash(fam, labels);
 	for (i = 0; i < TABLE_SIZE; i++) {
 		_Atomic(struct series *) *slot = &table[(h + i) % TABLE_SIZE];
@@ -215,13 +218,21 @@ series_inc(enum family fam, const char *v0, const char *v1, const char *v2,
 			s = atomic_load_explicit(slot, memory_order_acquire);
 			if (s == NULL) {
 				if (n_series >= METRICS_MAX_SERIES ||
-				    (s = malloc(sizeof(*s) + len + 1)) == NULL) {
+				    (s = calloc(1, sizeof(*s) + len + 1 +
+				    rawlen)) == NULL) {
 					pthread_mutex_unlock(&table_lock);
 					goto overflow;
 				}
 				s->fam = fam;
 				atomic_init(&s->value, 0);
 				memcpy(s->labels, labels, len + 1);
+				raw = s->labels + len + 1;
+				for (i = 0; i < MAX_LABELS_PER &&
+				    families[fam].labels[i] != NULL; i++) {
+					s->vals[i] = raw;
+					raw = stpcpy(raw, vals[i] != NULL ?
+					    vals[i] : "") + 1;
+				}
 				atomic_store_explicit(slot, s,
 				    memory_order_release);
 				n_series++;
@@ -349,6 +360,20 @@ metrics_totals(struct metrics_totals *t)
 		counts[i] = load(&lat[i]);
 	for (i = 0; i < 4; i++)
 		t->latency_us[i] = lat_quantile(counts, q[i]);
+}
+
+void
+metrics_rule_hits(void (*fn)(void *, const char *, const char *, uint64_t),
+    void *arg)
+{
+	struct series	*s;
+	size_t		 i;
+
+	for (i = 0; i < TABLE_SIZE; i++) {
+		s = atomic_load_explicit(&table[i], memory_order_acquire);
+		if (s != NULL && s->fam == FAM_RULE)
+			fn(arg, s->vals[0], s->vals[3], load(&s->value));
+	}
 }
 
 static void

@@ -15,12 +15,28 @@
 #include "snapshot.h"
 #include "worker.h"
 
+/* metrics_rule_hits: add HITS to RULES[rule][mode]. */
+static void
+add_rule_hits(void *arg, const char *rule, const char *mode, uint64_t hits)
+{
+	json_t	*rules = arg, *r, *n;
+
+	if ((r = json_object_get(rules, rule)) == NULL) {
+		r = json_pack("{s:I, s:I}", "enforce", (json_int_t)0,
+		    "monitor", (json_int_t)0);
+		if (r == NULL || json_object_set_new(rules, rule, r) == -1)
+			return;
+	}
+	if ((n = json_object_get(r, mode)) != NULL)
+		json_integer_set(n, json_integer_value(n) + (json_int_t)hits);
+}
+
 json_t *
 stats_json(struct server *srv)
 {
 	struct metrics_totals	 t;
 	struct audit_stats	 as;
-	json_t			*o;
+	json_t			*o, *rules;
 
 	metrics_totals(&t);
 	o = json_pack("{s:s, s:I, s:s, s:I, s:i, s:I, s:I, s:I, s:I,"
@@ -64,6 +80,11 @@ stats_json(struct server *srv)
 		    "written", (json_int_t)as.written,
 		    "failures", (json_int_t)as.failures,
 		    "lost", (json_int_t)as.lost, "failing", as.failing));
+	}
+	/* Hits by rule and mode, as modgate_rule_matches_total counts them. */
+	if (o != NULL && (rules = json_object()) != NULL) {
+		metrics_rule_hits(add_rule_hits, rules);
+		json_object_set_new(o, "rules", rules);
 	}
 	/* A reload runs off the loop: say so, tests and operators wait on it. */
 	if (o != NULL)

@@ -3,7 +3,8 @@
 Prometheus text format, accepted by `promtool check metrics`, and the counts
 match the traffic this test sent: verdicts by policy, rule hits and flagged
 categories as the answers reported them, error codes, refused connections,
-per-stage histograms, reload generation and failures."""
+per-stage histograms, reload generation and failures.  {"op": "stats"} and
+`modgate stats` give the same verdicts and rule hits by rule and mode."""
 import os
 import re
 import shutil
@@ -133,6 +134,27 @@ class MetricsTests(unittest.TestCase):
             self.assertEqual(value(m, "modgate_rule_matches_total",
                                    rule=rule, category=cat, action=action,
                                    mode=mode), n, text)
+        # op stats and `modgate stats` count the same hits by rule and mode,
+        # and the same verdicts.
+        by_mode = {}
+        for (rule, _, _, mode), n in hits.items():
+            by_mode.setdefault(rule, {"enforce": 0, "monitor": 0})
+            by_mode[rule][mode] += n
+        c = Client(self.sock)
+        st = c.ask({"op": "stats"})
+        c.close()
+        self.assertEqual(st["rules"], by_mode, st)
+        self.assertEqual(st["rules"]["test.shadow"],
+                         {"enforce": 0, "monitor": 3})
+        for verdict in ("allow", "rewrite", "block"):
+            self.assertEqual(st["verdicts"][verdict], sum(
+                n for (_, v), n in want.items() if v == verdict))
+        p = subprocess.run([harness.MODGATE, "stats", "-s", self.sock],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = dict(line.split(None, 1) for line in p.stdout.splitlines())
+        self.assertEqual(lines["rules.test.shadow.monitor"].strip(), "3")
+        self.assertEqual(lines["rules.test.email.enforce"].strip(), "3")
         # The monitor rule would have blocked the strict requests.
         self.assertEqual(value(m, "modgate_would_verdicts_total",
                                policy="strict", verdict="block"), 3, text)

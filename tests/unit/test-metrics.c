@@ -127,13 +127,24 @@ test_counts(void **state)
 	free(out);
 }
 
+/* metrics_rule_hits: note the one series it gives. */
+static void
+one_hit(void *arg, const char *rule, const char *mode, uint64_t hits)
+{
+	char	*seen = arg;
+
+	assert_string_equal(seen, "");
+	snprintf(seen, 64, "%s|%s|%llu", rule, mode,
+	    (unsigned long long)hits);
+}
+
 static void
 test_escape(void **state)
 {
 	struct result	 res;
 	struct match	 m = { .rule = "a\\b\"c\nd", .category = "x",
 	    .action = ACTION_BLOCK };
-	char		*out;
+	char		*out, seen[64] = "";
 
 	metrics_reset();
 	fill(&res, VERDICT_BLOCK);
@@ -143,6 +154,10 @@ test_escape(void **state)
 	out = render();
 	contains(out, "{rule=\"a\\\\b\\\"c\\nd\",category=\"x\",action=\"block\",mode=\"enforce\"} 1\n");
 	free(out);
+	/* The rule's id as it is, not as rendered. */
+	metrics_request(&res);
+	metrics_rule_hits(one_hit, seen);
+	assert_string_equal(seen, "a\\b\"c\nd|enforce|2");
 }
 
 static void
