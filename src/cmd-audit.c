@@ -339,6 +339,8 @@ audit_verify_cmd(int argc, char **argv)
 struct filter {
 	int64_t		 since, until;	/* microseconds; -1: none */
 	const char	*verdict, *policy, *rule, *category;
+	const char	*id;		/* the request's id, as text */
+	const char	*token;		/* meta.http_peer.token */
 	long long	 uid;		/* -1: any */
 	int		 any;		/* some filter beyond time is set */
 };
@@ -349,6 +351,24 @@ jstr(json_t *o, const char *k)
 	json_t	*j = json_object_get(o, k);
 
 	return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+/* Whether ID (a string, or other JSON as text) is WANT. */
+static int
+id_is(json_t *id, const char *want)
+{
+	char	*s;
+	int	 same;
+
+	if (id == NULL || json_is_null(id))
+		return 0;
+	if (json_is_string(id))
+		return strcmp(json_string_value(id), want) == 0;
+	if ((s = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT)) == NULL)
+		return 0;
+	same = strcmp(s, want) == 0;
+	free(s);
+	return same;
 }
 
 static int
@@ -379,6 +399,12 @@ filter_match(const struct filter *f, json_t *o)
 		return 0;
 	if (f->uid != -1 && json_integer_value(json_object_get(
 	    json_object_get(o, "peer"), "uid")) != f->uid)
+		return 0;
+	if (f->id != NULL && !id_is(json_object_get(o, "id"), f->id))
+		return 0;
+	if (f->token != NULL && ((s = jstr(json_object_get(json_object_get(o,
+	    "meta"), "http_peer"), "token")) == NULL ||
+	    strcmp(s, f->token) != 0))
 		return 0;
 	a = json_object_get(o, "matches");
 	if (f->rule != NULL) {
@@ -618,6 +644,8 @@ audit_read_cmd(int argc, char **argv, int human)
 		{ "rule",	required_argument, NULL, 'r' },
 		{ "category",	required_argument, NULL, 'c' },
 		{ "uid",	required_argument, NULL, 'U' },
+		{ "id",		required_argument, NULL, 'i' },
+		{ "token",	required_argument, NULL, 't' },
 		{ "progress",	no_argument, NULL, 'P' },
 		{ "csv",	no_argument, NULL, 'C' },
 		{ NULL,		0, NULL, 0 }
@@ -680,6 +708,14 @@ audit_read_cmd(int argc, char **argv, int human)
 			}
 			f.any = 1;
 			break;
+		case 'i':
+			f.id = optarg;
+			f.any = 1;
+			break;
+		case 't':
+			f.token = optarg;
+			f.any = 1;
+			break;
 		case 'P':
 			force = 1;
 			break;
@@ -693,7 +729,7 @@ audit_read_cmd(int argc, char **argv, int human)
 			fprintf(stderr, "usage: modgate audit %s [-P] "
 			    "%s[--since T] [--until T] [--verdict V] "
 			    "[--policy P] [--rule R] [--category C] [--uid N] "
-			    "[file ...]\n",
+			    "[--id ID] [--token NAME] [file ...]\n",
 			    human ? "show" : "query", human ? "" : "[--csv] ");
 			return EX_USAGE;
 		}
@@ -927,7 +963,7 @@ cmd_audit_usage(FILE *fp)
 	    "[-p pubfile] secretfile\n"
 	    "       modgate audit hmac -K hmackeyfile [text]\n"
 	    "filters: --since T --until T --verdict V --policy P --rule GLOB "
-	    "--category C --uid N\n");
+	    "--category C --uid N --id ID --token NAME\n");
 }
 
 int

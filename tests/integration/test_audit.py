@@ -522,6 +522,35 @@ class AuditTest(unittest.TestCase):
         self.assertEqual(sorted(rids("--until", "today") +
                                 rids("--since", "today")),
                          ["d3", "h2", "m10"])
+        # --id (a string, or a number as written) and --token (the HTTP
+        # bearer token's name in meta), together with others as AND
+        peers_log = self.log + ".peers"
+        peers = [rec(1, "2026-01-01T10:00:00.000000Z", 7, "allow",
+                     "default", 1000),
+                 rec(2, "2026-01-01T10:00:01.000000Z", "7", "block",
+                     "default", 1000),
+                 rec(3, "2026-01-01T10:00:02.000000Z", "x", "allow",
+                     "default", 1000)]
+        peers[1]["meta"] = {"http_peer": {"transport": "tcp",
+                                          "token": "chatbot"}}
+        peers[2]["meta"] = {"http_peer": {"transport": "tcp",
+                                          "token": "batch"}}
+        with open(peers_log, "w") as f:
+            for r in peers:
+                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+            f.write("not a record\n")
+
+        def pids(*args):
+            return ids(*args, log=peers_log)
+
+        self.assertEqual(pids("--id", "7"), [7, "7"])
+        self.assertEqual(pids("--id", "x"), ["x"])
+        self.assertEqual(pids("--id", "nothing"), [])
+        self.assertEqual(pids("--token", "chatbot"), ["7"])
+        self.assertEqual(pids("--token", "batch", "--verdict", "allow"),
+                         ["x"])
+        self.assertEqual(pids("--token", "batch", "--verdict", "block"), [])
+        self.assertEqual(pids("--id", "7", "--verdict", "allow"), [7])
         # CSV: a header, then one row per record, quoted where needed
         rc, out, err = modgate("audit", "query", "--csv", "--verdict",
                                "rewrite", self.log)
