@@ -101,6 +101,17 @@ struct http_conf {
 	int	 timeout;		/* seconds of I/O silence, then close */
 };
 
+/* The proxy section: present (enabled) or not. */
+struct proxy_conf {
+	int	 enabled;		/* the section is in the file */
+	char	*upstream;		/* "http://HOST:PORT/PATH" */
+	int	 connect_timeout;	/* milliseconds */
+	int	 timeout;		/* milliseconds, the whole answer */
+	char	*key_file;		/* upstream API key, "" = none */
+	int	 moderate_input;	/* check the last user message first */
+	int	 max_concurrent;	/* upstream requests in flight */
+};
+
 struct category_threshold {
 	char	*category;
 	double	 block;			/* score >= block blocks; > 1 never */
@@ -136,6 +147,7 @@ struct config {
 	struct classifier_conf classifier;
 	struct audit_conf audit;
 	struct http_conf http;
+	struct proxy_conf proxy;
 	struct policy_conf policies[CONFIG_MAX_POLICIES];
 	size_t	 n_policies;
 };

@@ -15,6 +15,7 @@
 
 #include "config.h"
 
+struct proxy;
 struct server;
 
 #define HTTP_MAX_TOKENS		256
@@ -42,6 +43,7 @@ struct http {
 	struct evhttp_bound_socket *bound;
 	struct frames		*frames;	/* request framing */
 	struct event		*ev_expire;	/* idle /v1/streams sessions */
+	struct proxy		*proxy;		/* NULL: no proxy section */
 	int			 busy;		/* calls waiting for jobs */
 	int			 stopped;
 	uint64_t		 next_owner;

@@ -46,7 +46,10 @@ json_t	*openai_result(const struct request *req, const struct result *res,
 json_t	*openai_response(const struct snapshot *snap, int scored,
 	    json_t *results);
 
-/* 1 when the request URI names /v1/moderations (with any query). */
+/*
+ * 1 when the request URI names a path of the OpenAI API modgated serves
+ * (/v1/moderations, /v1/chat/completions), with any query.
+ */
 int	 openai_path(const char *uri);
 
 /*

@@ -43,10 +43,10 @@ enum opt_type {
 };
 
 enum section { SEC_SERVER, SEC_RULES, SEC_CLASSIFIER, SEC_AUDIT, SEC_HTTP,
-    SEC_POLICY, SEC_CATEGORY, SEC_PEER, SEC_COUNT };
+    SEC_PROXY, SEC_POLICY, SEC_CATEGORY, SEC_PEER, SEC_COUNT };
 
 static const char *const section_names[SEC_COUNT] = {
-	"server", "rules", "classifier", "audit", "http",
+	"server", "rules", "classifier", "audit", "http", "proxy",
 	"policies.NAME", "policies.NAME.categories.LABEL",
 	"server.peer_policies[]"
 };
@@ -84,6 +84,7 @@ struct option {
 #define C(f)	offsetof(struct classifier_conf, f)
 #define A(f)	offsetof(struct audit_conf, f)
 #define H(f)	offsetof(struct http_conf, f)
+#define X(f)	offsetof(struct proxy_conf, f)
 #define P(f)	offsetof(struct policy_conf, f)
 #define T(f)	offsetof(struct category_threshold, f)
 #define LIST(f, cnt, n, st)	offsetof(st, f), offsetof(st, cnt), n
@@ -234,6 +235,26 @@ static const struct option options[] = {
 	{ SEC_HTTP, "timeout", OPT_INT, 1, 3600, "30", NULL, H(timeout), 0, 0,
 	  "seconds a connection may stay silent while reading or writing" },
 
+	{ SEC_PROXY, "upstream", OPT_STRING, 0, 0, NULL, NULL, X(upstream),
+	  0, 0, "base URL of the OpenAI-compatible chat server, "
+	  "\"http://HOST:PORT/v1\"" },
+	{ SEC_PROXY, "connect_timeout", OPT_INT, 1, 600000, "5000", NULL,
+	  X(connect_timeout), 0, 0,
+	  "milliseconds to connect to the upstream, then 504" },
+	{ SEC_PROXY, "timeout", OPT_INT, 1, 3600000, "60000", NULL,
+	  X(timeout), 0, 0,
+	  "milliseconds from sending to the upstream to its whole answer, "
+	  "then 504" },
+	{ SEC_PROXY, "key_file", OPT_PATH, 0, 0, "", NULL, X(key_file), 0, 0,
+	  "file holding the upstream's API key, sent as a bearer token; "
+	  "empty: none" },
+	{ SEC_PROXY, "moderate_input", OPT_BOOL, 0, 1, "false", NULL,
+	  X(moderate_input), 0, 0,
+	  "check the last user message before calling the upstream" },
+	{ SEC_PROXY, "max_concurrent", OPT_INT, 1, 65536, "64", NULL,
+	  X(max_concurrent), 0, 0,
+	  "upstream requests in flight at once; beyond: overloaded" },
+
 	{ SEC_POLICY, "name", OPT_STRING, 0, 0, NULL, NULL, P(name), 0, 0,
 	  "the policy's name, in the list form policies = ( { name = "
 	  "\"x\"; ... } ); the group form names it by the group" },
@@ -284,7 +305,7 @@ static const struct option options[] = {
 #define NOPTIONS	(sizeof(options) / sizeof(options[0]))
 
 static const char *const top_sections[] = { "server", "rules", "classifier",
-    "audit", "http", "policies", NULL };
+    "audit", "http", "proxy", "policies", NULL };
 
 #define CONFIG_MAX_ERRORS	200	/* reported; more are counted */
 
@@ -1023,6 +1044,14 @@ config_check(struct ctx *x, config_t *lc, struct config *cfg)
 		if (p->name != NULL && p->name[0] == '\0')
 			cfg_error(x, NULL, "policy with an empty name");
 	}
+	if (cfg->proxy.enabled) {
+		s = config_lookup(lc, "proxy");
+		if (cfg->proxy.upstream == NULL)
+			cfg_error(x, s, "proxy.upstream is required");
+		if (!cfg->http.enabled)
+			cfg_error(x, s, "proxy needs the HTTP listener "
+			    "(http.enabled = true)");
+	}
 }
 
 /* The implicit policy of a file without a policies section. */
@@ -1089,7 +1118,8 @@ config_load(const char *file)
 	    apply_defaults(&x, SEC_RULES, (char *)&cfg->rules) == -1 ||
 	    apply_defaults(&x, SEC_CLASSIFIER, (char *)&cfg->classifier) == -1 ||
 	    apply_defaults(&x, SEC_AUDIT, (char *)&cfg->audit) == -1 ||
-	    apply_defaults(&x, SEC_HTTP, (char *)&cfg->http) == -1) {
+	    apply_defaults(&x, SEC_HTTP, (char *)&cfg->http) == -1 ||
+	    apply_defaults(&x, SEC_PROXY, (char *)&cfg->proxy) == -1) {
 		log_warn("config");
 		goto fail;
 	}
@@ -1129,6 +1159,11 @@ config_load(const char *file)
 	if ((s = config_lookup(&lc, "http")) != NULL &&
 	    config_setting_is_group(s))
 		parse_section(&x, s, SEC_HTTP, (char *)&cfg->http);
+	if ((s = config_lookup(&lc, "proxy")) != NULL &&
+	    config_setting_is_group(s)) {
+		cfg->proxy.enabled = 1;
+		parse_section(&x, s, SEC_PROXY, (char *)&cfg->proxy);
+	}
 	if ((s = config_lookup(&lc, "policies")) != NULL)
 		parse_policies(&x, s, cfg);
 	else if (policy_implicit(&x, cfg) == -1) {
@@ -1181,6 +1216,8 @@ config_free(struct config *cfg)
 		free(cfg->audit.meta_redact[i]);
 	free(cfg->http.listen);
 	free(cfg->http.tokens_file);
+	free(cfg->proxy.upstream);
+	free(cfg->proxy.key_file);
 	for (i = 0; i < cfg->n_policies; i++) {
 		p = &cfg->policies[i];
 		free(p->name);

@@ -51,6 +51,7 @@
 #include "openai.h"
 #include "peer.h"
 #include "protocol.h"
+#include "proxy.h"
 #include "server.h"
 #include "snapshot.h"
 #include "stream.h"
@@ -63,7 +64,8 @@
 #define HTTP_SESSION_BIT	(UINT64_C(1) << 63) /* /v1/streams owners */
 #define HTTP_EXPIRE_SECONDS	10	/* how often idle sessions are looked for */
 
-enum endpoint { EP_MODERATE, EP_MODERATIONS, EP_STREAM, EP_SESSION };
+enum endpoint { EP_MODERATE, EP_MODERATIONS, EP_STREAM, EP_SESSION,
+    EP_CHAT };
 
 struct call;
 
@@ -128,8 +130,12 @@ status_reason(int status)
 		return "Too Many Requests";
 	case 500:
 		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
 	case 503:
 		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
 	}
 	return "Error";
 }
@@ -154,6 +160,10 @@ code_status(const char *code)
 		return 405;
 	if (strcmp(code, "unsupported_media_type") == 0)
 		return 415;
+	if (strcmp(code, "upstream_error") == 0)
+		return 502;
+	if (strcmp(code, "upstream_timeout") == 0)
+		return 504;
 	return 500;
 }
 
@@ -197,7 +207,7 @@ reply_json(struct evhttp_request *req, int status, json_t *o)
 
 /*
  * An error in the protocol's shape, {"id": ID, "error": {"code",
- * "message"}}; on /v1/moderations in the OpenAI API's.
+ * "message"}}; on the OpenAI API's paths in the API's.
  */
 static void
 reply_error(struct evhttp_request *req, json_t *id, const char *code,
@@ -248,6 +258,8 @@ http_prepare(struct server *srv, const struct config *cfg)
 	h->next_owner = HTTP_OWNER_BASE;
 	if (hc->tokens_file != NULL && hc->tokens_file[0] != '\0' &&
 	    http_tokens_load(h, hc->tokens_file) == -1)
+		goto fail;
+	if (cfg->proxy.enabled && (h->proxy = proxy_new(&cfg->proxy)) == NULL)
 		goto fail;
 	if (strncmp(hc->listen, "unix:", 5) == 0) {
 		if (hc->listen[5] != '/' ||
@@ -749,6 +761,21 @@ body_json(struct http *h, struct evhttp_request *req)
 	return root;
 }
 
+/* A proxied chat completion ends (proxy.h). */
+static void
+chat_done(void *arg, int status, json_t *answer, const char *code,
+    const char *msg)
+{
+	struct call	*c = arg;
+
+	c->replied = 1;
+	if (code != NULL)
+		reply_error(c->req, NULL, code, msg);
+	else
+		reply_json(c->req, status, answer);
+	call_free(c);
+}
+
 /* Fill C's peer and meta: SO_PEERCRED on Unix, the token name on TCP. */
 static int
 call_peer(struct call *c, const char *token, json_t *meta, int *fdp)
@@ -916,6 +943,9 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 		if (v != NULL)
 			json_array_append(texts, v);
 		break;
+	case EP_CHAT:
+		/* The proxy reads the rest of the body. */
+		break;
 	case EP_STREAM:
 		json_object_foreach(root, key, v)
 			if (strcmp(key, "id") != 0 && strcmp(key, "chunks") !=
@@ -953,6 +983,13 @@ handle_moderate(struct http *h, struct evhttp_request *req, enum endpoint ep,
 		reply_error(req, c->id, "forbidden", "peer not in "
 		    "server.allowed_uids or allowed_gids");
 		call_free(c);
+		return;
+	}
+	if (ep == EP_CHAT) {
+		json_decref(texts);
+		proxy_chat(h->proxy, &(struct proxy_call){ .srv = h->srv,
+		    .body = c->root, .meta = c->meta, .policy = c->policy,
+		    .peer = c->peer, .done = chat_done, .arg = c });
 		return;
 	}
 	n = ep == EP_STREAM || ep == EP_SESSION ? 1 : json_array_size(texts);
@@ -1082,6 +1119,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	sid[0] = '\0';
 	if (strcmp(path, "/v1/moderate") == 0 ||
 	    strcmp(path, "/v1/moderations") == 0 ||
+	    (h->proxy != NULL && strcmp(path, "/v1/chat/completions") == 0) ||
 	    strcmp(path, "/v1/stream") == 0 ||
 	    strcmp(path, "/v1/streams") == 0)
 		post = 1;
@@ -1154,6 +1192,8 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		handle_moderate(h, req, EP_MODERATIONS, token, sop, sid);
 	else if (strcmp(path, "/v1/stream") == 0)
 		handle_moderate(h, req, EP_STREAM, token, sop, sid);
+	else if (strcmp(path, "/v1/chat/completions") == 0)
+		handle_moderate(h, req, EP_CHAT, token, sop, sid);
 	else
 		handle_moderate(h, req, EP_SESSION, token, sop, sid);
 }
@@ -1174,6 +1214,8 @@ http_start(struct http *h, struct event_base *base)
 	}
 	evhttp_set_bevcb(h->evh, frames_bev, h->frames);
 	evhttp_set_gencb(h->evh, http_request_cb, h);
+	if (h->proxy != NULL)
+		proxy_start(h->proxy, base);
 	evhttp_set_timeout(h->evh, h->timeout);
 	evhttp_set_max_body_size(h->evh, h->max_body);
 	evhttp_set_max_headers_size(h->evh, HTTP_MAX_HEADERS);
@@ -1268,6 +1310,7 @@ http_free(struct http *h)
 	if (h->evh != NULL)
 		evhttp_free(h->evh);
 	frames_free(h->frames);
+	proxy_free(h->proxy);
 	if (h->fd != -1)
 		close(h->fd);
 	if (h->tokens != NULL)

@@ -48,7 +48,7 @@ static const struct openai_key {
 
 /* Request fields an error message may name first (its "param"). */
 static const char *const openai_params[] = { "input", "model", "id",
-    "policy", "meta" };
+    "policy", "meta", "messages", "stream" };
 
 static int
 valid_text(json_t *v)
@@ -348,8 +348,10 @@ openai_path(const char *uri)
 {
 	size_t	 n = strcspn(uri, "?#");
 
-	return n == strlen("/v1/moderations") &&
-	    strncmp(uri, "/v1/moderations", n) == 0;
+	return (n == strlen("/v1/moderations") &&
+	    strncmp(uri, "/v1/moderations", n) == 0) ||
+	    (n == strlen("/v1/chat/completions") &&
+	    strncmp(uri, "/v1/chat/completions", n) == 0);
 }
 
 /* The request field MSG names first, or NULL. */
