@@ -50,6 +50,22 @@ reload_audit(struct server *srv, const struct snapshot *snap)
 	    snap != NULL ? snap->version : NULL);
 }
 
+/* 1 when the proxy sections A and B differ (read at start only). */
+static int
+proxy_changed(const struct proxy_conf *a, const struct proxy_conf *b)
+{
+	if (a->enabled != b->enabled)
+		return 1;
+	if (!a->enabled)
+		return 0;
+	return strcmp(a->upstream, b->upstream) != 0 ||
+	    strcmp(a->key_file, b->key_file) != 0 ||
+	    a->connect_timeout != b->connect_timeout ||
+	    a->timeout != b->timeout ||
+	    a->moderate_input != b->moderate_input ||
+	    a->max_concurrent != b->max_concurrent;
+}
+
 /*
  * Swap in SNAP (NULL: the load failed, the old snapshot serves on) and
  * answer the op reload requests that waited for this load.
@@ -78,6 +94,9 @@ server_reload_finish(struct server *srv, struct snapshot *snap)
 	    snap->cfg->http.max_body_bytes ||
 	    old->cfg->http.timeout != snap->cfg->http.timeout)
 		log_warnx("the http section changed: takes effect at the next "
+		    "restart");
+	if (proxy_changed(&old->cfg->proxy, &snap->cfg->proxy))
+		log_warnx("the proxy section changed: takes effect at the next "
 		    "restart");
 	srv->snap = snap;
 	snapshot_unref(old);		/* in-flight jobs hold their own */
