@@ -3,7 +3,9 @@
 small stand-in server (standard library, started here on a loopback port)
 answers by the request's model: clean, harmful, rewritten text, two
 choices, slow beyond proxy.timeout, 500, malformed JSON, the upstream's
-own 404 error.  Every answer is checked, with the audit records; then
+own 404 error.  Every answer is checked, with the audit records, and the
+official `openai` npm client calls it too (test_openai_client.py installs
+the package); then
 moderate_input and an upstream whose port refuses connections, the
 refusal of "stream": true, the 404 without a proxy section, and
 modgated -t on bad proxy sections, and an upstream that never accepts
@@ -22,6 +24,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (MODGATED, RULES, HttpDaemon,  # noqa: E402
                      base_sections, free_port, write_config)
+from test_openai_client import NPMDIR, npm_install  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 ANSWERS = {
     "clean": ["Hello there, how can I help you today?"],
@@ -217,6 +222,35 @@ class ProxyTest(unittest.TestCase):
         st, _, _ = self.d.request("GET", "/v1/chat/completions")
         self.assertEqual(st, 405)
         self.assertEqual(StandIn.seen, [])
+
+    def test_openai_client(self):
+        """The official openai npm client's chat.completions.create."""
+        npm_install()
+        r = subprocess.run(["node", os.path.join(HERE, "openai_chat.mjs"),
+                            NPMDIR, self.d.base + "/v1", self.d.token],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        out = json.loads(r.stdout)
+        self.assertEqual(out["clean"]["choices"][0]["message"]["content"],
+                         ANSWERS["clean"][0])
+        self.assertEqual(out["clean"]["usage"]["total_tokens"], 21)
+        h = out["harmful"]["choices"][0]
+        self.assertEqual(h["finish_reason"], "content_filter")
+        self.assertEqual(h["message"]["content"], "This content was blocked.")
+        self.assertEqual(out["rewrite"]["choices"][0]["message"]["content"],
+                         "mail [email] now")
+        self.assertNotIn("policy", StandIn.seen[2][2])
+        e = out["errors"]
+        self.assertEqual((e["stream"]["status"], e["stream"]["name"],
+                          e["stream"]["param"]),
+                         (400, "BadRequestError", "stream"))
+        self.assertEqual((e["error500"]["status"], e["error500"]["code"]),
+                         (502, "upstream_error"))
+        self.assertEqual((e["slow"]["status"], e["slow"]["code"]),
+                         (504, "upstream_timeout"))
+        self.assertEqual((e["malformed"]["status"], e["malformed"]["code"]),
+                         (502, "upstream_error"))
 
     def test_concurrent_and_still_alive(self):
         import concurrent.futures
