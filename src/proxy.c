@@ -308,20 +308,27 @@ pcall_fail(struct pcall *c, const char *code, const char *fmt, ...)
 }
 
 /*
- * The text of a message's "content" (a new reference): a string, or the
- * text parts of an array of parts joined by "\n".  NULL when it has none.
+ * The text of MESSAGE's "content" into *TEXT (a new reference): a string,
+ * or the text parts of an array of parts joined by "\n"; NULL when there
+ * is no text (no content, null, parts without text).  0, or -1 when the
+ * content is something else or out of memory.
  */
-static json_t *
-message_text(json_t *message)
+static int
+message_text(json_t *message, json_t **text)
 {
 	json_t	*content = json_object_get(message, "content"), *v, *t;
 	char	*buf, *q;
 	size_t	 i, len = 0, n = 0;
 
-	if (json_is_string(content))
-		return json_incref(content);
+	*text = NULL;
+	if (content == NULL || json_is_null(content))
+		return 0;
+	if (json_is_string(content)) {
+		*text = json_incref(content);
+		return 0;
+	}
 	if (!json_is_array(content))
-		return NULL;
+		return -1;
 	json_array_foreach(content, i, v) {
 		t = json_object_get(v, "text");
 		if (json_is_string(t)) {
@@ -329,8 +336,10 @@ message_text(json_t *message)
 			n++;
 		}
 	}
-	if (n == 0 || (q = buf = malloc(len + 1)) == NULL)
-		return NULL;
+	if (n == 0)
+		return 0;
+	if ((q = buf = malloc(len + 1)) == NULL)
+		return -1;
 	json_array_foreach(content, i, v) {
 		t = json_object_get(v, "text");
 		if (!json_is_string(t))
@@ -340,36 +349,35 @@ message_text(json_t *message)
 		memcpy(q, json_string_value(t), json_string_length(t));
 		q += json_string_length(t);
 	}
-	t = json_stringn(buf, len);
+	*text = json_stringn(buf, len);
 	free(buf);
-	return t;
+	return *text != NULL ? 0 : -1;
 }
 
 static void	pjob_done(struct job *);
 
 /*
  * A job checking the text of MESSAGE (of CHOICE, NULL for the input) with
- * the meta's "proxy" entry saying which part it is.  NULL when out of
- * memory or MESSAGE has no text (*EMPTY set).
+ * the meta's "proxy" entry saying which part it is, into *JP; NULL when
+ * MESSAGE has no text.  0, or -1 when its content is not text (or holds
+ * NUL, which the pipeline refuses) or out of memory.
  */
-static struct pjob *
+static int
 pjob_new(struct pcall *c, json_t *message, json_t *choice, size_t index,
-    int *empty)
+    struct pjob **jp)
 {
 	struct pjob	*j;
 	json_t		*text, *part;
 
-	*empty = 0;
-	if ((text = message_text(message)) == NULL) {
-		*empty = json_object_get(message, "content") == NULL ||
-		    json_is_null(json_object_get(message, "content"));
-		return NULL;
-	}
+	*jp = NULL;
+	if (message_text(message, &text) == -1)
+		return -1;
+	if (text == NULL)
+		return 0;
 	if (memchr(json_string_value(text), '\0', json_string_length(text)) !=
 	    NULL || (j = calloc(1, sizeof(*j))) == NULL) {
-		/* NUL cannot be checked: the pipeline refuses it. */
 		json_decref(text);
-		return NULL;
+		return -1;
 	}
 	j->text = text;
 	job_init(&j->j, c->snap, server_audit(c->call.srv), pjob_done);
@@ -381,11 +389,14 @@ pjob_new(struct pcall *c, json_t *message, json_t *choice, size_t index,
 	if (part != NULL && choice != NULL)
 		json_object_set_new(part, "choice", json_integer(
 		    (json_int_t)index));
-	if (part == NULL || (j->meta = json_copy(c->call.meta)) == NULL ||
-	    json_object_set_new(j->meta, "proxy", part) == -1) {
+	if (part == NULL || (j->meta = json_copy(c->call.meta)) == NULL) {
 		json_decref(part);
 		pjob_free(j);
-		return NULL;
+		return -1;
+	}
+	if (json_object_set_new(j->meta, "proxy", part) == -1) {
+		pjob_free(j);
+		return -1;
 	}
 	j->j.req = &j->req;
 	j->req.text = json_string_value(text);
@@ -395,7 +406,8 @@ pjob_new(struct pcall *c, json_t *message, json_t *choice, size_t index,
 	j->req.peer = c->call.peer;
 	snprintf(j->j.logid, sizeof(j->j.logid), "proxy.%s.%zu",
 	    choice != NULL ? "out" : "in", index);
-	return j;
+	*jp = j;
+	return 0;
 }
 
 /* Queue C's jobs; on failure end C, now or when those queued come back. */
@@ -540,7 +552,6 @@ pcall_upstream_answer(struct pcall *c)
 	json_t			*choices, *choice, *message, *v;
 	const char		*p;
 	size_t			 len = evbuffer_get_length(c->up_body), i;
-	int			 empty;
 
 	p = (const char *)evbuffer_pullup(c->up_body, -1);
 	c->answer = p != NULL ? protocol_load(p, len, &err) : NULL;
@@ -582,14 +593,14 @@ pcall_upstream_answer(struct pcall *c)
 			    "choices[%zu] has no message object", i);
 			return;
 		}
-		if ((c->jobs[c->njobs] = pjob_new(c, message, choice, i,
-		    &empty)) != NULL)
-			c->njobs++;
-		else if (!empty) {
+		if (pjob_new(c, message, choice, i, &c->jobs[c->njobs]) ==
+		    -1) {
 			pcall_fail(c, "upstream_error", "the upstream's "
 			    "choices[%zu].message.content is not text", i);
 			return;
 		}
+		if (c->jobs[c->njobs] != NULL)
+			c->njobs++;
 	}
 	if (c->njobs == 0) {		/* tool calls only: nothing to check */
 		pcall_answer(c, 200, json_incref(c->answer));
@@ -774,7 +785,6 @@ proxy_chat(struct proxy *p, const struct proxy_call *pc)
 {
 	struct pcall	*c;
 	json_t		*messages, *v, *user;
-	int		 empty;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		pc->done(pc->arg, 0, NULL, "internal", "out of memory");
@@ -824,12 +834,13 @@ proxy_chat(struct proxy *p, const struct proxy_call *pc)
 		pcall_fail(c, "internal", "out of memory");
 		return;
 	}
-	if ((c->jobs[0] = pjob_new(c, user, NULL, 0, &empty)) == NULL) {
-		if (empty)
-			pcall_upstream(c);
-		else
-			pcall_fail(c, "bad_request", "messages: the last user "
-			    "message's content must be text without NUL");
+	if (pjob_new(c, user, NULL, 0, &c->jobs[0]) == -1) {
+		pcall_fail(c, "bad_request", "messages: the last user "
+		    "message's content must be text without NUL");
+		return;
+	}
+	if (c->jobs[0] == NULL) {	/* no text: nothing to check */
+		pcall_upstream(c);
 		return;
 	}
 	c->njobs = 1;
