@@ -45,6 +45,8 @@ struct http {
 	struct event		*ev_expire;	/* idle /v1/streams sessions */
 	struct proxy		*proxy;		/* NULL: no proxy section */
 	int			 busy;		/* calls waiting for jobs */
+	struct shed		*shed;		/* accept out of descriptors */
+	int			 shed_paused;
 	int			 stopped;
 	uint64_t		 next_owner;
 };
@@ -63,5 +65,13 @@ int		 http_tcp_resolve(const char *addr, struct addrinfo **res);
 int		 http_listen_tcp(struct http *h, const char *addr);
 int		 http_listen_unix(struct http *h, const char *path,
 		    const struct server_conf *sv);
+
+/*
+ * http-accept.c.  Once H->bound listens: accept(2) out of descriptors sheds
+ * and pauses instead of spinning.  0, or -1 after logging.
+ */
+int		 http_accept_start(struct http *h);
+/* Before the listener goes: no more pauses or resumes. */
+void		 http_accept_stop(struct http *h);
 
 #endif

@@ -35,6 +35,7 @@ struct server {
 	void			*reopen_arg;
 	int			 listen_fd;
 	int			 inherited;	/* listen_fd from systemd */
+	struct shed		*shed;		/* accept out of descriptors */
 	struct event_base	*base;
 	struct event		*ev_listen, *ev_hup, *ev_term, *ev_int, *ev_usr1;
 	struct event		*ev_deadline;

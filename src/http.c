@@ -1228,6 +1228,8 @@ http_start(struct http *h, struct event_base *base)
 		return -1;
 	}
 	h->fd = -1;		/* evhttp owns it now */
+	if (http_accept_start(h) == -1)
+		return -1;
 	idle = server_snapshot(h->srv)->cfg->server.idle_timeout;
 	if (idle <= 0 || idle > HTTP_EXPIRE_SECONDS)
 		idle = HTTP_EXPIRE_SECONDS;
@@ -1248,6 +1250,7 @@ http_stop(struct http *h)
 	if (h == NULL || h->stopped)
 		return;
 	h->stopped = 1;
+	http_accept_stop(h);
 	if (h->bound != NULL) {
 		evhttp_del_accept_socket(h->evh, h->bound);
 		h->bound = NULL;

@@ -32,6 +32,7 @@
 #include "protocol.h"
 #include "server.h"
 #include "server-internal.h"
+#include "shed.h"
 #include "snapshot.h"
 #include "stream.h"
 
@@ -309,7 +310,8 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
+			    errno != EINTR && errno != ECONNABORTED &&
+			    !shed_accept_error(srv->shed, lfd, errno))
 				log_warn("accept");
 			return;
 		}

@@ -27,9 +27,11 @@
 #include "config.h"
 #include "listen.h"
 #include "log.h"
+#include "protocol.h"
 #include "sdnotify.h"
 #include "server.h"
 #include "server-internal.h"
+#include "shed.h"
 #include "snapshot.h"
 #include "worker.h"
 
@@ -329,6 +331,36 @@ server_listen(struct server *srv)
 	return 0;
 }
 
+/* The shed's pause: stop or resume accepting (never again at a stop). */
+static void
+server_listen_pause(void *arg, int on)
+{
+	struct server	*srv = arg;
+
+	if (on)
+		event_del(srv->ev_listen);
+	else if (!srv->draining)
+		event_add(srv->ev_listen, NULL);
+}
+
+/* The accept guard of the protocol socket; -1 after logging. */
+static int
+server_shed_new(struct server *srv)
+{
+	char	*line;
+	size_t	 len = 0;
+
+	if ((line = protocol_error(NULL, "overloaded",
+	    "out of file descriptors", &len)) == NULL) {
+		log_warnx("server: out of memory");
+		return -1;
+	}
+	srv->shed = shed_new(srv->base, srv->socket_path, server_listen_pause,
+	    srv, line, len);
+	free(line);
+	return srv->shed != NULL ? 0 : -1;
+}
+
 int
 server_run(struct server *srv)
 {
@@ -351,6 +383,8 @@ server_run(struct server *srv)
 			return -1;
 	srv->ev_listen = event_new(srv->base, srv->listen_fd,
 	    EV_READ | EV_PERSIST, server_accept_cb, srv);
+	if (srv->ev_listen == NULL || server_shed_new(srv) == -1)
+		return -1;
 	srv->ev_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
 	srv->ev_reload = event_new(srv->base, -1, 0, server_reload_cb, srv);
 	if (pipe2(srv->reload_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
@@ -427,6 +461,7 @@ server_free(struct server *srv)
 		srv->fronts[i].ops->free(srv->fronts[i].arg);
 	if (srv->ev_listen != NULL)
 		event_free(srv->ev_listen);
+	shed_free(srv->shed);
 	if (srv->ev_hup != NULL)
 		event_free(srv->ev_hup);
 	if (srv->ev_reload != NULL)

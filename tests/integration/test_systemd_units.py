@@ -89,6 +89,8 @@ class UnitTests(unittest.TestCase):
         for k in ("RuntimeDirectory", "LogsDirectory", "StateDirectory"):
             self.assertEqual(d[k], ["modgate"])
         self.assertEqual(d["User"], ["modgate"])
+        # Open files above both listeners' default connection caps.
+        self.assertGreaterEqual(int(d["LimitNOFILE"][0]), 2 * 1024 + 1024)
         # -F keeps the daemon in the foreground: Type=notify tracks MAINPID.
         self.assertIn(" -F", d["ExecStart"][0])
         s = directives(self.socket)
