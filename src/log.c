@@ -45,21 +45,60 @@ log_init(const char *progname, int foreground, int verbose)
 	log_journal = foreground && log_stderr_is_journal();
 }
 
+size_t
+log_escape(char *dst, size_t size, const char *src)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*s = (const unsigned char *)src;
+	size_t			 n = 0, k;
+	char			 e[4];
+
+	if (size == 0)
+		return 0;
+	for (; *s != '\0'; s++) {
+		e[0] = (char)*s;
+		k = 1;
+		if (*s < 0x20 || *s == 0x7f) {
+			e[0] = '\\';
+			e[1] = *s == '\n' ? 'n' : *s == '\r' ? 'r' :
+			    *s == '\t' ? 't' : 'x';
+			k = 2;
+			if (e[1] == 'x') {
+				e[2] = hex[*s >> 4];
+				e[3] = hex[*s & 0xf];
+				k = 4;
+			}
+		}
+		if (n + k >= size)
+			break;
+		memcpy(dst + n, e, k);
+		n += k;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
 void
 log_set_request(const char *id)
 {
-	if (id == NULL)
+	size_t	 n;
+
+	if (id == NULL) {
 		log_request[0] = '\0';
-	else
-		snprintf(log_request, sizeof(log_request), "[%s] ", id);
+		return;
+	}
+	log_request[0] = '[';
+	n = 1 + log_escape(log_request + 1, sizeof(log_request) - 3, id);
+	memcpy(log_request + n, "] ", 3);
 }
 
 static void
 vlog(int pri, const char *fmt, va_list ap, const char *suffix)
 {
-	char	 msg[2048];
+	char	 raw[2048], msg[4096];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	log_escape(msg, sizeof(msg), raw);
 	if (log_foreground && log_journal) {
 		if (suffix != NULL)
 			fprintf(stderr, "<%d>%s%s: %s\n", pri, log_request, msg,

@@ -73,6 +73,24 @@ class StderrTests(Base):
             self.assertIn("[req-42] ", l)
 
     def test_journal_priorities(self):
+        lines = self.journal_lines("req-43")
+        warn = [l for l in lines if "limit" in l]
+        self.assertTrue(warn, lines)
+        self.assertTrue(warn[0].startswith("<3>[req-43] "), warn)
+        self.assertTrue(any(l.startswith("<6>") for l in lines), lines)
+
+    def test_request_id_escaped(self):
+        # An id that would forge a line of priority 0 and clear a terminal.
+        lines = self.journal_lines("x\n<0>forged\r\x1b[2J\x7f\t")
+        self.assertFalse([l for l in lines if l.startswith("<0>")], lines)
+        warn = [l for l in lines if "limit" in l]
+        self.assertTrue(warn, lines)
+        self.assertTrue(warn[0].startswith(
+            "<3>[x\\n<0>forged\\r\\x1b[2J\\x7f\\t] "), warn)
+
+    def journal_lines(self, rid):
+        """The lines the daemon writes to a journald stream while it
+        answers one slow request with id RID; each has its priority."""
         logpath = os.path.join(self.tmp, "journal-stream")
         log = open(logpath, "w")
         st = os.fstat(log.fileno())
@@ -91,20 +109,18 @@ class StderrTests(Base):
             harness.wait_for(lambda: os.path.exists(self.sock), 60,
                              "socket")
             time.sleep(0.2)
-            self.slow_request("req-43")
+            self.slow_request(rid)
         finally:
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(30), 0)
             log.close()
-        with open(logpath) as f:
-            lines = f.read().splitlines()
+        with open(logpath, newline="\n") as f:
+            lines = f.read().split("\n")[:-1]
         self.assertTrue(lines)
         for l in lines:
             self.assertRegex(l, r"^<[0-7]>", "no priority: %r" % l)
-        warn = [l for l in lines if "limit" in l]
-        self.assertTrue(warn, lines)
-        self.assertTrue(warn[0].startswith("<3>[req-43] "), warn)
-        self.assertTrue(any(l.startswith("<6>") for l in lines), lines)
+            self.assertNotRegex(l, r"[\x00-\x1f\x7f]", "raw control: %r" % l)
+        return lines
 
 
 def daemon_pid(argv):
