@@ -287,11 +287,12 @@ class SlowClientsTest(Answered, unittest.TestCase):
             print("fast clients: p50 %.2f ms -> %.2f ms, p99 %.2f ms -> "
                   "%.2f ms with 20 stalled and 4 non-reading clients" %
                   (b50 * 1e3, u50 * 1e3, b99 * 1e3, u99 * 1e3))
-            # Not starved: bounded against the baseline, with a floor for
-            # scheduling noise on a shared machine.
-            self.assertLess(u50, max(5 * b50, 0.005))
-            self.assertLess(u99, max(10 * b99, 0.1))
-            self.assertLess(max(under), 2.0)
+            # Not starved: bounded against the baseline, with floors for
+            # scheduling noise on a shared machine (a busy 2-core machine
+            # delays a run of answers by a few hundred ms now and then).
+            self.assertLess(u50, max(5 * b50, 0.02))
+            self.assertLess(u99, max(10 * b99, 0.5))
+            self.assertLess(max(under), 5.0)
             # The daemon is bounded in what it holds for the hogs.
             self.assertLess(status(d.proc.pid, "VmRSS"), 1 << 20)
             print("daemon RSS with 4 non-reading clients: %d MB" %
