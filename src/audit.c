@@ -343,6 +343,17 @@ after_record(struct audit *a)
 	return 0;
 }
 
+/* Write the event record O (put_body owns it) and what follows a record;
+   a failure is logged, the caller goes on. */
+static void
+put_event(struct audit *a, json_t *o)
+{
+	if (put_body(a, o, NULL, NULL) == -1)
+		log_warn("audit: %s", a->conf.path);
+	else
+		after_record(a);
+}
+
 static int
 open_file(struct audit *a)
 {
@@ -468,10 +479,7 @@ rotate(struct audit *a)
 		json_decref(o);
 		return;
 	}
-	if (put_body(a, o, NULL, NULL) == -1)
-		log_warn("audit: %s", a->conf.path);
-	else
-		after_record(a);
+	put_event(a, o);
 	a->rotate_at = a->conf.rotate_bytes;
 	log_info("audit: rotated to %s", name);
 	expire(a);
@@ -896,10 +904,7 @@ expire(struct audit *a)
 		json_decref(o);
 		return;
 	}
-	if (put_body(a, o, NULL, NULL) == -1)
-		log_warn("audit: %s", a->conf.path);
-	else
-		after_record(a);
+	put_event(a, o);
 }
 
 /*

@@ -20,6 +20,30 @@ ascii_single(const unsigned char *t, size_t len, size_t i)
 }
 
 /*
+ * The number of one-character words in the chain from the one at byte I
+ * of ASCII text T; *LAST is the byte of its last word.
+ */
+static size_t
+ascii_chain(const unsigned char *t, size_t len, size_t i, size_t *last)
+{
+	size_t	 j, k, cnt = 1;
+
+	*last = i;
+	for (j = i + 1; ; ) {
+		for (k = j; k < len && k - j < GAP_MAX + 1 &&
+		    (ascii_cls[t[k]] & C_SEP); k++)
+			;
+		if (k == j || k - j > GAP_MAX || k == len ||
+		    !ascii_single(t, len, k))
+			break;
+		cnt++;
+		*last = k;
+		j = k + 1;
+	}
+	return cnt;
+}
+
+/*
  * collapse() for ASCII text T: set DROP[k] for the separators of every
  * chain of one-character words.  *DROP is allocated on the first chain.
  * Returns 0, -1 on allocation failure, or 1 when T is not all ASCII.
@@ -27,7 +51,7 @@ ascii_single(const unsigned char *t, size_t len, size_t i)
 static int
 ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 {
-	size_t		 i, j, k, cnt, last;
+	size_t		 i, k, cnt, last;
 	unsigned	 fp, fc, fn;
 
 	if (len == 0)
@@ -45,19 +69,7 @@ ascii_collapse(const unsigned char *t, size_t len, unsigned char **drop)
 			fc = fn;
 			continue;
 		}
-		cnt = 1;
-		last = i;
-		for (j = i + 1; ; ) {
-			for (k = j; k < len && k - j < GAP_MAX + 1 &&
-			    (ascii_cls[t[k]] & C_SEP); k++)
-				;
-			if (k == j || k - j > GAP_MAX || k == len ||
-			    !ascii_single(t, len, k))
-				break;
-			cnt++;
-			last = k;
-			j = k + 1;
-		}
+		cnt = ascii_chain(t, len, i, &last);
 		fp = fc;
 		fc = fn;
 		if (cnt < CHAIN_MIN)
@@ -79,28 +91,6 @@ nonascii:
 	free(*drop);
 	*drop = NULL;
 	return 1;
-}
-
-/*
- * The number of one-character words in the chain from the one at byte I
- * of ASCII text T, as ascii_collapse() counts them.
- */
-static size_t
-ascii_chain(const unsigned char *t, size_t len, size_t i)
-{
-	size_t	 j, k, cnt = 1;
-
-	for (j = i + 1; ; ) {
-		for (k = j; k < len && k - j < GAP_MAX + 1 &&
-		    (ascii_cls[t[k]] & C_SEP); k++)
-			;
-		if (k == j || k - j > GAP_MAX || k == len ||
-		    !ascii_single(t, len, k))
-			break;
-		cnt++;
-		j = k + 1;
-	}
-	return cnt;
 }
 
 #define DROPPED(k)	(drop != NULL && drop[k])
@@ -151,6 +141,7 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 		 * to ascii_collapse() and the loop below.
 		 */
 		unsigned	 sp, prev_sp = 0, isl, fp = 0, fc, fn, one;
+		size_t		 last;		/* of a chain: unused here */
 
 		fc = len > 0 ? ascii_flag[t[0]] : 0;
 		for (i = 0; i < len; i++) {
@@ -191,7 +182,7 @@ normalize_ascii(const unsigned char *t, size_t len, int skel,
 			one = (fc >> 1) & ~fp & ~fn & 1;
 			fp = fc;
 			fc = fn;
-			if (one && ascii_chain(t, len, i) >= CHAIN_MIN)
+			if (one && ascii_chain(t, len, i, &last) >= CHAIN_MIN)
 				goto chains;
 			cls = ascii_cls[c];
 			leet_seen |= ascii_leet[c];
